@@ -1,0 +1,70 @@
+# The chat and its local AWS harness. `make local` runs it; `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+TARGET ?= local
+REGION ?= us-east-1
+PREFIX ?=
+STAGE ?= prod
+export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
+
+.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed  ## create .venv with the pinned dependencies
+
+chromium:  ## install Debian's Chromium for the browser tests (needs root or sudo)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing Chromium from Debian's packages..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
+	$(BIN)/python -m emulator
+
+test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
+	$(BIN)/python -m pytest
+
+unit: venv  ## only the unit tests (no I/O)
+	$(BIN)/python -m pytest tests/unit
+
+e2e: venv  ## only the end-to-end tests
+	$(BIN)/python -m pytest tests/e2e
+
+browser: venv chromium  ## only the browser tests
+	$(BIN)/python -m pytest tests/browser
+
+lint: venv  ## ruff format check, ruff lint, mypy
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: venv  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+localstack: venv  ## deploy to LocalStack (docker compose -f docker-compose.localstack.yml up -d first)
+	$(BIN)/python -m scripts.deploy --target localstack --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+
+aws: venv  ## deploy to the AWS account of your current credentials
+	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+
+destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
+	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+
+bench: venv  ## benchmarks, printed as ratios against a baseline run side by side
+	$(BIN)/python -m bench
+
+clean:  ## remove the venv, build output and local state
+	rm -rf $(VENV) .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,306 @@
+"""The API Gateway WebSocket data plane: handshake, route selection, Lambda invocation.
+
+Built on the ``websockets`` library's asyncio server. The upgrade waits for
+``$connect`` (a non-2xx result refuses it with that status); each frame is routed
+by the API's selection expression and handed to the route's function; the end of a
+connection, however it ends, is reported to ``$disconnect`` with its close status.
+``@connections`` is served beside it by :mod:`emulator.connections`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from emulator import events
+from emulator.api import ApiConfig
+from emulator.connections import ConnectionsApi, Gone, PayloadTooLarge
+from emulator.events import ConnectionInfo
+from emulator.runner import InvocationError, LambdaRunner
+from emulator.tls import Certificates
+
+log = logging.getLogger("emulator.gateway")
+
+GOING_AWAY = 1001
+
+
+@dataclass(frozen=True)
+class Limits:
+    """API Gateway's quotas; tests shorten the timeouts."""
+
+    message_bytes: int = 128 * 1024
+    idle_timeout: float = 10 * 60
+    lifetime: float = 2 * 60 * 60
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class _Connection:
+    info: ConnectionInfo
+    socket: ServerConnection
+    last_active_ms: int
+    closed_by_server: tuple[int, str] | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Gateway:
+    """One WebSocket API stage on ``ws://host:port/{stage}``."""
+
+    def __init__(
+        self,
+        stage: str,
+        certificates: Certificates,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: Limits | None = None,
+    ) -> None:
+        self.stage = stage
+        self.host = host
+        self.limits = limits or Limits()
+        self._port = port
+        self._certificates = certificates
+        self._api: ApiConfig | None = None
+        self._runner: LambdaRunner | None = None
+        self._server: Server | None = None
+        self._connections_api: ConnectionsApi | None = None
+        self._open: dict[str, _Connection] = {}
+        self._handshakes: dict[Any, tuple[ConnectionInfo, str | None]] = {}
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen; until :meth:`serve` is called, upgrades are refused with 503."""
+        self._connections_api = ConnectionsApi(
+            self, asyncio.get_running_loop(), self.stage, self._certificates, self.host
+        )
+        self._connections_api.start()
+        self._server = await serve(
+            self._session,
+            self.host,
+            self._port,
+            process_request=self._handshake,
+            select_subprotocol=self._select_subprotocol,
+            max_size=self.limits.message_bytes,
+            ping_interval=None,  # API Gateway doesn't ping; clients may
+        )
+
+    def serve(self, api: ApiConfig, runner: LambdaRunner) -> None:
+        self._api = api
+        self._runner = runner
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._connections_api is not None:
+            self._connections_api.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/{self.stage}"
+
+    @property
+    def domain_name(self) -> str:
+        """What events carry: ``https://{domainName}/{stage}`` reaches ``@connections``."""
+        assert self._connections_api is not None, "start() first"
+        return f"localhost:{self._connections_api.port}"
+
+    @property
+    def management_endpoint(self) -> str:
+        return f"https://{self.domain_name}/{self.stage}"
+
+    # --- handshake -----------------------------------------------------------------
+
+    async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self._api is None or self._runner is None:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "The API is not deployed yet\n")
+        url = urlsplit(request.path)
+        if url.path.rstrip("/") != f"/{self.stage}":
+            return connection.respond(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
+        now = _now_ms()
+        info = ConnectionInfo(
+            connection_id=events.new_connection_id(),
+            api_id=self._api.api_id,
+            stage=self.stage,
+            domain_name=self.domain_name,
+            connected_at=now,
+            source_ip=str(connection.remote_address[0]),
+            user_agent=request.headers.get("User-Agent"),
+            headers=list(request.headers.raw_items()),
+            query=parse_qsl(url.query, keep_blank_values=True),
+        )
+        subprotocol: str | None = None
+        function = self._api.routes.get("$connect")
+        if function is not None:
+            request_id = events.new_request_id()
+            event = events.connect_event(info, request_id, now)
+            try:
+                result = await self._runner.invoke(function, event, request_id)
+            except InvocationError as exc:
+                log.warning("$connect failed: %s", exc)
+                return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
+            status = _status_of(result)
+            if not 200 <= status < 300:
+                body = result.get("body") if isinstance(result, dict) else None
+                return connection.respond(status, str(body or HTTPStatus(status).phrase))
+            headers = (result or {}).get("headers") or {} if isinstance(result, dict) else {}
+            subprotocol = headers.get("Sec-WebSocket-Protocol")
+        self._handshakes[connection.id] = (info, subprotocol)
+        return None
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        """Echo a subprotocol only when ``$connect`` returned it, as API Gateway does."""
+        _, chosen = self._handshakes.get(connection.id, (None, None))
+        return Subprotocol(chosen) if chosen is not None and chosen in offered else None
+
+    # --- the open connection ---------------------------------------------------------
+
+    async def _session(self, socket: ServerConnection) -> None:
+        info, _ = self._handshakes.pop(socket.id)
+        connection = _Connection(info, socket, last_active_ms=_now_ms())
+        self._open[info.connection_id] = connection
+        loop = asyncio.get_running_loop()
+        end_of_life = loop.time() + self.limits.lifetime
+        try:
+            while True:
+                wait = min(self.limits.idle_timeout, end_of_life - loop.time())
+                try:
+                    frame = await asyncio.wait_for(socket.recv(), timeout=max(wait, 0))
+                except TimeoutError:
+                    connection.closed_by_server = (GOING_AWAY, "Going away")
+                    await socket.close(GOING_AWAY, "Going away")
+                    break
+                connection.last_active_ms = _now_ms()
+                task = asyncio.create_task(self._dispatch(connection, frame))
+                connection.tasks.add(task)
+                task.add_done_callback(connection.tasks.discard)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._open.pop(info.connection_id, None)
+            if connection.tasks:
+                await asyncio.gather(*connection.tasks, return_exceptions=True)
+            await self._disconnected(connection)
+
+    async def _dispatch(self, connection: _Connection, frame: str | bytes) -> None:
+        assert self._api is not None and self._runner is not None
+        info = connection.info
+        request_id = events.new_request_id()
+        route = events.select_route(
+            self._api.route_selection_expression, frame, list(self._api.routes)
+        )
+        if route is None:
+            await self._reply_error(connection, "Forbidden", request_id)
+            return
+        event = events.message_event(
+            info, route, frame, request_id, events.new_request_id(), _now_ms()
+        )
+        try:
+            await self._runner.invoke(self._api.routes[route], event, request_id)
+        except InvocationError as exc:
+            log.warning("route %s failed: %s", route, exc)
+            await self._reply_error(connection, "Internal server error", request_id)
+
+    async def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
+        reply = {
+            "message": message,
+            "connectionId": connection.info.connection_id,
+            "requestId": request_id,
+        }
+        try:
+            await connection.socket.send(json.dumps(reply))
+        except ConnectionClosed:
+            pass
+
+    async def _disconnected(self, connection: _Connection) -> None:
+        assert self._api is not None and self._runner is not None
+        if connection.closed_by_server is not None:
+            code, reason = connection.closed_by_server
+        elif connection.socket.protocol.close_rcvd is not None:
+            code = connection.socket.protocol.close_rcvd.code
+            reason = connection.socket.protocol.close_rcvd.reason
+        else:
+            code, reason = 1006, "Connection closed abnormally"
+        function = self._api.routes.get("$disconnect")
+        if function is None:
+            return
+        request_id = events.new_request_id()
+        event = events.disconnect_event(connection.info, code, reason, request_id, _now_ms())
+        try:
+            await self._runner.invoke(function, event, request_id)
+        except InvocationError as exc:
+            log.warning("$disconnect failed: %s", exc)
+
+    # --- the @connections backend --------------------------------------------------
+
+    def _open_connection(self, connection_id: str) -> _Connection:
+        connection = self._open.get(connection_id)
+        if connection is None:
+            raise Gone(connection_id)
+        return connection
+
+    async def post(self, connection_id: str, data: bytes) -> None:
+        connection = self._open_connection(connection_id)
+        if len(data) > self.limits.message_bytes:
+            raise PayloadTooLarge(
+                f"the data is {len(data)} bytes; the limit is {self.limits.message_bytes}"
+            )
+        try:
+            message: str | bytes = data.decode("utf-8")
+        except UnicodeDecodeError:
+            message = data
+        try:
+            await connection.socket.send(message)
+        except ConnectionClosed as exc:
+            raise Gone(connection_id) from exc
+
+    async def describe(self, connection_id: str) -> dict[str, Any]:
+        connection = self._open_connection(connection_id)
+        info = connection.info
+        return {
+            "connectedAt": _iso(info.connected_at),
+            "lastActiveAt": _iso(connection.last_active_ms),
+            "identity": {"sourceIp": info.source_ip, "userAgent": info.user_agent or ""},
+        }
+
+    async def close(self, connection_id: str) -> None:
+        connection = self._open_connection(connection_id)
+        connection.closed_by_server = (1000, "Connection closed by the @connections API")
+        await connection.socket.close(1000, "Going away")
+
+
+def _status_of(result: Any) -> int:
+    """A ``$connect`` result's status: no status code means success, as on AWS."""
+    if isinstance(result, dict) and "statusCode" in result:
+        try:
+            return int(result["statusCode"])
+        except (TypeError, ValueError):
+            return 500
+    return 200

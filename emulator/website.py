@@ -1,0 +1,78 @@
+"""Serves the website bucket over HTTP, as S3's static website hosting would.
+
+moto keeps the bucket but doesn't serve it as a website, so this reads each object
+from the emulated S3 and returns it with its stored content type and cache headers;
+``/`` (with any query string) is the index document.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from botocore.exceptions import ClientError
+
+log = logging.getLogger("emulator.website")
+
+INDEX_DOCUMENT = "index.html"
+
+
+class WebsiteServer:
+    def __init__(self, s3: Any, bucket: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_class(s3, bucket))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="website", daemon=True
+        )
+        self.host = host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._server.server_address[1]}/"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug(format, *args)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            key = unquote(urlsplit(self.path).path).lstrip("/") or INDEX_DOCUMENT
+            try:
+                obj = s3.get_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+                self._send(HTTPStatus(status if status in (403, 404) else 500), b"Not found\n",
+                           "text/plain; charset=utf-8", "no-cache")
+                return
+            self._send(
+                HTTPStatus.OK,
+                obj["Body"].read(),
+                obj.get("ContentType", "application/octet-stream"),
+                obj.get("CacheControl", "no-cache"),
+            )
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str, cache: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", cache)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler

@@ -1,0 +1,357 @@
+"""The chat's rules: validation, identity, permissions and the views clients see.
+
+Pure: no I/O, no clock, no randomness of its own (callers pass them in). Every
+function takes data and returns data, or raises a :mod:`chat.errors` exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from chat.errors import (
+    AlreadyMember,
+    AlreadyPending,
+    ChatError,
+    InvalidJson,
+    InvalidPayload,
+    NoPendingRequest,
+    NotAdmin,
+    NotMember,
+)
+
+NAME_MAX = 32
+ROOM_NAME_MAX = 64
+TEXT_MAX = 2000
+REF_MAX = 64
+KEY_LENGTH = 32  # hex digits: 128 bits
+ROOM_ID_LENGTH = 10
+ROOM_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+
+KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
+ROOM_ID_PATTERN = re.compile(rf"^[{ROOM_ID_ALPHABET}]{{{ROOM_ID_LENGTH}}}$")
+USER_ID_PATTERN = re.compile(r"^u[0-9a-f]{20}$")
+
+# The actions clients may send, each a route of the WebSocket API.
+CREATE_ROOM = "createRoom"
+JOIN_ROOM = "joinRoom"
+SEND_MESSAGE = "sendMessage"
+GET_MEMBERS = "getMembers"
+LIST_ROOMS = "listRooms"
+ACTIONS = (CREATE_ROOM, JOIN_ROOM, SEND_MESSAGE, GET_MEMBERS, LIST_ROOMS)
+
+JOIN_OPS = ("request", "approve", "reject")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is on a connection: a stable id derived from their secret key, and a name."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Room:
+    room_id: str
+    name: str
+    admin_id: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Member:
+    room_id: str
+    user_id: str
+    name: str
+    role: Role
+    status: Status
+    requested_at: str
+    room_name: str = ""
+    connections: frozenset[str] = frozenset()
+
+    @property
+    def online(self) -> bool:
+        return bool(self.connections)
+
+
+@dataclass(frozen=True)
+class Message:
+    room_id: str
+    message_id: str
+    user_id: str
+    name: str
+    text: str
+    sent_at: str
+
+    @property
+    def sort_key(self) -> str:
+        """Orders a room's messages by time; the id breaks ties."""
+        return f"{self.sent_at}#{self.message_id}"
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    name: str
+
+
+@dataclass(frozen=True)
+class JoinRoom:
+    op: str
+    room_id: str
+    user_id: str | None  # whose request an admin decides; None for "request"
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    room_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    room_id: str
+
+
+# --- identity ----------------------------------------------------------------
+
+
+def user_id_for_key(key: str) -> str:
+    """The stable user id bound to a secret key; the key can't be recovered from it."""
+    return "u" + hashlib.sha256(f"chat-user:{key}".encode()).hexdigest()[:20]
+
+
+def parse_connect(query: Mapping[str, str] | None) -> Identity:
+    """Validate ``$connect``'s query string: ``name`` and the 128-bit hex ``key``."""
+    query = query or {}
+    key = query.get("key")
+    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+        raise InvalidPayload(
+            f"key must be {KEY_LENGTH} lowercase hex digits (a random 128-bit value)",
+            field="key",
+        )
+    name = _text(query, "name", NAME_MAX, multiline=False)
+    return Identity(user_id=user_id_for_key(key), name=name)
+
+
+# --- payloads ----------------------------------------------------------------
+
+
+def parse_body(body: str | None) -> dict[str, Any]:
+    """A frame's body as a JSON object, or :class:`InvalidJson`."""
+    try:
+        payload = json.loads(body or "")
+    except (TypeError, ValueError) as exc:
+        raise InvalidJson("the message is not valid JSON", validActions=list(ACTIONS)) from exc
+    if not isinstance(payload, dict):
+        raise InvalidJson(
+            "the message must be a JSON object with an action", validActions=list(ACTIONS)
+        )
+    return payload
+
+
+def parse_ref(payload: Mapping[str, Any]) -> str | None:
+    """The optional ``ref`` a client attaches to match a reply to its request."""
+    ref = payload.get("ref")
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or len(ref) > REF_MAX:
+        raise InvalidPayload(f"ref must be a string of at most {REF_MAX} characters", field="ref")
+    return ref
+
+
+def parse_create_room(payload: Mapping[str, Any]) -> CreateRoom:
+    return CreateRoom(name=_text(payload, "name", ROOM_NAME_MAX, multiline=False))
+
+
+def parse_join_room(payload: Mapping[str, Any]) -> JoinRoom:
+    op = payload.get("op", "request")
+    if op not in JOIN_OPS:
+        raise InvalidPayload(f"op must be one of {', '.join(JOIN_OPS)}", field="op")
+    room_id = _room_id(payload)
+    user_id = None
+    if op != "request":
+        user_id = payload.get("userId")
+        if not isinstance(user_id, str) or not USER_ID_PATTERN.match(user_id):
+            raise InvalidPayload(f"{op} needs the userId of the requester", field="userId")
+    return JoinRoom(op=op, room_id=room_id, user_id=user_id)
+
+
+def parse_send_message(payload: Mapping[str, Any]) -> SendMessage:
+    return SendMessage(
+        room_id=_room_id(payload), text=_text(payload, "text", TEXT_MAX, multiline=True)
+    )
+
+
+def parse_room_ref(payload: Mapping[str, Any]) -> RoomRef:
+    return RoomRef(room_id=_room_id(payload))
+
+
+def _room_id(payload: Mapping[str, Any]) -> str:
+    room_id = payload.get("roomId")
+    if not isinstance(room_id, str) or not ROOM_ID_PATTERN.match(room_id):
+        raise InvalidPayload(
+            f"roomId must be the {ROOM_ID_LENGTH}-character id of a room", field="roomId"
+        )
+    return room_id
+
+
+def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline: bool) -> str:
+    value = payload.get(field)
+    if value is None:
+        raise InvalidPayload(f"{field} is required", field=field)
+    if not isinstance(value, str):
+        raise InvalidPayload(f"{field} must be a string", field=field)
+    value = value.strip()
+    if not value:
+        raise InvalidPayload(f"{field} must not be empty", field=field)
+    if len(value) > max_length:
+        raise InvalidPayload(
+            f"{field} is {len(value)} characters; the limit is {max_length}",
+            field=field,
+            limit=max_length,
+        )
+    allowed = {"\n", "\t"} if multiline else set()
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+        raise InvalidPayload(f"{field} must not contain control characters", field=field)
+    return value
+
+
+# --- ids ---------------------------------------------------------------------
+
+
+def new_room_id(token: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    raw = token(ROOM_ID_LENGTH)
+    return "".join(ROOM_ID_ALPHABET[b % len(ROOM_ID_ALPHABET)] for b in raw)
+
+
+def new_message_id(token: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    return token(8).hex()
+
+
+# --- permissions ---------------------------------------------------------------
+
+
+def find_member(members: Iterable[Member], user_id: str) -> Member | None:
+    return next((m for m in members if m.user_id == user_id), None)
+
+
+def require_approved(members: Iterable[Member], user_id: str) -> Member:
+    """The caller's membership, if approved; pending and rejected users are not members."""
+    member = find_member(members, user_id)
+    if member is None or member.status is not Status.APPROVED:
+        raise NotMember("you are not a member of this room")
+    return member
+
+
+def require_admin(room: Room, user_id: str) -> None:
+    if room.admin_id != user_id:
+        raise NotAdmin("only the room's admin can approve or reject requests")
+
+
+def check_join_request(existing: Member | None) -> None:
+    """A user may ask to join unless already a member or already waiting."""
+    if existing is None or existing.status is Status.REJECTED:
+        return
+    if existing.status is Status.APPROVED:
+        raise AlreadyMember("you are already a member of this room")
+    raise AlreadyPending("your request to join is waiting for the admin")
+
+
+def check_decision(target: Member | None) -> Member:
+    if target is None or target.status is not Status.PENDING:
+        raise NoPendingRequest("that user has no pending request in this room")
+    return target
+
+
+def recipients(members: Iterable[Member], exclude: Iterable[str] = ()) -> list[str]:
+    """Connections of the approved members: who receives the room's events."""
+    skip = set(exclude)
+    return sorted(
+        cid
+        for m in members
+        if m.status is Status.APPROVED
+        for cid in m.connections
+        if cid not in skip
+    )
+
+
+def visible_members(members: Iterable[Member]) -> list[Member]:
+    """Approved and pending members, admin first, then approved, then pending, by name."""
+    order = {Status.APPROVED: 1, Status.PENDING: 2}
+    shown = [m for m in members if m.status in order]
+    return sorted(
+        shown,
+        key=lambda m: (0 if m.role is Role.ADMIN else order[m.status], m.name.lower(), m.user_id),
+    )
+
+
+# --- what clients see ----------------------------------------------------------
+
+
+def member_view(member: Member) -> dict[str, Any]:
+    return {
+        "userId": member.user_id,
+        "name": member.name,
+        "role": member.role.value,
+        "status": member.status.value,
+        "online": member.online,
+    }
+
+
+def room_view(room: Room, member: Member | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "roomId": room.room_id,
+        "name": room.name,
+        "adminId": room.admin_id,
+        "createdAt": room.created_at,
+    }
+    if member is not None:
+        view["role"] = member.role.value
+        view["status"] = member.status.value
+    return view
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "roomId": message.room_id,
+        "messageId": message.message_id,
+        "userId": message.user_id,
+        "name": message.name,
+        "text": message.text,
+        "sentAt": message.sent_at,
+    }
+
+
+def members_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
+    return {
+        "type": "members",
+        "roomId": room.room_id,
+        "members": [member_view(m) for m in visible_members(members)],
+    }
+
+
+def error_event(error: ChatError, ref: str | None = None) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
+    event.update(error.details)
+    if ref is not None:
+        event["ref"] = ref
+    return event

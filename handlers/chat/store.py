@@ -1,0 +1,325 @@
+"""All DynamoDB access: three tables, no scans, every state change conditional.
+
+Tables (names from :mod:`chat.config`):
+
+- connections: ``connectionId`` → ``userId``, ``name``, ``connectedAt``, ``expiresAt`` (TTL);
+  index ``byUser`` (userId) finds a user's open connections (several tabs).
+- rooms: ``roomId`` + ``sk``. ``sk = "ROOM"`` holds the room (name, adminId, createdAt);
+  ``sk = "MEMBER#<userId>"`` holds a membership (name, role, status, requestedAt and
+  ``roomName`` and ``connections``, the string set of the member's open connection ids, so that a
+  broadcast needs one Query). Index ``byUser`` (userId, roomId) lists a user's rooms.
+- messages: ``roomId`` + ``sk = "<sentAt>#<messageId>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chat import config
+from chat.errors import AlreadyPending, NoPendingRequest, RoomNotFound
+from chat.rules import Identity, Member, Message, Role, Room, Status
+
+ROOM_SK = "ROOM"
+MEMBER_PREFIX = "MEMBER#"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Connection:
+    connection_id: str
+    user_id: str
+    name: str
+    connected_at: str
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = exc.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons
+    )
+
+
+def _item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _member_sk(user_id: str) -> str:
+    return MEMBER_PREFIX + user_id
+
+
+def _member(item: Mapping[str, Any]) -> Member:
+    return Member(
+        room_id=item["roomId"],
+        user_id=item["userId"],
+        name=item["name"],
+        role=Role(item["role"]),
+        status=Status(item["status"]),
+        requested_at=item["requestedAt"],
+        room_name=item.get("roomName", ""),
+        connections=frozenset(item.get("connections") or ()),
+    )
+
+
+def _room(item: Mapping[str, Any]) -> Room:
+    return Room(
+        room_id=item["roomId"],
+        name=item["name"],
+        admin_id=item["adminId"],
+        created_at=item["createdAt"],
+    )
+
+
+class Store:
+    """The chat's tables. Pass a client to share one or to point at an emulator."""
+
+    def __init__(self, settings: config.Settings, client: Any = None) -> None:
+        self._client = client or boto3.client("dynamodb")
+        self._connections = settings.connections_table
+        self._rooms = settings.rooms_table
+        self._messages = settings.messages_table
+
+    # --- connections ---------------------------------------------------------
+
+    def put_connection(
+        self, connection_id: str, identity: Identity, connected_at: str, expires_at: int
+    ) -> None:
+        self._client.put_item(
+            TableName=self._connections,
+            Item=_item(
+                {
+                    "connectionId": connection_id,
+                    "userId": identity.user_id,
+                    "name": identity.name,
+                    "connectedAt": connected_at,
+                    "expiresAt": expires_at,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(connectionId)",
+        )
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        reply = self._client.get_item(
+            TableName=self._connections,
+            Key=_item({"connectionId": connection_id}),
+            ConsistentRead=True,
+        )
+        if "Item" not in reply:
+            return None
+        item = _plain(reply["Item"])
+        return Connection(
+            connection_id=item["connectionId"],
+            user_id=item["userId"],
+            name=item["name"],
+            connected_at=item["connectedAt"],
+        )
+
+    def user_connections(self, user_id: str) -> frozenset[str]:
+        """Every open connection of a user, through the ``byUser`` index."""
+        return frozenset(
+            item["connectionId"]
+            for item in self._query(
+                TableName=self._connections,
+                IndexName=config.CONNECTIONS_BY_USER_INDEX,
+                KeyConditionExpression="userId = :u",
+                ExpressionAttributeValues=_item({":u": user_id}),
+            )
+        )
+
+    def delete_connection(self, connection_id: str) -> None:
+        self._client.delete_item(
+            TableName=self._connections, Key=_item({"connectionId": connection_id})
+        )
+
+    # --- rooms and members ---------------------------------------------------
+
+    def create_room(self, room: Room, admin: Member) -> None:
+        """Write the room and its admin together; fails if the id is taken."""
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._rooms,
+                        "Item": _item(
+                            {
+                                "roomId": room.room_id,
+                                "sk": ROOM_SK,
+                                "name": room.name,
+                                "adminId": room.admin_id,
+                                "createdAt": room.created_at,
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(roomId)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._rooms,
+                        "Item": self._member_item(admin),
+                        "ConditionExpression": "attribute_not_exists(roomId)",
+                    }
+                },
+            ]
+        )
+
+    def load_room(self, room_id: str) -> tuple[Room, list[Member]]:
+        """The room and all its memberships, in one Query."""
+        room: Room | None = None
+        members: list[Member] = []
+        for item in self._query(
+            TableName=self._rooms,
+            KeyConditionExpression="roomId = :r",
+            ExpressionAttributeValues=_item({":r": room_id}),
+            ConsistentRead=True,
+        ):
+            if item["sk"] == ROOM_SK:
+                room = _room(item)
+            elif item["sk"].startswith(MEMBER_PREFIX):
+                members.append(_member(item))
+        if room is None:
+            raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
+        return room, members
+
+    def get_room(self, room_id: str) -> Room:
+        reply = self._client.get_item(
+            TableName=self._rooms, Key=_item({"roomId": room_id, "sk": ROOM_SK})
+        )
+        if "Item" not in reply:
+            raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
+        return _room(_plain(reply["Item"]))
+
+    def memberships(self, user_id: str) -> list[Member]:
+        """Every membership of a user (any status), through the ``byUser`` index."""
+        return [
+            _member(item)
+            for item in self._query(
+                TableName=self._rooms,
+                IndexName=config.ROOMS_BY_USER_INDEX,
+                KeyConditionExpression="userId = :u",
+                ExpressionAttributeValues=_item({":u": user_id}),
+            )
+        ]
+
+    def request_join(self, member: Member) -> None:
+        """Record a pending request, unless one is pending or the user is a member."""
+        try:
+            self._client.put_item(
+                TableName=self._rooms,
+                Item=self._member_item(member),
+                ConditionExpression="attribute_not_exists(roomId) OR #s = :rejected",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_item({":rejected": Status.REJECTED.value}),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise AlreadyPending("a request or membership already exists") from exc
+            raise
+
+    def decide(self, room_id: str, user_id: str, status: Status) -> Member:
+        """Approve or reject a pending request; only a pending one can change."""
+        try:
+            reply = self._client.update_item(
+                TableName=self._rooms,
+                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                UpdateExpression="SET #s = :new",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_item(
+                    {":new": status.value, ":pending": Status.PENDING.value}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise NoPendingRequest("that user has no pending request in this room") from exc
+            raise
+        return _member(_plain(reply["Attributes"]))
+
+    def attach(self, room_id: str, user_id: str, connection_id: str, name: str) -> None:
+        """Add an open connection to a membership (and refresh the display name)."""
+        try:
+            self._client.update_item(
+                TableName=self._rooms,
+                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                UpdateExpression="ADD connections :c SET #n = :n",
+                ConditionExpression="attribute_exists(roomId)",
+                ExpressionAttributeNames={"#n": "name"},
+                ExpressionAttributeValues=_item({":c": {connection_id}, ":n": name}),
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            # The membership went away meanwhile: nothing to attach to.
+
+    def detach(self, room_id: str, user_id: str, connection_id: str) -> Member | None:
+        """Remove a connection from a membership; returns the membership after it."""
+        try:
+            reply = self._client.update_item(
+                TableName=self._rooms,
+                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                UpdateExpression="DELETE connections :c",
+                ConditionExpression="attribute_exists(roomId)",
+                ExpressionAttributeValues=_item({":c": {connection_id}}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return None
+            raise
+        return _member(_plain(reply["Attributes"]))
+
+    # --- messages --------------------------------------------------------------
+
+    def put_message(self, message: Message) -> None:
+        self._client.put_item(
+            TableName=self._messages,
+            Item=_item(
+                {
+                    "roomId": message.room_id,
+                    "sk": message.sort_key,
+                    "messageId": message.message_id,
+                    "userId": message.user_id,
+                    "name": message.name,
+                    "text": message.text,
+                    "sentAt": message.sent_at,
+                }
+            ),
+            ConditionExpression="attribute_not_exists(sk)",
+        )
+
+    # --- helpers -----------------------------------------------------------------
+
+    def _member_item(self, member: Member) -> dict[str, Any]:
+        return _item(
+            {
+                "roomId": member.room_id,
+                "sk": _member_sk(member.user_id),
+                "userId": member.user_id,
+                "name": member.name,
+                "role": member.role.value,
+                "status": member.status.value,
+                "requestedAt": member.requested_at,
+                "roomName": member.room_name,
+                # DynamoDB has no empty sets: an offline member has no attribute.
+                "connections": set(member.connections) or None,
+            }
+        )
+
+    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for page in self._client.get_paginator("query").paginate(**kwargs):
+            for item in page["Items"]:
+                yield _plain(item)

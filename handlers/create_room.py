@@ -1,0 +1,35 @@
+"""``createRoom``: a new room whose admin is the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat import app, rules
+from chat.app import Request
+from chat.rules import Member, Role, Room, Status
+
+
+@app.route
+def handler(request: Request, payload: dict[str, Any]) -> None:
+    command = rules.parse_create_room(payload)
+    caller = request.caller()
+    created_at = app.now()
+    room = Room(
+        room_id=rules.new_room_id(),
+        name=command.name,
+        admin_id=caller.user_id,
+        created_at=created_at,
+    )
+    admin = Member(
+        room_id=room.room_id,
+        user_id=caller.user_id,
+        name=caller.name,
+        role=Role.ADMIN,
+        status=Status.APPROVED,
+        requested_at=created_at,
+        room_name=room.name,
+        connections=request.store.user_connections(caller.user_id) | {request.connection_id},
+    )
+    request.store.create_room(room, admin)
+    request.reply({"type": "roomCreated", "room": rules.room_view(room, admin)})
+    request.broadcast(room, [admin], rules.members_event(room, [admin]))

@@ -1,0 +1,71 @@
+"""``joinRoom``: a user asks to join (``op: request``); the admin approves or rejects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat import app, rules
+from chat.app import Request
+from chat.rules import JoinRoom, Member, Role, Room, Status
+
+
+@app.route
+def handler(request: Request, payload: dict[str, Any]) -> None:
+    command = rules.parse_join_room(payload)
+    caller = request.caller()
+    room, members = request.store.load_room(command.room_id)
+    if command.op == "request":
+        _request(request, room, members, caller.user_id, caller.name)
+    else:
+        _decide(request, room, members, caller.user_id, command)
+
+
+def _request(
+    request: Request, room: Room, members: list[Member], user_id: str, name: str
+) -> None:
+    rules.check_join_request(rules.find_member(members, user_id))
+    member = Member(
+        room_id=room.room_id,
+        user_id=user_id,
+        name=name,
+        role=Role.MEMBER,
+        status=Status.PENDING,
+        requested_at=app.now(),
+        room_name=room.name,
+        connections=request.store.user_connections(user_id) | {request.connection_id},
+    )
+    request.store.request_join(member)
+    request.reply({"type": "joinRequested", "room": rules.room_view(room, member)})
+    members = [m for m in members if m.user_id != user_id] + [member]
+    admin = rules.find_member(members, room.admin_id)
+    if admin is not None:
+        notice = {
+            "type": "joinRequest",
+            "roomId": room.room_id,
+            "roomName": room.name,
+            "user": {"userId": user_id, "name": name},
+            "requestedAt": member.requested_at,
+        }
+        request.send(room, members, notice, to=admin.connections)
+    request.broadcast(room, members, rules.members_event(room, members))
+
+
+def _decide(
+    request: Request, room: Room, members: list[Member], caller_id: str, command: JoinRoom
+) -> None:
+    assert command.user_id is not None  # parse_join_room guarantees it for decisions
+    rules.require_admin(room, caller_id)
+    rules.check_decision(rules.find_member(members, command.user_id))
+    status = Status.APPROVED if command.op == "approve" else Status.REJECTED
+    decided = request.store.decide(room.room_id, command.user_id, status)
+    members = [m for m in members if m.user_id != decided.user_id] + [decided]
+    request.reply(
+        {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}
+    )
+    request.send(
+        room,
+        members,
+        {"type": "joinDecision", "status": status, "room": rules.room_view(room, decided)},
+        to=decided.connections,
+    )
+    request.broadcast(room, members, rules.members_event(room, members))

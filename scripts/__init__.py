@@ -1,0 +1,1 @@
+"""Packaging, provisioning and tear-down of the chat stack, for every target."""

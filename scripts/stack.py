@@ -1,0 +1,129 @@
+"""The one description of the stack.
+
+Deploy creates what is declared here, destroy removes it, and the gateway emulator
+serves what deploy made from it. Nothing else spells these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chat import config, rules
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLERS_DIR = ROOT / "handlers"
+FRONTEND_DIR = ROOT / "frontend"
+BUILD_DIR = ROOT / ".build"
+STATE_DIR = ROOT / ".chat"
+
+RUNTIME = "python3.12"
+ROUTE_SELECTION_EXPRESSION = "$request.body.action"
+DEFAULT_STAGE = "local"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    env_var: str  # the function environment variable that carries the name
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+    @property
+    def base_name(self) -> str:
+        return config.DEFAULT_TABLES[self.env_var]
+
+
+@dataclass(frozen=True)
+class Function:
+    base_name: str
+    handler: str
+    route_key: str
+    timeout: int = 10
+    memory: int = 256
+
+
+TABLES = (
+    Table(
+        env_var=config.CONNECTIONS_TABLE,
+        hash_key="connectionId",
+        indexes=(Index(config.CONNECTIONS_BY_USER_INDEX, "userId"),),
+        ttl_attribute="expiresAt",
+    ),
+    Table(
+        env_var=config.ROOMS_TABLE,
+        hash_key="roomId",
+        range_key="sk",
+        indexes=(Index(config.ROOMS_BY_USER_INDEX, "userId", "roomId"),),
+    ),
+    Table(env_var=config.MESSAGES_TABLE, hash_key="roomId", range_key="sk"),
+)
+
+FUNCTIONS = (
+    Function("connect", "connect.handler", "$connect"),
+    Function("disconnect", "disconnect.handler", "$disconnect"),
+    Function("default", "default.handler", "$default"),
+    Function("create-room", "create_room.handler", rules.CREATE_ROOM),
+    Function("join-room", "join_room.handler", rules.JOIN_ROOM),
+    Function("send-message", "send_message.handler", rules.SEND_MESSAGE, timeout=15),
+    Function("get-members", "get_members.handler", rules.GET_MEMBERS),
+    Function("list-rooms", "list_rooms.handler", rules.LIST_ROOMS),
+)
+
+# The client files uploaded to the website bucket; config.js is written at deploy.
+FRONTEND_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+}
+CLIENT_CONFIG_KEY = "config.js"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The names of one deployed copy of the stack; ``prefix`` lets several coexist."""
+
+    prefix: str = ""
+    stage: str = DEFAULT_STAGE
+    region: str = DEFAULT_REGION
+    tables: tuple[Table, ...] = field(default=TABLES)
+    functions: tuple[Function, ...] = field(default=FUNCTIONS)
+
+    def _named(self, name: str, sep: str = "-") -> str:
+        return f"{self.prefix}{sep}{name}" if self.prefix else name
+
+    def table_name(self, table: Table) -> str:
+        return self._named(table.base_name)
+
+    def function_name(self, function: Function) -> str:
+        return self._named(f"chat-{function.base_name}")
+
+    @property
+    def role_name(self) -> str:
+        return self._named("chat-lambda")
+
+    @property
+    def api_name(self) -> str:
+        return self._named("chat-websocket")
+
+    def bucket_name(self, account_id: str) -> str:
+        return self._named(f"chat-web-{account_id}-{self.region}")
+
+    def environment(self) -> dict[str, str]:
+        """The environment every function gets: where its tables are."""
+        return {t.env_var: self.table_name(t) for t in self.tables}
+
+    def route_function(self) -> dict[str, Function]:
+        return {f.route_key: f for f in self.functions}
+
+    def outputs_path(self, target: str) -> Path:
+        return STATE_DIR / f"outputs-{target}{'-' + self.prefix if self.prefix else ''}.json"

@@ -1,0 +1,86 @@
+"""A chat client for tests: a real WebSocket connection speaking the chat's protocol."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+from urllib.parse import urlencode
+
+from websockets.sync.client import ClientConnection, connect
+
+from tests.timing import seconds
+
+
+class ChatClient:
+    """One user's connection. ``events`` keeps what arrived but wasn't waited for yet."""
+
+    def __init__(self, url: str, name: str, key: str | None = None) -> None:
+        self.name = name
+        self.key = key or secrets.token_hex(16)
+        self.url = url
+        self.events: list[dict[str, Any]] = []
+        self._exit = ExitStack()
+        self.socket: ClientConnection = self._exit.enter_context(
+            connect(f"{url}?{urlencode({'name': name, 'key': self.key})}", open_timeout=seconds(30))
+        )
+        self.user_id: str = self.request("listRooms", expect="rooms")["userId"]
+
+    def send(self, action: str | None = None, **payload: Any) -> None:
+        if action is not None:
+            payload["action"] = action
+        self.socket.send(json.dumps(payload))
+
+    def send_raw(self, data: str | bytes) -> None:
+        self.socket.send(data)
+
+    def wait_for(
+        self,
+        kind: str,
+        where: Callable[[dict[str, Any]], bool] = lambda event: True,
+        timeout: float = 10,
+        **match: Any,
+    ) -> dict[str, Any]:
+        """The first event of type ``kind`` with the given fields (and ``where`` true)."""
+        for i, event in enumerate(self.events):
+            if _matches(event, kind, match) and where(event):
+                return self.events.pop(i)
+        while True:
+            event = json.loads(self.socket.recv(timeout=seconds(timeout)))
+            if _matches(event, kind, match) and where(event):
+                return event
+            self.events.append(event)
+
+    def request(self, action: str, expect: str, **payload: Any) -> dict[str, Any]:
+        """Send with a fresh ``ref`` and wait for the reply (or error) that carries it."""
+        ref = secrets.token_hex(4)
+        self.send(action, ref=ref, **payload)
+        while True:
+            event = self.wait_for_ref(ref)
+            if event["type"] in (expect, "error"):
+                return event
+
+    def wait_for_ref(self, ref: str) -> dict[str, Any]:
+        for i, event in enumerate(self.events):
+            if event.get("ref") == ref:
+                return self.events.pop(i)
+        while True:
+            event = json.loads(self.socket.recv(timeout=seconds(10)))
+            if event.get("ref") == ref:
+                return event
+            self.events.append(event)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Everything received so far, after a round trip proves nothing else is in flight."""
+        self.request("listRooms", expect="rooms")
+        drained, self.events = self.events, []
+        return drained
+
+    def close(self) -> None:
+        self._exit.close()
+
+
+def _matches(event: dict[str, Any], kind: str, match: dict[str, Any]) -> bool:
+    return event.get("type") == kind and all(event.get(k) == v for k, v in match.items())
