@@ -77,6 +77,9 @@ FUNCTIONS = (
     Function("send-message", "send_message.handler", rules.SEND_MESSAGE, timeout=15),
     Function("get-members", "get_members.handler", rules.GET_MEMBERS),
     Function("list-rooms", "list_rooms.handler", rules.LIST_ROOMS),
+    Function("get-history", "get_history.handler", rules.GET_HISTORY),
+    Function("leave-room", "leave_room.handler", rules.LEAVE_ROOM),
+    Function("typing", "typing_indicator.handler", rules.TYPING),
 )
 
 # The client files uploaded to the website bucket; config.js is written at deploy.

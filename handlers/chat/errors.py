@@ -15,6 +15,7 @@ dispatch on the class, never on the message text. Rules and the store raise thes
     ├── AlreadyMember        a join request from an approved member
     ├── AlreadyPending       a second join request while one is pending
     ├── NoPendingRequest     approve/reject of a user who has no pending request
+    ├── AdminCannotLeave     the admin tried to leave their own room
     └── InternalError        anything unexpected; details are only in the logs
 """
 
@@ -72,6 +73,10 @@ class AlreadyPending(ChatError):
 
 class NoPendingRequest(ChatError):
     code = "NO_PENDING_REQUEST"
+
+
+class AdminCannotLeave(ChatError):
+    code = "ADMIN_CANNOT_LEAVE"
 
 
 class InternalError(ChatError):

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from chat.errors import (
+    AdminCannotLeave,
     AlreadyMember,
     AlreadyPending,
     ChatError,
@@ -45,7 +46,21 @@ JOIN_ROOM = "joinRoom"
 SEND_MESSAGE = "sendMessage"
 GET_MEMBERS = "getMembers"
 LIST_ROOMS = "listRooms"
-ACTIONS = (CREATE_ROOM, JOIN_ROOM, SEND_MESSAGE, GET_MEMBERS, LIST_ROOMS)
+GET_HISTORY = "getHistory"
+LEAVE_ROOM = "leaveRoom"
+TYPING = "typing"
+ACTIONS = (
+    CREATE_ROOM,
+    JOIN_ROOM,
+    SEND_MESSAGE,
+    GET_MEMBERS,
+    LIST_ROOMS,
+    GET_HISTORY,
+    LEAVE_ROOM,
+    TYPING,
+)
+HISTORY_PAGE_MAX = 50
+CURSOR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{16}$")
 
 JOIN_OPS = ("request", "approve", "reject")
 
@@ -131,6 +146,13 @@ class RoomRef:
     room_id: str
 
 
+@dataclass(frozen=True)
+class GetHistory:
+    room_id: str
+    before: str | None  # cursor of the oldest message already seen; None for the newest
+    limit: int
+
+
 # --- identity ----------------------------------------------------------------
 
 
@@ -205,6 +227,18 @@ def parse_room_ref(payload: Mapping[str, Any]) -> RoomRef:
     return RoomRef(room_id=_room_id(payload))
 
 
+def parse_get_history(payload: Mapping[str, Any]) -> GetHistory:
+    before = payload.get("before")
+    if before is not None and (not isinstance(before, str) or not CURSOR_PATTERN.match(before)):
+        raise InvalidPayload("before must be a cursor from an earlier history reply", field="before")
+    limit = payload.get("limit", HISTORY_PAGE_MAX)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= HISTORY_PAGE_MAX:
+        raise InvalidPayload(
+            f"limit must be a whole number from 1 to {HISTORY_PAGE_MAX}", field="limit"
+        )
+    return GetHistory(room_id=_room_id(payload), before=before, limit=limit)
+
+
 def _room_id(payload: Mapping[str, Any]) -> str:
     room_id = payload.get("roomId")
     if not isinstance(room_id, str) or not ROOM_ID_PATTERN.match(room_id):
@@ -274,6 +308,15 @@ def check_join_request(existing: Member | None) -> None:
     if existing.status is Status.APPROVED:
         raise AlreadyMember("you are already a member of this room")
     raise AlreadyPending("your request to join is waiting for the admin")
+
+
+def check_leave(member: Member | None) -> Member:
+    """Members and requesters may leave; the admin owns the room and stays."""
+    if member is None or member.status is Status.REJECTED:
+        raise NotMember("you are not in this room")
+    if member.role is Role.ADMIN:
+        raise AdminCannotLeave("the admin can't leave their own room")
+    return member
 
 
 def check_decision(target: Member | None) -> Member:
@@ -346,6 +389,20 @@ def members_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
         "type": "members",
         "roomId": room.room_id,
         "members": [member_view(m) for m in visible_members(members)],
+    }
+
+
+def history_event(
+    room_id: str, messages: list[Message], before: str | None, more: bool
+) -> dict[str, Any]:
+    """A page of history, oldest first; ``cursor`` asks for the page before it."""
+    return {
+        "type": "history",
+        "roomId": room_id,
+        "messages": [message_view(m) for m in messages],
+        "before": before,
+        "cursor": messages[0].sort_key if messages else None,
+        "more": more,
     }
 
 

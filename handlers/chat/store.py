@@ -22,7 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chat import config
-from chat.errors import AlreadyPending, NoPendingRequest, RoomNotFound
+from chat.errors import AlreadyPending, NoPendingRequest, NotMember, RoomNotFound
 from chat.rules import Identity, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
@@ -300,6 +300,53 @@ class Store:
             ),
             ConditionExpression="attribute_not_exists(sk)",
         )
+
+    def messages(self, room_id: str, before: str | None, limit: int) -> tuple[list[Message], bool]:
+        """Up to ``limit`` messages before a cursor (or the newest), oldest first.
+
+        One page of one Query, newest first; the second value says whether older
+        messages remain.
+        """
+        condition = "roomId = :r"
+        values: dict[str, Any] = {":r": room_id}
+        if before is not None:
+            condition += " AND sk < :before"
+            values[":before"] = before
+        reply = self._client.query(
+            TableName=self._messages,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=_item(values),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        page = [
+            Message(
+                room_id=item["roomId"],
+                message_id=item["messageId"],
+                user_id=item["userId"],
+                name=item["name"],
+                text=item["text"],
+                sent_at=item["sentAt"],
+            )
+            for item in map(_plain, reply["Items"])
+        ]
+        page.reverse()
+        return page, "LastEvaluatedKey" in reply
+
+    def leave(self, room_id: str, user_id: str) -> None:
+        """Delete a membership that is not the admin's."""
+        try:
+            self._client.delete_item(
+                TableName=self._rooms,
+                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                ConditionExpression="attribute_exists(roomId) AND #r <> :admin",
+                ExpressionAttributeNames={"#r": "role"},
+                ExpressionAttributeValues=_item({":admin": Role.ADMIN.value}),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise NotMember("you are not in this room") from exc
+            raise
 
     # --- helpers -----------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from chat import rules
 from emulator.harness import Harness
 from tests.client import ChatClient
 
@@ -260,13 +261,8 @@ def test_bad_requests_get_clear_errors(
     if field is not None:
         assert error["field"] == field
     if code in ("INVALID_JSON", "UNKNOWN_ACTION"):
-        assert error["validActions"] == [
-            "createRoom",
-            "joinRoom",
-            "sendMessage",
-            "getMembers",
-            "listRooms",
-        ]
+        assert error["validActions"] == list(rules.ACTIONS)
+        assert {"createRoom", "joinRoom", "sendMessage", "getMembers"} <= set(rules.ACTIONS)
     assert client.request("listRooms", expect="rooms")["rooms"] == []
 
 
@@ -320,3 +316,55 @@ def test_members_see_joins_and_departures_live(make_client: MakeClient) -> None:
         "status": "approved",
         "online": False,
     }
+
+
+def test_history_pages_back_with_a_cursor(make_client: MakeClient) -> None:
+    """getHistory returns the newest page oldest-first, then older pages by cursor."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    for i in range(7):
+        say(alice, room_id, f"h{i}")
+    join(alice, bob, room_id)
+    newest = bob.request("getHistory", expect="history", roomId=room_id, limit=3)
+    assert [m["text"] for m in newest["messages"]] == ["h4", "h5", "h6"]
+    assert newest["more"] is True
+    older = bob.request(
+        "getHistory", expect="history", roomId=room_id, limit=3, before=newest["cursor"]
+    )
+    assert [m["text"] for m in older["messages"]] == ["h1", "h2", "h3"]
+    oldest = bob.request(
+        "getHistory", expect="history", roomId=room_id, limit=3, before=older["cursor"]
+    )
+    assert [m["text"] for m in oldest["messages"]] == ["h0"]
+    assert oldest["more"] is False
+    outsider = make_client("Olga")
+    assert outsider.request("getHistory", expect="history", roomId=room_id)["code"] == "NOT_MEMBER"
+    bad = bob.request("getHistory", expect="history", roomId=room_id, before="yesterday")
+    assert (bad["code"], bad["field"]) == ("INVALID_PAYLOAD", "before")
+
+
+def test_typing_reaches_the_others_only(make_client: MakeClient) -> None:
+    """A typing notice goes to the other members, not back to the typist."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    bob.send("typing", roomId=room_id)
+    notice = alice.wait_for("typing")
+    assert (notice["roomId"], notice["userId"], notice["name"]) == (room_id, bob.user_id, "Bob")
+    assert [e for e in bob.drain() if e["type"] == "typing"] == []
+
+
+def test_leaving_a_room(make_client: MakeClient) -> None:
+    """A member who leaves stops receiving; the admin can't leave their own room."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    assert bob.request("leaveRoom", expect="left", roomId=room_id)["roomId"] == room_id
+    alice.wait_for("members", lambda e: member(e, "Bob") is None)
+    say(alice, room_id, "after bob left")
+    assert [e for e in bob.drain() if e["type"] == "message"] == []
+    assert bob.request("listRooms", expect="rooms")["rooms"] == []
+    refused = alice.request("leaveRoom", expect="left", roomId=room_id)
+    assert refused["code"] == "ADMIN_CANNOT_LEAVE"
+    again = bob.request("leaveRoom", expect="left", roomId=room_id)
+    assert again["code"] == "NOT_MEMBER"
