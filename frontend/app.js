@@ -50,6 +50,7 @@
       r = {
         roomId, name: roomId, role: "member", status: "pending", members: [],
         messages: new Map(), unread: 0, older: null, more: false, typing: new Map(),
+        lastMessageAt: new Map(),
       };
       state.rooms.set(roomId, r);
     }
@@ -187,6 +188,8 @@
     },
     typing(data) {
       const r = room(data.roomId);
+      // A notice can overtake nothing but may trail the message it announced.
+      if (Date.now() - (r.lastMessageAt.get(data.userId) || 0) < 1500) return;
       r.typing.set(data.userId, { name: data.name, until: Date.now() + TYPING_SHOWN_MS });
       renderTyping();
       setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
@@ -222,9 +225,10 @@
     for (const m of messages) {
       if (!r.messages.has(m.messageId)) { r.messages.set(m.messageId, m); added += 1; }
       r.typing.delete(m.userId);
+      if (live) r.lastMessageAt.set(m.userId, Date.now());
     }
     if (live && added && state.current !== roomId) r.unread += added;
-    if (roomId === state.current) renderMessages(live);
+    if (roomId === state.current) { renderMessages(live); renderTyping(); }
     renderRooms();
   }
 

@@ -165,7 +165,7 @@ def parse_connect(query: Mapping[str, str] | None) -> Identity:
     """Validate ``$connect``'s query string: ``name`` and the 128-bit hex ``key``."""
     query = query or {}
     key = query.get("key")
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
         raise InvalidPayload(
             f"key must be {KEY_LENGTH} lowercase hex digits (a random 128-bit value)",
             field="key",
@@ -212,7 +212,7 @@ def parse_join_room(payload: Mapping[str, Any]) -> JoinRoom:
     user_id = None
     if op != "request":
         user_id = payload.get("userId")
-        if not isinstance(user_id, str) or not USER_ID_PATTERN.match(user_id):
+        if not isinstance(user_id, str) or not USER_ID_PATTERN.fullmatch(user_id):
             raise InvalidPayload(f"{op} needs the userId of the requester", field="userId")
     return JoinRoom(op=op, room_id=room_id, user_id=user_id)
 
@@ -229,7 +229,7 @@ def parse_room_ref(payload: Mapping[str, Any]) -> RoomRef:
 
 def parse_get_history(payload: Mapping[str, Any]) -> GetHistory:
     before = payload.get("before")
-    if before is not None and (not isinstance(before, str) or not CURSOR_PATTERN.match(before)):
+    if before is not None and (not isinstance(before, str) or not CURSOR_PATTERN.fullmatch(before)):
         raise InvalidPayload("before must be a cursor from an earlier history reply", field="before")
     limit = payload.get("limit", HISTORY_PAGE_MAX)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= HISTORY_PAGE_MAX:
@@ -241,7 +241,7 @@ def parse_get_history(payload: Mapping[str, Any]) -> GetHistory:
 
 def _room_id(payload: Mapping[str, Any]) -> str:
     room_id = payload.get("roomId")
-    if not isinstance(room_id, str) or not ROOM_ID_PATTERN.match(room_id):
+    if not isinstance(room_id, str) or not ROOM_ID_PATTERN.fullmatch(room_id):
         raise InvalidPayload(
             f"roomId must be the {ROOM_ID_LENGTH}-character id of a room", field="roomId"
         )
@@ -263,10 +263,17 @@ def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline:
             field=field,
             limit=max_length,
         )
-    allowed = {"\n", "\t"} if multiline else set()
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+    if any(_forbidden(ch, multiline) for ch in value):
         raise InvalidPayload(f"{field} must not contain control characters", field=field)
     return value
+
+
+def _forbidden(ch: str, multiline: bool) -> bool:
+    """Control characters; in one-line text also line breaks and invisible formatting."""
+    category = unicodedata.category(ch)
+    if multiline:
+        return category == "Cc" and ch not in "\n\t"
+    return category in ("Cc", "Zl", "Zp", "Cf")
 
 
 # --- ids ---------------------------------------------------------------------
@@ -407,8 +414,8 @@ def history_event(
 
 
 def error_event(error: ChatError, ref: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
-    event.update(error.details)
+    event: dict[str, Any] = dict(error.details)
+    event.update(type="error", code=error.code, message=error.message)
     if ref is not None:
         event["ref"] = ref
     return event
