@@ -18,7 +18,8 @@ async def run(settings: HarnessSettings) -> None:
     harness = Harness(settings, out=sys.stdout)
     try:
         await harness.start()
-        assert harness.website is not None and harness.gateway is not None
+        assert harness.website is not None
+        assert harness.gateway is not None
         print(
             f"\nReady in {time.monotonic() - started:.1f} s.\n"
             f"  Open the chat:   {harness.website.url}\n"

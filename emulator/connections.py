@@ -115,7 +115,7 @@ def _handler_class(
                 HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
             )
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             data = self.rfile.read(length)
             connection_id = self._connection_id()
@@ -134,7 +134,7 @@ def _handler_class(
             else:
                 self._reply(HTTPStatus.OK, None)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             connection_id = self._connection_id()
             if connection_id is None:
                 return
@@ -145,7 +145,7 @@ def _handler_class(
             else:
                 self._reply(HTTPStatus.OK, description)
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             connection_id = self._connection_id()
             if connection_id is None:
                 return

@@ -117,12 +117,13 @@ def message_event(
 ) -> dict[str, Any]:
     context = _context(info, route_key, MESSAGE, request_id, now_ms, with_user_agent=False)
     context["messageId"] = message_id
-    binary = isinstance(body, bytes)
-    return {
-        "requestContext": context,
-        "body": base64.b64encode(body).decode() if binary else body,
-        "isBase64Encoded": binary,
-    }
+    if isinstance(body, bytes):
+        return {
+            "requestContext": context,
+            "body": base64.b64encode(body).decode(),
+            "isBase64Encoded": True,
+        }
+    return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
 def disconnect_event(

@@ -10,6 +10,7 @@ connection, however it ends, is reported to ``$disconnect`` with its close statu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -138,7 +139,9 @@ class Gateway:
 
     async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         if self._api is None or self._runner is None:
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "The API is not deployed yet\n")
+            return connection.respond(
+                HTTPStatus.SERVICE_UNAVAILABLE, "The API is not deployed yet\n"
+            )
         url = urlsplit(request.path)
         if url.path.rstrip("/") != f"/{self.stage}":
             return connection.respond(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
@@ -210,7 +213,8 @@ class Gateway:
             await self._disconnected(connection)
 
     async def _dispatch(self, connection: _Connection, frame: str | bytes) -> None:
-        assert self._api is not None and self._runner is not None
+        assert self._api is not None
+        assert self._runner is not None
         info = connection.info
         request_id = events.new_request_id()
         route = events.select_route(
@@ -234,13 +238,12 @@ class Gateway:
             "connectionId": connection.info.connection_id,
             "requestId": request_id,
         }
-        try:
+        with contextlib.suppress(ConnectionClosed):
             await connection.socket.send(json.dumps(reply))
-        except ConnectionClosed:
-            pass
 
     async def _disconnected(self, connection: _Connection) -> None:
-        assert self._api is not None and self._runner is not None
+        assert self._api is not None
+        assert self._runner is not None
         if connection.closed_by_server is not None:
             code, reason = connection.closed_by_server
         elif connection.socket.protocol.close_rcvd is not None:

@@ -148,14 +148,17 @@ class LambdaRunner:
             idle.append(worker)
         if "error" in reply:
             error = reply["error"]
-            raise InvocationError(function, "Handled", f"{error['errorType']}: {error['errorMessage']}")
+            raise InvocationError(
+                function, "Handled", f"{error['errorType']}: {error['errorMessage']}"
+            )
         return reply.get("result")
 
     async def _run(
         self, worker: _Worker, spec: FunctionSpec, event: Mapping[str, Any], request_id: str
     ) -> dict[str, Any]:
         process = worker.process
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
         log.info("[%s] START RequestId: %s Version: $LATEST", spec.name, request_id)
@@ -171,7 +174,9 @@ class LambdaRunner:
                 request_id,
                 spec.timeout,
             )
-            raise InvocationError(spec.name, "Timeout", f"timed out after {spec.timeout} s") from None
+            raise InvocationError(
+                spec.name, "Timeout", f"timed out after {spec.timeout} s"
+            ) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise InvocationError(spec.name, "Crash", "the worker process exited") from exc
         finally:

@@ -50,14 +50,18 @@ def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             key = unquote(urlsplit(self.path).path).lstrip("/") or INDEX_DOCUMENT
             try:
                 obj = s3.get_object(Bucket=bucket, Key=key)
             except ClientError as exc:
                 status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-                self._send(HTTPStatus(status if status in (403, 404) else 500), b"Not found\n",
-                           "text/plain; charset=utf-8", "no-cache")
+                self._send(
+                    HTTPStatus(status if status in (403, 404) else 500),
+                    b"Not found\n",
+                    "text/plain; charset=utf-8",
+                    "no-cache",
+                )
                 return
             self._send(
                 HTTPStatus.OK,

@@ -1,4 +1,9 @@
-"""``$connect``: bind the connection to the user its key names, and resume their rooms."""
+"""``$connect``: bind the connection to the user its key names.
+
+Nothing is posted and the connection joins no room's fan-out here: until the upgrade
+completes, API Gateway answers posts to it with 410, which would read as "gone".
+The client's first ``listRooms`` subscribes it (see ``list_rooms``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ from typing import Any
 from chat import app, rules
 from chat.app import Request
 from chat.errors import ChatError
-from chat.rules import Status
 
 CONNECTION_LIFETIME_SECONDS = 2 * 60 * 60  # API Gateway closes a connection after 2 h
 
@@ -19,18 +23,10 @@ def handler(request: Request) -> dict[str, Any]:
     except ChatError as error:
         app.log.info("connect refused: %s", error.message)
         return {"statusCode": 400, "body": error.message}
-    connection_id = request.connection_id
     request.store.put_connection(
-        connection_id,
+        request.connection_id,
         identity,
         connected_at=app.now(),
         expires_at=app.epoch_seconds() + CONNECTION_LIFETIME_SECONDS,
     )
-    for member in request.store.memberships(identity.user_id):
-        if member.status is Status.REJECTED:
-            continue
-        request.store.attach(member.room_id, identity.user_id, connection_id, identity.name)
-        if member.status is Status.APPROVED and not member.online:
-            # Posting to this connection during $connect is 410 Gone: tell the others.
-            request.announce_members(member.room_id, exclude=[connection_id])
     return app.OK

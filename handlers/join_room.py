@@ -20,9 +20,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         _decide(request, room, members, caller.user_id, command)
 
 
-def _request(
-    request: Request, room: Room, members: list[Member], user_id: str, name: str
-) -> None:
+def _request(request: Request, room: Room, members: list[Member], user_id: str, name: str) -> None:
     rules.check_join_request(rules.find_member(members, user_id))
     member = Member(
         room_id=room.room_id,

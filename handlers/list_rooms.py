@@ -1,17 +1,31 @@
-"""``listRooms``: who the caller is and every room they belong to or asked to join."""
+"""``listRooms``: who the caller is and their rooms; subscribes this connection to them.
+
+Clients send it first on every (re)connection: from then on the connection gets its
+rooms' events, and rooms where the user was offline see them come online.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chat.app import Request, route
+from chat.rules import Status
 
 
 @route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     caller = request.caller()
+    connection_id = request.connection_id
+    memberships = request.store.memberships(caller.user_id)
+    request.store.subscribe(connection_id)
+    for member in memberships:
+        if member.status is Status.REJECTED or connection_id in member.connections:
+            continue
+        request.store.attach(member.room_id, caller.user_id, connection_id, caller.name)
+        if member.status is Status.APPROVED and not member.online:
+            request.announce_members(member.room_id, exclude=[connection_id])
     rooms = [
         {"roomId": m.room_id, "name": m.room_name, "role": m.role.value, "status": m.status.value}
-        for m in request.store.memberships(caller.user_id)
+        for m in memberships
     ]
     request.reply({"type": "rooms", "userId": caller.user_id, "name": caller.name, "rooms": rooms})

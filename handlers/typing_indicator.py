@@ -18,5 +18,10 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     caller = request.caller()
     room, members = request.store.load_room(command.room_id)
     typist = rules.require_approved(members, caller.user_id)
-    notice = {"type": "typing", "roomId": room.room_id, "userId": caller.user_id, "name": caller.name}
+    notice = {
+        "type": "typing",
+        "roomId": room.room_id,
+        "userId": caller.user_id,
+        "name": caller.name,
+    }
     request.broadcast(room, members, notice, exclude=typist.connections | {request.connection_id})

@@ -556,7 +556,9 @@ def main(argv: list[str] | None = None, deploy: Callable[..., Outputs] | None = 
     parser.add_argument("--stage", default="prod")
     args = parser.parse_args(argv)
     stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
-    target = Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
+    target = (
+        Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
+    )
     print(f"Deploying the chat to {target.name} ({target.region})")
     outputs = Deployer(stack, target).deploy()
     outputs.write(stack.outputs_path(target.name))

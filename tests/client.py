@@ -26,7 +26,9 @@ class ChatClient:
         self.socket: ClientConnection = self._exit.enter_context(
             connect(f"{url}?{urlencode({'name': name, 'key': self.key})}", open_timeout=seconds(30))
         )
-        self.user_id: str = self.request("listRooms", expect="rooms")["userId"]
+        hello = self.request("listRooms", expect="rooms")
+        assert hello["type"] == "rooms", hello
+        self.user_id: str = hello["userId"]
 
     def send(self, action: str | None = None, **payload: Any) -> None:
         if action is not None:

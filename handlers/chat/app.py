@@ -18,7 +18,7 @@ from chat import config, rules
 from chat.errors import ChatError, InternalError, NotConnected
 from chat.events import WebSocketEvent
 from chat.fanout import Fanout
-from chat.rules import Member, Room
+from chat.rules import Member, Room, Status
 from chat.store import Connection, Store
 
 log = logging.getLogger("chat")
@@ -100,13 +100,23 @@ class Request:
         self.send(room, members, payload, rules.recipients(members, exclude))
 
     def forget(self, room: Room, members: Iterable[Member], gone: set[str]) -> None:
-        """Clean up connections that API Gateway says are gone."""
+        """Clean up connections that API Gateway says are gone.
+
+        ``$disconnect`` is best effort, so this is also where a member who vanished
+        is shown offline: if cleaning up leaves an approved member with no connection,
+        the room hears about it.
+        """
+        went_offline = False
         for member in members:
             for connection_id in member.connections & gone:
                 log.info("connection %s is gone; removing it", connection_id)
-                self.store.detach(room.room_id, member.user_id, connection_id)
+                after = self.store.detach(room.room_id, member.user_id, connection_id)
+                if after is not None and after.status is Status.APPROVED and not after.online:
+                    went_offline = True
         for connection_id in gone:
             self.store.delete_connection(connection_id)
+        if went_offline:
+            self.announce_members(room.room_id)
 
     def announce_members(self, room_id: str, exclude: Iterable[str] = ()) -> None:
         """Push the current member list to the room (presence, joins, decisions)."""

@@ -230,7 +230,9 @@ def parse_room_ref(payload: Mapping[str, Any]) -> RoomRef:
 def parse_get_history(payload: Mapping[str, Any]) -> GetHistory:
     before = payload.get("before")
     if before is not None and (not isinstance(before, str) or not CURSOR_PATTERN.fullmatch(before)):
-        raise InvalidPayload("before must be a cursor from an earlier history reply", field="before")
+        raise InvalidPayload(
+            "before must be a cursor from an earlier history reply", field="before"
+        )
     limit = payload.get("limit", HISTORY_PAGE_MAX)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= HISTORY_PAGE_MAX:
         raise InvalidPayload(

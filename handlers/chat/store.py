@@ -2,8 +2,9 @@
 
 Tables (names from :mod:`chat.config`):
 
-- connections: ``connectionId`` → ``userId``, ``name``, ``connectedAt``, ``expiresAt`` (TTL);
-  index ``byUser`` (userId) finds a user's open connections (several tabs).
+- connections: ``connectionId`` → ``userId``, ``name``, ``connectedAt``, ``expiresAt`` (TTL),
+  ``subscribed`` once the client has sent ``listRooms``; index ``byUser`` (userId) finds
+  a user's connections (several tabs).
 - rooms: ``roomId`` + ``sk``. ``sk = "ROOM"`` holds the room (name, adminId, createdAt);
   ``sk = "MEMBER#<userId>"`` holds a membership (name, role, status, requestedAt and
   ``roomName`` and ``connections``, the string set of the member's open connection ids, so that a
@@ -22,7 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chat import config
-from chat.errors import AlreadyPending, NoPendingRequest, NotMember, RoomNotFound
+from chat.errors import AlreadyPending, NoPendingRequest, NotConnected, NotMember, RoomNotFound
 from chat.rules import Identity, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
@@ -128,15 +129,31 @@ class Store:
             connected_at=item["connectedAt"],
         )
 
+    def subscribe(self, connection_id: str) -> None:
+        """Mark a connection as open for fan-out (it has spoken since ``$connect``)."""
+        try:
+            self._client.update_item(
+                TableName=self._connections,
+                Key=_item({"connectionId": connection_id}),
+                UpdateExpression="SET subscribed = :t",
+                ConditionExpression="attribute_exists(connectionId)",
+                ExpressionAttributeValues=_item({":t": True}),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise NotConnected("this connection is not registered; reconnect") from exc
+            raise
+
     def user_connections(self, user_id: str) -> frozenset[str]:
-        """Every open connection of a user, through the ``byUser`` index."""
+        """A user's subscribed connections (other tabs), through the ``byUser`` index."""
         return frozenset(
             item["connectionId"]
             for item in self._query(
                 TableName=self._connections,
                 IndexName=config.CONNECTIONS_BY_USER_INDEX,
                 KeyConditionExpression="userId = :u",
-                ExpressionAttributeValues=_item({":u": user_id}),
+                FilterExpression="subscribed = :t",
+                ExpressionAttributeValues=_item({":u": user_id, ":t": True}),
             )
         )
 

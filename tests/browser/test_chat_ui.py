@@ -39,9 +39,7 @@ def admit(admin: Page, user_page: Page, name: str, room_id: str) -> None:
     expect(user_page.get_by_label("Message", exact=True)).to_be_visible()
 
 
-def test_create_share_request_approve_and_chat(
-    open_page: OpenPage, artifacts: Path
-) -> None:
+def test_create_share_request_approve_and_chat(open_page: OpenPage, artifacts: Path) -> None:
     """Admin creates, shares the link, sees the request live, approves; both chat."""
     alice = open_page(viewport={"width": 1280, "height": 800})
     sign_in(alice, "Alice")
