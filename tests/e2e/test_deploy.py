@@ -1,0 +1,178 @@
+"""Deploy and destroy against the embedded emulator, counting the calls they make."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from emulator.harness import Harness
+from scripts.deploy import Deployer, Outputs, Report
+from scripts.destroy import Destroyer
+from scripts.stack import Stack
+from scripts.targets import Target
+
+READ_PREFIXES = ("Get", "Describe", "List", "Head")
+
+
+class CallCounter:
+    """Counts every AWS operation a deployer's clients make, via botocore's event hooks."""
+
+    def __init__(self, deployer: Deployer) -> None:
+        self.calls: Counter[str] = Counter()
+        for client in (
+            deployer.dynamodb,
+            deployer.iam,
+            deployer.awslambda,
+            deployer.apigw,
+            deployer.s3,
+            deployer.sts,
+        ):
+            client.meta.events.register("before-call", self._count)
+
+    def _count(self, model: Any, **kwargs: Any) -> None:
+        self.calls[model.name] += 1
+
+    @property
+    def writes(self) -> Counter[str]:
+        return Counter(
+            {
+                name: n
+                for name, n in self.calls.items()
+                if not name.startswith(READ_PREFIXES) and name != "GetCallerIdentity"
+            }
+        )
+
+
+@pytest.fixture
+def target(stack: Harness) -> Target:
+    assert stack.target is not None
+    return stack.target
+
+
+@pytest.fixture
+def fresh_stack() -> Stack:
+    return Stack(prefix=f"d{secrets.token_hex(3)}", stage="prod")
+
+
+def deploy(stack: Stack, target: Target) -> tuple[Outputs, Report, CallCounter]:
+    report = Report(out=io.StringIO())
+    deployer = Deployer(stack, target, report)
+    counter = CallCounter(deployer)
+    return deployer.deploy(), report, counter
+
+
+def test_second_deploy_changes_nothing(fresh_stack: Stack, target: Target) -> None:
+    """A first deploy creates every resource; a second makes no write call at all."""
+    _, first, first_calls = deploy(fresh_stack, target)
+    created = Counter(kind for action, kind, _ in first.steps if action == "created")
+    assert created["table"] == 3
+    assert created["function"] == len(fresh_stack.functions)
+    assert created["route"] == len(fresh_stack.functions)
+    assert created["websocket api"] == created["stage"] == created["bucket"] == 1
+    assert first_calls.writes["CreateFunction"] == len(fresh_stack.functions)
+
+    _, second, second_calls = deploy(fresh_stack, target)
+    assert second.changes == []
+    assert second_calls.writes == Counter()
+
+
+def test_deploy_restores_what_was_deleted_by_hand(fresh_stack: Stack, target: Target) -> None:
+    """A route and a table removed by hand come back on the next deploy, nothing else moves."""
+    outputs, _, _ = deploy(fresh_stack, target)
+    apigw = target.client("apigatewayv2")
+    route = next(
+        r for r in apigw.get_routes(ApiId=outputs.api_id)["Items"] if r["RouteKey"] == "sendMessage"
+    )
+    apigw.delete_route(ApiId=outputs.api_id, RouteId=route["RouteId"])
+    messages_table = outputs.tables["MESSAGES_TABLE"]
+    target.client("dynamodb").delete_table(TableName=messages_table)
+
+    _, report, calls = deploy(fresh_stack, target)
+    assert sorted((a, k, n) for a, k, n in report.changes) == [
+        ("created", "route", "sendMessage"),
+        ("created", "table", messages_table),
+    ]
+    assert calls.writes == Counter({"CreateRoute": 1, "CreateTable": 1})
+
+
+def test_changed_code_updates_the_functions(
+    fresh_stack: Stack, target: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A new package hash updates function code, and only the code."""
+    deploy(fresh_stack, target)
+    from scripts import package
+
+    original = package.build
+
+    def build_changed(*args: Any, **kwargs: Any) -> package.Package:
+        built = original(*args, **kwargs)
+        return package.Package(path=built.path, data=built.data + b"\0")
+
+    monkeypatch.setattr(package, "build", build_changed)
+    _, report, calls = deploy(fresh_stack, target)
+    assert {kind for _, kind, _ in report.changes} == {"function"}
+    assert calls.writes == Counter({"UpdateFunctionCode": len(fresh_stack.functions)})
+
+
+def test_policy_names_only_this_stacks_resources(fresh_stack: Stack, target: Target) -> None:
+    """The role's inline policy grants these tables, this API's connections and own logs."""
+    outputs, _, _ = deploy(fresh_stack, target)
+    document = target.client("iam").get_role_policy(
+        RoleName=fresh_stack.role_name, PolicyName="chat-access"
+    )["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    resources = [
+        resource
+        for statement in document["Statement"]
+        for resource in (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
+    ]
+    assert "*" not in resources
+    for resource in resources:
+        assert (
+            any(name in resource for name in outputs.tables.values())
+            or f"{outputs.api_id}/{fresh_stack.stage}/" in resource
+            or any(f"/aws/lambda/{name}" in resource for name in outputs.functions.values())
+        ), resource
+    actions = {a for s in document["Statement"] for a in _list(s["Action"])}
+    assert "dynamodb:Scan" not in actions
+    assert "execute-api:ManageConnections" in actions
+
+
+def test_client_configuration_points_at_the_api(fresh_stack: Stack, target: Target) -> None:
+    """config.js in the bucket names the WebSocket URL; files have content types."""
+    outputs, _, _ = deploy(fresh_stack, target)
+    s3 = target.client("s3")
+    config = s3.get_object(Bucket=outputs.bucket, Key="config.js")["Body"].read().decode()
+    assert json.dumps(outputs.websocket_url) in config
+    assert outputs.websocket_url.endswith(f"/{fresh_stack.stage}")
+    head = s3.head_object(Bucket=outputs.bucket, Key="index.html")
+    assert head["ContentType"] == "text/html; charset=utf-8"
+    assert head["CacheControl"] == "no-cache"
+
+
+def test_destroy_then_deploy_and_destroy_twice(fresh_stack: Stack, target: Target) -> None:
+    """Destroy removes everything; a second destroy finds nothing; deploy works again."""
+    deploy(fresh_stack, target)
+    report = Report(out=io.StringIO())
+    Destroyer(fresh_stack, target, report).destroy()
+    assert {a for a, _, _ in report.steps} == {"deleted"}
+    again = Report(out=io.StringIO())
+    Destroyer(fresh_stack, target, again).destroy()
+    assert {a for a, _, _ in again.steps} == {"absent"}
+    _, redeploy, _ = deploy(fresh_stack, target)
+    assert {a for a, _, _ in redeploy.steps} == {"created"}
+    Destroyer(fresh_stack, target, Report(out=io.StringIO())).destroy()
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
