@@ -54,8 +54,8 @@ format: venv  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-localstack: venv  ## deploy to LocalStack (docker compose -f docker-compose.localstack.yml up -d first)
-	$(BIN)/python -m scripts.deploy --target localstack --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+localstack: venv  ## run the chat on LocalStack (start it first: docker compose -f docker-compose.localstack.yml up -d)
+	$(BIN)/python -m emulator --control-plane http://localhost:4566
 
 aws: venv  ## deploy to the AWS account of your current credentials
 	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))

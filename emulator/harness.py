@@ -39,6 +39,8 @@ class HarnessSettings:
     website_port: int = 0
     stack: Stack = field(default_factory=Stack)
     limits: Limits = field(default_factory=Limits)
+    # None: embed moto's server. A URL (LocalStack's): use that account's control planes.
+    control_plane_url: str | None = None
 
 
 class Harness:
@@ -46,7 +48,9 @@ class Harness:
         self.settings = settings or HarnessSettings()
         self._out = out
         self._workdir = tempfile.TemporaryDirectory(prefix="chat-local-")
-        self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=0, verbose=False)
+        self.moto: ThreadedMotoServer | None = None
+        if self.settings.control_plane_url is None:
+            self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=0, verbose=False)
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
         self.website: WebsiteServer | None = None
@@ -54,7 +58,11 @@ class Harness:
         self.target: Target | None = None
 
     @property
-    def moto_url(self) -> str:
+    def control_plane_url(self) -> str:
+        """Where the AWS control planes (and DynamoDB, S3) are served."""
+        if self.moto is None:
+            assert self.settings.control_plane_url is not None
+            return self.settings.control_plane_url
         host, port = self.moto.get_host_and_port()
         return f"http://{host}:{port}"
 
@@ -62,8 +70,11 @@ class Harness:
         settings = self.settings
         stack = settings.stack
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self.moto.start()
-        self.target = Target.local(self.moto_url, stack.region)
+        if self.moto is not None:
+            self.moto.start()
+            self.target = Target.local(self.control_plane_url, stack.region)
+        else:
+            self.target = Target.localstack(stack.region, self.control_plane_url)
         workdir = Path(self._workdir.name)
         certificates = make_certificates(workdir / "tls")
         self.gateway = Gateway(
@@ -88,7 +99,7 @@ class Harness:
                 "AWS_DEFAULT_REGION": stack.region,
                 "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS["aws_access_key_id"],
                 "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
-                "AWS_ENDPOINT_URL": self.moto_url,
+                "AWS_ENDPOINT_URL": self.control_plane_url,
                 "AWS_CA_BUNDLE": str(certificates.ca_path),
             },
         )
@@ -105,7 +116,8 @@ class Harness:
             await self.runner.close()
         if self.website is not None:
             self.website.stop()
-        self.moto.stop()
+        if self.moto is not None:
+            self.moto.stop()
         self._workdir.cleanup()
 
 

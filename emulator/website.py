@@ -50,7 +50,14 @@ def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
+        def do_HEAD(self) -> None:
+            self._serve(with_body=False)
+
         def do_GET(self) -> None:
+            self._serve(with_body=True)
+
+        def _serve(self, with_body: bool) -> None:
+            self._with_body = with_body
             key = unquote(urlsplit(self.path).path).lstrip("/") or INDEX_DOCUMENT
             try:
                 obj = s3.get_object(Bucket=bucket, Key=key)
@@ -77,6 +84,7 @@ def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", cache)
             self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
-            self.wfile.write(body)
+            if self._with_body:
+                self.wfile.write(body)
 
     return Handler

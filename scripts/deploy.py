@@ -13,7 +13,7 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,7 +31,7 @@ from scripts.stack import (
     Stack,
     Table,
 )
-from scripts.targets import Target
+from scripts.targets import Target, TargetError
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
 LAMBDA_TRUST_POLICY = {
@@ -114,7 +114,7 @@ class Deployer:
     def deploy(self, websocket_url: str | None = None) -> Outputs:
         """Create or update everything; ``websocket_url`` overrides the API's own."""
         stack = self.stack
-        account = self.sts.get_caller_identity()["Account"]
+        account = self.target.account_id()
         code = package.build()
         for table in stack.tables:
             self.ensure_table(table)
@@ -548,7 +548,7 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
         yield from page.get(key, [])
 
 
-def main(argv: list[str] | None = None, deploy: Callable[..., Outputs] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", choices=["localstack", "aws"], required=True)
     parser.add_argument("--region", default="us-east-1")
@@ -560,7 +560,11 @@ def main(argv: list[str] | None = None, deploy: Callable[..., Outputs] | None = 
         Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
     )
     print(f"Deploying the chat to {target.name} ({target.region})")
-    outputs = Deployer(stack, target).deploy()
+    try:
+        outputs = Deployer(stack, target).deploy()
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     outputs.write(stack.outputs_path(target.name))
     print(f"\nWebSocket URL: {outputs.websocket_url}\nWebsite URL:   {outputs.website_url}")
     return 0

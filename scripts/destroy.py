@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from scripts.deploy import POLICY_NAME, Deployer, Report, _error_code
 from scripts.stack import Stack
-from scripts.targets import Target
+from scripts.targets import Target, TargetError
 
 DELETED, ABSENT = "deleted", "absent"
 
@@ -25,7 +25,7 @@ class Destroyer(Deployer):
 
     def destroy(self) -> None:
         stack = self.stack
-        account = self.sts.get_caller_identity()["Account"]
+        account = self.target.account_id()
         self.remove_bucket(stack.bucket_name(account))
         api = self.find_api()
         if api is None:
@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
     )
     print(f"Removing the chat from {target.name} ({target.region})")
-    Destroyer(stack, target, Report()).destroy()
+    try:
+        Destroyer(stack, target, Report()).destroy()
+    except TargetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     stack.outputs_path(target.name).unlink(missing_ok=True)
     return 0
 

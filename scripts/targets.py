@@ -12,11 +12,21 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
 
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+class TargetError(Exception):
+    """The target can't be reached as configured; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,33 @@ class Target:
     def session(self) -> boto3.Session:
         credentials = EMULATOR_CREDENTIALS if self.emulated else {}
         return boto3.Session(region_name=self.region, **credentials)
+
+    def account_id(self) -> str:
+        """Who we are on the target; turns the usual set-up mistakes into one-line advice."""
+        try:
+            return str(self.client("sts").get_caller_identity()["Account"])
+        except EndpointConnectionError as exc:
+            if self.name == "localstack":
+                raise TargetError(
+                    f"LocalStack is not running at {self.endpoint_url}: start it with "
+                    "`docker compose -f docker-compose.localstack.yml up -d`"
+                ) from exc
+            raise TargetError(
+                f"can't reach AWS in region {self.region!r}: check --region and your network"
+            ) from exc
+        except NoCredentialsError as exc:
+            raise TargetError(
+                "no AWS credentials found: run `aws configure` or set AWS_PROFILE"
+            ) from exc
+        except NoRegionError as exc:
+            raise TargetError("no region: pass --region (e.g. --region eu-west-1)") from exc
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch"):
+                raise TargetError(
+                    f"AWS refused the credentials ({code}): refresh them (e.g. `aws sso login`)"
+                ) from exc
+            raise
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
