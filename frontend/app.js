@@ -135,6 +135,7 @@
     roomCreated(data) {
       const r = room(data.room.roomId);
       Object.assign(r, { name: data.room.name, role: data.room.role, status: data.room.status });
+      if (!data.ref) { render(); return; } // created in another tab of ours
       $("create-input").value = "";
       select(r.roomId);
       showNotice(`Room created. Share its id ${r.roomId} or the invite link so people can ask to join.`, "info");
@@ -142,6 +143,7 @@
     joinRequested(data) {
       const r = room(data.room.roomId);
       Object.assign(r, { name: data.room.name, role: data.room.role, status: data.room.status });
+      if (!data.ref) { render(); return; } // asked from another tab of ours
       $("join-input").value = "";
       select(r.roomId);
     },
@@ -461,8 +463,10 @@
     event.preventDefault();
     const name = $("name-input").value.trim();
     const error = $("name-error");
-    if (!name || name.length > 32) {
-      error.textContent = "Use 1 to 32 characters.";
+    // The server's rule: 1–32 characters, no control or invisible formatting characters.
+    const invisible = /[\p{Cc}\p{Zl}\p{Zp}]|(?!\u200d)\p{Cf}/u;
+    if (!name || [...name].length > 32 || invisible.test(name)) {
+      error.textContent = "Use 1 to 32 visible characters.";
       error.hidden = false;
       return;
     }

@@ -31,5 +31,8 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         connections=request.store.user_connections(caller.user_id) | {request.connection_id},
     )
     request.store.create_room(room, admin)
-    request.reply({"type": "roomCreated", "room": rules.room_view(room, admin)})
+    created = {"type": "roomCreated", "room": rules.room_view(room, admin)}
+    request.reply(created)
+    # The creator's other tabs learn of the room too.
+    request.send(room, [admin], created, to=admin.connections - {request.connection_id})
     request.broadcast(room, [admin], rules.members_event(room, [admin]))

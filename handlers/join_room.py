@@ -33,7 +33,9 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
         connections=request.store.user_connections(user_id) | {request.connection_id},
     )
     request.store.request_join(member)
-    request.reply({"type": "joinRequested", "room": rules.room_view(room, member)})
+    requested = {"type": "joinRequested", "room": rules.room_view(room, member)}
+    request.reply(requested)
+    request.send(room, [member], requested, to=member.connections - {request.connection_id})
     members = [m for m in members if m.user_id != user_id] + [member]
     admin = rules.find_member(members, room.admin_id)
     if admin is not None:
@@ -63,7 +65,12 @@ def _decide(
     request.send(
         room,
         members,
-        {"type": "joinDecision", "status": status, "room": rules.room_view(room, decided)},
+        {
+            "type": "joinDecision",
+            "roomId": room.room_id,
+            "status": status,
+            "room": rules.room_view(room, decided),
+        },
         to=decided.connections,
     )
     request.broadcast(room, members, rules.members_event(room, members))

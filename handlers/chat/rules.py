@@ -256,7 +256,7 @@ def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline:
         raise InvalidPayload(f"{field} is required", field=field)
     if not isinstance(value, str):
         raise InvalidPayload(f"{field} must be a string", field=field)
-    value = value.strip()
+    value = value.replace("\r\n", "\n").strip()
     if not value:
         raise InvalidPayload(f"{field} must not be empty", field=field)
     if len(value) > max_length:
@@ -270,20 +270,33 @@ def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline:
     return value
 
 
+ZERO_WIDTH_JOINER = "\u200d"  # format character, but part of emoji like 👨‍👩‍👧
+
+
 def _forbidden(ch: str, multiline: bool) -> bool:
-    """Control characters; in one-line text also line breaks and invisible formatting."""
+    """Control characters; in one-line text also line breaks and invisible formatting
+    (bidi overrides and the like) that could disguise a name."""
     category = unicodedata.category(ch)
     if multiline:
         return category == "Cc" and ch not in "\n\t"
-    return category in ("Cc", "Zl", "Zp", "Cf")
+    return category in ("Cc", "Zl", "Zp") or (category == "Cf" and ch != ZERO_WIDTH_JOINER)
 
 
 # --- ids ---------------------------------------------------------------------
 
 
 def new_room_id(token: Callable[[int], bytes] = secrets.token_bytes) -> str:
-    raw = token(ROOM_ID_LENGTH)
-    return "".join(ROOM_ID_ALPHABET[b % len(ROOM_ID_ALPHABET)] for b in raw)
+    """Random id over the alphabet; bytes past the last whole multiple are redrawn."""
+    size = len(ROOM_ID_ALPHABET)
+    usable = 256 - 256 % size
+    chars: list[str] = []
+    for _ in range(8):
+        chars.extend(ROOM_ID_ALPHABET[b % size] for b in token(ROOM_ID_LENGTH) if b < usable)
+        if len(chars) >= ROOM_ID_LENGTH:
+            return "".join(chars[:ROOM_ID_LENGTH])
+    # Only a source stuck on the top byte values gets here; stay total all the same.
+    chars.extend(ROOM_ID_ALPHABET[b % size] for b in token(ROOM_ID_LENGTH))
+    return "".join(chars[:ROOM_ID_LENGTH])
 
 
 def new_message_id(token: Callable[[int], bytes] = secrets.token_bytes) -> str:
@@ -401,10 +414,24 @@ def members_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
     }
 
 
+POST_BUDGET_BYTES = 120 * 1024  # under API Gateway's 128 KB per message, with room to spare
+
+
 def history_event(
     room_id: str, messages: list[Message], before: str | None, more: bool
 ) -> dict[str, Any]:
-    """A page of history, oldest first; ``cursor`` asks for the page before it."""
+    """A page of history, oldest first; ``cursor`` asks for the page before it.
+
+    A page that would not fit in one WebSocket message drops its oldest messages
+    (which the next page then returns) rather than failing to arrive at all.
+    """
+    messages = list(messages)
+    views = [message_view(m) for m in messages]
+    size = sum(len(json.dumps(v, ensure_ascii=False).encode()) + 1 for v in views)
+    while size > POST_BUDGET_BYTES and len(messages) > 1:
+        size -= len(json.dumps(views.pop(0), ensure_ascii=False).encode()) + 1
+        messages.pop(0)
+        more = True
     return {
         "type": "history",
         "roomId": room_id,

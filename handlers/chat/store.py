@@ -243,7 +243,7 @@ class Store:
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                raise AlreadyPending("a request or membership already exists") from exc
+                raise AlreadyPending("your request to join is already waiting") from exc
             raise
 
     def decide(self, room_id: str, user_id: str, status: Status) -> Member:
@@ -334,7 +334,7 @@ class Store:
             KeyConditionExpression=condition,
             ExpressionAttributeValues=_item(values),
             ScanIndexForward=False,
-            Limit=limit,
+            Limit=limit + 1,  # one more than asked tells whether older ones exist
         )
         page = [
             Message(
@@ -347,8 +347,10 @@ class Store:
             )
             for item in map(_plain, reply["Items"])
         ]
+        more = len(page) > limit
+        page = page[:limit]
         page.reverse()
-        return page, "LastEvaluatedKey" in reply
+        return page, more
 
     def leave(self, room_id: str, user_id: str) -> None:
         """Delete a membership that is not the admin's."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -639,3 +640,45 @@ def test_error_event_with_ref_and_details() -> None:
 def test_error_event_empty_ref_is_included() -> None:
     """An empty-string ref is still echoed back."""
     assert rules.error_event(ChatError("x"), ref="")["ref"] == ""
+
+
+def test_new_room_id_redraws_bytes_that_would_bias_it() -> None:
+    """Bytes at or above the last whole multiple of the alphabet size are drawn again."""
+    draws = iter([bytes([255, 0] * 5), bytes(range(10))])
+    room_id = rules.new_room_id(lambda n: next(draws))
+    alphabet = rules.ROOM_ID_ALPHABET
+    assert room_id == alphabet[0] * 5 + alphabet[:5]
+
+
+def test_crlf_in_messages_becomes_lf() -> None:
+    """Text pasted with Windows line ends is accepted, with plain newlines."""
+    command = rules.parse_send_message({"roomId": "abcdefghjk", "text": "one\r\ntwo"})
+    assert command.text == "one\ntwo"
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("👨\u200d👩\u200d👧", True), ("evil\u202etxt.exe", False), ("zero\u200bwidth", False)],
+)
+def test_names_allow_emoji_joiners_but_not_disguises(name: str, ok: bool) -> None:
+    """The zero-width joiner of emoji is fine; bidi overrides and zero-width spaces are not."""
+    payload = {"name": name, "key": "a" * 32}
+    if ok:
+        assert rules.parse_connect(payload).name == name
+    else:
+        with pytest.raises(InvalidPayload):
+            rules.parse_connect(payload)
+
+
+def test_history_page_fits_one_websocket_message() -> None:
+    """A page of long multibyte messages drops its oldest ones to stay under the limit."""
+    messages = [
+        rules.Message("abcdefghjk", f"{i:016x}", "u" + "0" * 20, "Ann", "é" * 2000, f"t{i:03d}")
+        for i in range(50)
+    ]
+    event = rules.history_event("abcdefghjk", messages, None, more=False)
+    size = len(json.dumps(event, ensure_ascii=False).encode())
+    assert size <= rules.POST_BUDGET_BYTES + 1024
+    assert event["more"] is True
+    assert event["messages"][-1]["messageId"] == messages[-1].message_id
+    assert event["cursor"] == messages[50 - len(event["messages"])].sort_key
