@@ -1,9 +1,9 @@
 """What the gateway serves, read from what deploy created in the emulated control plane.
 
-Routes come from the API's routes and integrations, functions from Lambda's
-configuration (handler, environment, timeout, memory), code from the zip deploy
-uploaded — checked against the function's ``CodeSha256`` so a stale package is
-refused instead of silently run.
+Routes come from the API's routes, integrations, route responses and authorizers;
+functions from Lambda's configuration (handler, environment, timeout, memory); code
+from the zips deploy uploaded — each checked against its function's ``CodeSha256``
+so a stale package is refused instead of silently run.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,84 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True)
+class Route:
+    key: str
+    function: str
+    two_way: bool = False  # has a $default route response: the result goes back
+
+
+@dataclass(frozen=True)
+class AuthorizerConfig:
+    """A Lambda REQUEST authorizer on ``$connect``."""
+
+    function: str
+    identity_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     api_id: str
     stage: str
     route_selection_expression: str
-    routes: dict[str, str]  # route key -> function name
+    routes: dict[str, Route]
     functions: dict[str, FunctionSpec]
+    authorizer: AuthorizerConfig | None = None
+
+
+class _Functions:
+    """Looks functions up once each and unpacks each package once."""
+
+    def __init__(self, awslambda: Any, packages: Mapping[str, Path], code_root: Path) -> None:
+        self._lambda = awslambda
+        self._packages = packages
+        self._code_root = code_root
+        self.specs: dict[str, FunctionSpec] = {}
+
+    def from_uri(self, uri: str, what: str) -> str:
+        match = _FUNCTION_IN_URI.search(uri or "")
+        if match is None:
+            raise ApiError(f"{what} has no Lambda integration")
+        configuration = self._lambda.get_function_configuration(FunctionName=match["arn"])
+        name = str(configuration["FunctionName"])
+        if name not in self.specs:
+            self.specs[name] = self._spec(name, configuration)
+        return name
+
+    def _spec(self, name: str, configuration: Mapping[str, Any]) -> FunctionSpec:
+        package = self._packages.get(name)
+        if package is None:
+            raise ApiError(f"no package for function {name}; run deploy again")
+        data = Path(package).read_bytes()
+        sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        if configuration.get("CodeSha256") != sha256:
+            raise ApiError(
+                f"function {name} was deployed from another package than {package}; "
+                "run deploy again"
+            )
+        code_dir = self._code_root / sha256.replace("/", "_").rstrip("=")
+        if not code_dir.exists():
+            with zipfile.ZipFile(package) as archive:
+                archive.extractall(code_dir)
+        return FunctionSpec(
+            name=name,
+            arn=configuration["FunctionArn"],
+            handler=configuration["Handler"],
+            code_dir=code_dir,
+            timeout=int(configuration.get("Timeout", 3)),
+            memory=int(configuration.get("MemorySize", 128)),
+            environment=(configuration.get("Environment") or {}).get("Variables", {}),
+        )
 
 
 def load_api(
-    apigw: Any, awslambda: Any, api_id: str, stage: str, package: Path, code_root: Path
+    apigw: Any,
+    awslambda: Any,
+    api_id: str,
+    stage: str,
+    packages: Mapping[str, Path],
+    code_root: Path,
 ) -> ApiConfig:
-    """Read the API's routes and their functions; unpack the package they run."""
+    """Read the API's routes and their functions; unpack the packages they run."""
     api = apigw.get_api(ApiId=api_id)
     stages = {s["StageName"] for s in apigw.get_stages(ApiId=api_id).get("Items", [])}
     if stage not in stages:
@@ -47,42 +114,32 @@ def load_api(
         for page in apigw.get_paginator("get_integrations").paginate(ApiId=api_id)
         for i in page.get("Items", [])
     }
-    data = package.read_bytes()
-    sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
-    code_dir = code_root / sha256.replace("/", "_").rstrip("=")
-    if not code_dir.exists():
-        with zipfile.ZipFile(package) as archive:
-            archive.extractall(code_dir)
-    routes: dict[str, str] = {}
-    functions: dict[str, FunctionSpec] = {}
+    functions = _Functions(awslambda, packages, code_root)
+    routes: dict[str, Route] = {}
+    authorizer: AuthorizerConfig | None = None
     for page in apigw.get_paginator("get_routes").paginate(ApiId=api_id):
         for route in page.get("Items", []):
-            target = route.get("Target", "")
-            integration = integrations.get(target.removeprefix("integrations/"))
-            match = _FUNCTION_IN_URI.search((integration or {}).get("IntegrationUri", ""))
-            if match is None:
-                raise ApiError(f"route {route['RouteKey']} has no Lambda integration")
-            configuration = awslambda.get_function_configuration(FunctionName=match["arn"])
-            name = configuration["FunctionName"]
-            if configuration.get("CodeSha256") != sha256:
-                raise ApiError(
-                    f"function {name} was deployed from another package than {package}; "
-                    "run deploy again"
+            key = route["RouteKey"]
+            integration = integrations.get(route.get("Target", "").removeprefix("integrations/"))
+            function = functions.from_uri((integration or {}).get("IntegrationUri", ""), key)
+            two_way = False
+            if route.get("RouteResponseSelectionExpression"):
+                responses = apigw.get_route_responses(ApiId=api_id, RouteId=route["RouteId"])
+                two_way = any(
+                    r["RouteResponseKey"] == "$default" for r in responses.get("Items", [])
                 )
-            routes[route["RouteKey"]] = name
-            functions[name] = FunctionSpec(
-                name=name,
-                arn=configuration["FunctionArn"],
-                handler=configuration["Handler"],
-                code_dir=code_dir,
-                timeout=int(configuration.get("Timeout", 3)),
-                memory=int(configuration.get("MemorySize", 128)),
-                environment=(configuration.get("Environment") or {}).get("Variables", {}),
-            )
+            routes[key] = Route(key, function, two_way)
+            if key == "$connect" and route.get("AuthorizationType") == "CUSTOM":
+                spec = apigw.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
+                authorizer = AuthorizerConfig(
+                    function=functions.from_uri(spec.get("AuthorizerUri", ""), "the authorizer"),
+                    identity_sources=tuple(spec.get("IdentitySource") or ()),
+                )
     return ApiConfig(
         api_id=api_id,
         stage=stage,
         route_selection_expression=api.get("RouteSelectionExpression", "$request.body.action"),
         routes=routes,
-        functions=functions,
+        functions=functions.specs,
+        authorizer=authorizer,
     )

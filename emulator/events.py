@@ -142,6 +142,63 @@ def disconnect_event(
     }
 
 
+def has_identity(info: ConnectionInfo, identity_sources: Sequence[str]) -> bool:
+    """Whether every identity source (``route.request.header.X`` or
+    ``route.request.querystring.x``) is present and non-empty in the upgrade request."""
+    headers = {k.lower(): v for k, v in info.headers}
+    query = dict(info.query)
+    for source in identity_sources:
+        kind, _, name = source.removeprefix("route.request.").partition(".")
+        value = headers.get(name.lower()) if kind == "header" else query.get(name)
+        if not value:
+            return False
+    return True
+
+
+def authorizer_event(
+    info: ConnectionInfo, authorizer_arn: str, request_id: str, now_ms: int
+) -> dict[str, Any]:
+    """What a Lambda REQUEST authorizer receives for ``$connect``."""
+    region, account = authorizer_arn.split(":")[3:5]
+    event = connect_event(info, request_id, now_ms)
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{region}:{account}:{info.api_id}/{info.stage}/$connect",
+        "headers": event["headers"],
+        "multiValueHeaders": event["multiValueHeaders"],
+        "queryStringParameters": event.get("queryStringParameters", {}),
+        "multiValueQueryStringParameters": event.get("multiValueQueryStringParameters", {}),
+        "stageVariables": {},
+        "requestContext": event["requestContext"],
+    }
+
+
+def authorizer_context(result: Any) -> dict[str, Any] | None:
+    """The ``requestContext.authorizer`` an Allow policy grants, or None for a Deny.
+
+    Allowed only when some statement allows ``execute-api:Invoke`` and none denies it.
+    """
+    if not isinstance(result, dict):
+        return None
+    statements = (result.get("policyDocument") or {}).get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    effects = {
+        str(s.get("Effect", "")).lower()
+        for s in statements
+        if isinstance(s, dict) and "execute-api:Invoke" in _as_list(s.get("Action"))
+    }
+    if "allow" not in effects or "deny" in effects:
+        return None
+    context: dict[str, Any] = {"principalId": result.get("principalId", "")}
+    context.update(result.get("context") or {})
+    return context
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def select_route(expression: str, body: str | bytes, route_keys: Sequence[str]) -> str | None:
     """Evaluate a ``$request.body.<path>`` selection expression against a frame.
 

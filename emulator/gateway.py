@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -157,9 +157,14 @@ class Gateway:
             headers=list(request.headers.raw_items()),
             query=parse_qsl(url.query, keep_blank_values=True),
         )
+        if self._api.authorizer is not None:
+            refusal, info = await self._authorize(connection, info)
+            if refusal is not None:
+                return refusal
         subprotocol: str | None = None
-        function = self._api.routes.get("$connect")
-        if function is not None:
+        connect_route = self._api.routes.get("$connect")
+        if connect_route is not None:
+            function = connect_route.function
             request_id = events.new_request_id()
             event = events.connect_event(info, request_id, now)
             try:
@@ -175,6 +180,31 @@ class Gateway:
             subprotocol = headers.get("Sec-WebSocket-Protocol")
         self._handshakes[connection.id] = (info, subprotocol)
         return None
+
+    async def _authorize(
+        self, connection: ServerConnection, info: ConnectionInfo
+    ) -> tuple[Response | None, ConnectionInfo]:
+        """Run the REQUEST authorizer: 401 without its identity, 403 on Deny."""
+        assert self._api is not None
+        assert self._runner is not None
+        authorizer = self._api.authorizer
+        assert authorizer is not None
+        if not events.has_identity(info, authorizer.identity_sources):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, '{"message":"Unauthorized"}'), info
+        spec = self._runner.functions[authorizer.function]
+        request_id = events.new_request_id()
+        event = events.authorizer_event(info, spec.arn, request_id, _now_ms())
+        try:
+            result = await self._runner.invoke(authorizer.function, event, request_id)
+        except InvocationError as exc:
+            log.warning("authorizer failed: %s", exc)
+            return connection.respond(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error"
+            ), info
+        context = events.authorizer_context(result)
+        if context is None:
+            return connection.respond(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}'), info
+        return None, replace(info, authorizer=context)
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
@@ -226,11 +256,17 @@ class Gateway:
         event = events.message_event(
             info, route, frame, request_id, events.new_request_id(), _now_ms()
         )
+        target = self._api.routes[route]
         try:
-            await self._runner.invoke(self._api.routes[route], event, request_id)
+            result = await self._runner.invoke(target.function, event, request_id)
         except InvocationError as exc:
             log.warning("route %s failed: %s", route, exc)
             await self._reply_error(connection, "Internal server error", request_id)
+            return
+        if target.two_way and isinstance(result, dict) and result.get("body") is not None:
+            # A route response: the integration's body goes back to the caller.
+            with contextlib.suppress(ConnectionClosed):
+                await connection.socket.send(str(result["body"]))
 
     async def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
         reply = {
@@ -251,9 +287,10 @@ class Gateway:
             reason = connection.socket.protocol.close_rcvd.reason
         else:
             code, reason = 1006, "Connection closed abnormally"
-        function = self._api.routes.get("$disconnect")
-        if function is None:
+        route = self._api.routes.get("$disconnect")
+        if route is None:
             return
+        function = route.function
         request_id = events.new_request_id()
         event = events.disconnect_event(connection.info, code, reason, request_id, _now_ms())
         try:

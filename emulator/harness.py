@@ -89,7 +89,7 @@ class Harness:
             self.target.client("lambda"),
             self.outputs.api_id,
             stack.stage,
-            Path(self.outputs.package_path),
+            {name: Path(path) for name, path in self.outputs.packages.items()},
             workdir / "code",
         )
         self.runner = LambdaRunner(
@@ -104,10 +104,11 @@ class Harness:
             },
         )
         self.gateway.serve(api, self.runner)
-        self.website = WebsiteServer(
-            self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
-        )
-        self.website.start()
+        if self.outputs.bucket is not None:
+            self.website = WebsiteServer(
+                self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
+            )
+            self.website.start()
 
     async def stop(self) -> None:
         if self.gateway is not None:

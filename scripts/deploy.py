@@ -3,8 +3,9 @@
 Each ``ensure_*`` step looks the resource up, creates it when missing, updates it
 when it differs from :mod:`scripts.stack`, and reports ``created``, ``updated`` or
 ``unchanged``. A second run against an up-to-date stack makes no write call at all.
+With ``--dry-run`` the same look-ups run and the plan is printed; nothing is written.
 
-    python -m scripts.deploy --target aws --region eu-west-1
+    python -m scripts.deploy --target aws --region eu-west-1 [--prefix dev] [--dry-run]
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -29,11 +32,14 @@ from scripts.stack import (
     RUNTIME,
     Function,
     Stack,
+    StackError,
     Table,
 )
 from scripts.targets import Target, TargetError
 
+T = TypeVar("T")
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+STACK_TAG = "chat:stack"
 LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
@@ -47,22 +53,62 @@ LAMBDA_TRUST_POLICY = {
 POLICY_NAME = "chat-access"
 CACHE_HTML = "no-cache"
 CACHE_ASSETS = "max-age=300"
+NEW = "(new)"  # stands for an id a dry run can't know yet
+
+
+class DeployError(Exception):
+    """Something the user must resolve (e.g. a name taken by a resource not ours)."""
 
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def role_not_yet_assumable(exc: Exception) -> bool:
+    """IAM is eventually consistent: Lambda may not see a role created seconds ago.
+
+    AWS signals it only by this message on an InvalidParameterValueException, so the
+    message is what we match (as Chalice does); any other error is not retried.
+    """
+    return (
+        isinstance(exc, ClientError)
+        and _error_code(exc) == "InvalidParameterValueException"
+        and "cannot be assumed by Lambda" in str(exc)
+    )
+
+
+def retry(
+    call: Callable[[], T],
+    retryable: Callable[[Exception], bool],
+    attempts: int = 10,
+    delay: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call until it succeeds or fails for a reason ``retryable`` doesn't accept."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts - 1 or not retryable(exc):
+                raise
+            sleep(min(delay * 2**attempt, 10))
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class Report:
-    """What each step did, printed as it happens."""
+    """What each step did (or, in a dry run, would do), printed as it happens."""
 
     out: TextIO = sys.stdout
+    dry_run: bool = False
     steps: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __call__(self, action: str, kind: str, name: str) -> None:
         self.steps.append((action, kind, name))
-        print(f"  {action:<9} {kind:<16} {name}", file=self.out, flush=True)
+        shown = (
+            f"would {action.removesuffix('d')}" if self.dry_run and action != UNCHANGED else action
+        )
+        print(f"  {shown:<13} {kind:<16} {name}", file=self.out, flush=True)
 
     @property
     def changes(self) -> list[tuple[str, str, str]]:
@@ -79,16 +125,15 @@ class Outputs:
     api_id: str
     stage: str
     websocket_url: str
-    website_url: str
-    bucket: str
-    functions: dict[str, str]
-    tables: dict[str, str]
-    package_sha256: str
-    package_path: str
+    website_url: str | None
+    bucket: str | None
+    functions: dict[str, str]  # route key (or "authorizer") -> function name
+    tables: dict[str, str]  # environment variable -> table name
+    packages: dict[str, str]  # function name -> zip deployed
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__, indent=2) + "\n")
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> Outputs:
@@ -98,10 +143,13 @@ class Outputs:
 class Deployer:
     """Brings one target in line with one :class:`Stack`."""
 
-    def __init__(self, stack: Stack, target: Target, report: Report | None = None) -> None:
+    def __init__(
+        self, stack: Stack, target: Target, report: Report | None = None, dry_run: bool = False
+    ) -> None:
         self.stack = stack
         self.target = target
-        self.report = report or Report()
+        self.dry_run = dry_run
+        self.report = report or Report(dry_run=dry_run)
         self.dynamodb = target.client("dynamodb")
         self.iam = target.client("iam")
         self.awslambda = target.client("lambda")
@@ -109,28 +157,42 @@ class Deployer:
         self.s3 = target.client("s3")
         self.sts = target.client("sts")
 
+    def _apply(self, write: Callable[[], T]) -> T | None:
+        """Run a write, unless this is a dry run."""
+        return None if self.dry_run else write()
+
     # --- the whole stack -------------------------------------------------------
 
     def deploy(self, websocket_url: str | None = None) -> Outputs:
         """Create or update everything; ``websocket_url`` overrides the API's own."""
         stack = self.stack
         account = self.target.account_id()
-        code = package.build()
         for table in stack.tables:
             self.ensure_table(table)
         api_id, api_endpoint = self.ensure_api()
         role_arn = self.ensure_role(account, api_id)
-        function_arns: dict[str, str] = {}
-        for function in stack.functions:
-            function_arns[function.route_key] = self.ensure_function(function, role_arn, code)
-        self.ensure_routes(api_id, function_arns)
-        for function in stack.functions:
+        arns: dict[str, str] = {}
+        packages: dict[str, str] = {}
+        for function in stack.all_functions:
+            name = stack.function_name(function)
+            code = package.build(stack.source, function, name)
+            packages[name] = str(code.path)
+            arns[name] = self.ensure_function(function, role_arn, code)
+        authorizer_id = self.ensure_authorizer(api_id, arns)
+        self.ensure_routes(api_id, arns, authorizer_id)
+        for function in stack.all_functions:
             self.ensure_permission(function, account, api_id)
         self.ensure_stage(api_id)
         websocket_url = websocket_url or f"{api_endpoint}/{stack.stage}"
-        bucket = stack.bucket_name(account)
-        self.ensure_bucket(bucket)
-        self.ensure_client(bucket, websocket_url)
+        bucket = website_url = None
+        if stack.website:
+            bucket = stack.bucket_name(account)
+            bucket_is_new = self.ensure_bucket(bucket)
+            self.ensure_client(bucket, websocket_url, bucket_is_new)
+            website_url = self.website_url(bucket)
+        functions = {
+            f.route_key or "authorizer": stack.function_name(f) for f in stack.all_functions
+        }
         return Outputs(
             target=self.target.name,
             region=self.target.region,
@@ -138,12 +200,11 @@ class Deployer:
             api_id=api_id,
             stage=stack.stage,
             websocket_url=websocket_url,
-            website_url=self.website_url(bucket),
+            website_url=website_url,
             bucket=bucket,
-            functions={f.route_key: stack.function_name(f) for f in stack.functions},
+            functions=functions,
             tables={t.env_var: stack.table_name(t) for t in stack.tables},
-            package_sha256=code.sha256,
-            package_path=str(code.path),
+            packages=packages,
         )
 
     def website_url(self, bucket: str) -> str:
@@ -151,37 +212,61 @@ class Deployer:
             return f"{self.target.endpoint_url}/{bucket}/index.html"
         return f"http://{bucket}.s3-website-{self.target.region}.amazonaws.com"
 
+    def _tags(self) -> dict[str, str]:
+        return {STACK_TAG: self.stack.stack_id}
+
+    def _check_ours(self, kind: str, name: str, tags: dict[str, str] | None) -> None:
+        if (tags or {}).get(STACK_TAG) != self.stack.stack_id:
+            raise DeployError(
+                f"{kind} {name} exists but was not created by this stack "
+                f"({STACK_TAG}={self.stack.stack_id}): choose another --prefix, or remove it"
+            )
+
     # --- tables ------------------------------------------------------------------
 
     def ensure_table(self, table: Table) -> None:
         name = self.stack.table_name(table)
+        definition = self._table_definition(table, name)
         try:
             description = self.dynamodb.describe_table(TableName=name)["Table"]
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
-            self.dynamodb.create_table(**self._table_definition(table, name))
-            self.dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+            def create() -> None:
+                self.dynamodb.create_table(**definition, Tags=_tag_list(self._tags()))
+                self.dynamodb.get_waiter("table_exists").wait(TableName=name)
+                self._ensure_ttl(table, name)
+
+            self._apply(create)
             self.report(CREATED, "table", name)
-            self._ensure_ttl(table, name, quiet=True)
             return
+        if description["KeySchema"] != definition["KeySchema"]:
+            raise DeployError(
+                f"table {name} exists with another key schema; it is not this stack's: "
+                "choose another --prefix, or remove it"
+            )
         existing = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
-        missing = [i for i in table.indexes if i.name not in existing]
-        definition = self._table_definition(table, name)
-        for index in missing:
-            spec = next(
-                g for g in definition["GlobalSecondaryIndexes"] if g["IndexName"] == index.name
-            )
-            self.dynamodb.update_table(
-                TableName=name,
-                AttributeDefinitions=definition["AttributeDefinitions"],
-                GlobalSecondaryIndexUpdates=[{"Create": spec}],
-            )
-            self.dynamodb.get_waiter("table_exists").wait(TableName=name)
-        changed = self._ensure_ttl(table, name, quiet=False) or bool(missing)
+        missing = [
+            g
+            for g in definition.get("GlobalSecondaryIndexes", [])
+            if g["IndexName"] not in existing
+        ]
+        for spec in missing:
+
+            def add_index(spec: dict[str, Any] = spec) -> None:
+                self.dynamodb.update_table(
+                    TableName=name,
+                    AttributeDefinitions=definition["AttributeDefinitions"],
+                    GlobalSecondaryIndexUpdates=[{"Create": spec}],
+                )
+                self.dynamodb.get_waiter("table_exists").wait(TableName=name)
+
+            self._apply(add_index)
+        changed = self._ensure_ttl(table, name) or bool(missing)
         self.report(UPDATED if changed else UNCHANGED, "table", name)
 
-    def _ensure_ttl(self, table: Table, name: str, *, quiet: bool) -> bool:
+    def _ensure_ttl(self, table: Table, name: str) -> bool:
         if table.ttl_attribute is None:
             return False
         ttl = self.dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
@@ -189,9 +274,11 @@ class Deployer:
             ttl.get("AttributeName") == table.ttl_attribute
         ):
             return False
-        self.dynamodb.update_time_to_live(
-            TableName=name,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        self._apply(
+            lambda: self.dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
         )
         return True
 
@@ -239,11 +326,11 @@ class Deployer:
         ]
         logs = [
             f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{self.stack.function_name(f)}"
-            for f in self.stack.functions
+            for f in self.stack.all_functions
         ]
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
+        statements: list[dict[str, Any]] = []
+        if tables:
+            statements.append(
                 {
                     "Sid": "Tables",
                     "Effect": "Allow",
@@ -256,53 +343,64 @@ class Deployer:
                         "dynamodb:ConditionCheckItem",
                     ],
                     "Resource": tables + [f"{arn}/index/*" for arn in tables],
-                },
-                {
-                    "Sid": "Connections",
-                    "Effect": "Allow",
-                    "Action": "execute-api:ManageConnections",
-                    "Resource": f"arn:aws:execute-api:{region}:{account}:{api_id}/"
-                    f"{self.stack.stage}/*/@connections/*",
-                },
-                {
-                    "Sid": "Logs",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": logs + [f"{arn}:*" for arn in logs],
-                },
-            ],
-        }
+                }
+            )
+        statements += [
+            {
+                "Sid": "Connections",
+                "Effect": "Allow",
+                "Action": "execute-api:ManageConnections",
+                "Resource": f"arn:aws:execute-api:{region}:{account}:{api_id}/"
+                f"{self.stack.stage}/*/@connections/*",
+            },
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": logs + [f"{arn}:*" for arn in logs],
+            },
+        ]
+        return {"Version": "2012-10-17", "Statement": statements}
 
     def ensure_role(self, account: str, api_id: str) -> str:
         name = self.stack.role_name
         action = UNCHANGED
         try:
             arn = str(self.iam.get_role(RoleName=name)["Role"]["Arn"])
+            tags = self.iam.list_role_tags(RoleName=name).get("Tags", [])
+            self._check_ours("role", name, {t["Key"]: t["Value"] for t in tags})
         except ClientError as exc:
             if _error_code(exc) != "NoSuchEntity":
                 raise
-            arn = str(
-                self.iam.create_role(
+
+            def create() -> str:
+                role = self.iam.create_role(
                     RoleName=name,
                     AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
-                    Description="Runs the chat's Lambda functions",
-                )["Role"]["Arn"]
-            )
-            self.iam.get_waiter("role_exists").wait(RoleName=name)
+                    Description=f"Runs the {self.stack.name} Lambda functions",
+                    Tags=_tag_list(self._tags(), key="Key", value="Value"),
+                )
+                self.iam.get_waiter("role_exists").wait(RoleName=name)
+                return str(role["Role"]["Arn"])
+
+            arn = self._apply(create) or f"arn:aws:iam::{account}:role/{name}"
             action = CREATED
         wanted = self.policy_document(account, api_id)
-        try:
-            current = self.iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)
-            document = current["PolicyDocument"]
-            if isinstance(document, str):
-                document = json.loads(document)
-        except ClientError as exc:
-            if _error_code(exc) != "NoSuchEntity":
-                raise
-            document = None
+        document = None
+        if action != CREATED:
+            try:
+                current = self.iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)
+                document = current["PolicyDocument"]
+                if isinstance(document, str):
+                    document = json.loads(document)
+            except ClientError as exc:
+                if _error_code(exc) != "NoSuchEntity":
+                    raise
         if document != wanted:
-            self.iam.put_role_policy(
-                RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted)
+            self._apply(
+                lambda: self.iam.put_role_policy(
+                    RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(wanted)
+                )
             )
             action = action if action == CREATED else UPDATED
         self.report(action, "role", name)
@@ -321,53 +419,77 @@ class Deployer:
             "Environment": {"Variables": self.stack.environment()},
         }
         try:
-            current = self.awslambda.get_function_configuration(FunctionName=name)
+            current = self.awslambda.get_function(FunctionName=name)
         except ClientError as exc:
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
-            created = self.awslambda.create_function(
-                FunctionName=name,
-                Code={"ZipFile": code.data},
-                Description=f"chat route {function.route_key}",
-                **wanted,
-            )
-            self.awslambda.get_waiter("function_active_v2").wait(FunctionName=name)
+
+            def create() -> str:
+                created = retry(
+                    lambda: self.awslambda.create_function(
+                        FunctionName=name,
+                        Code={"ZipFile": code.data},
+                        Description=f"{self.stack.name} route {function.route_key or 'authorizer'}",
+                        Tags=self._tags(),
+                        **wanted,
+                    ),
+                    role_not_yet_assumable,
+                )
+                self.awslambda.get_waiter("function_active_v2").wait(FunctionName=name)
+                return str(created["FunctionArn"])
+
+            arn = self._apply(create)
             self.report(CREATED, "function", name)
-            return str(created["FunctionArn"])
+            region, account = self.target.region, role_arn.split(":")[4]
+            return arn or f"arn:aws:lambda:{region}:{account}:function:{name}"
+        self._check_ours("function", name, current.get("Tags"))
+        configuration = current["Configuration"]
         action = UNCHANGED
-        if current.get("CodeSha256") != code.sha256:
-            self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
-            self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+        if configuration.get("CodeSha256") != code.sha256:
+
+            def update_code() -> None:
+                self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
+                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+            self._apply(update_code)
             action = UPDATED
-        have = {key: current.get(key) for key in wanted}
-        have["Environment"] = {"Variables": (current.get("Environment") or {}).get("Variables", {})}
+        have = {key: configuration.get(key) for key in wanted}
+        have["Environment"] = {
+            "Variables": (configuration.get("Environment") or {}).get("Variables", {})
+        }
         if have != wanted:
-            self.awslambda.update_function_configuration(FunctionName=name, **wanted)
-            self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+            def update_configuration() -> None:
+                self.awslambda.update_function_configuration(FunctionName=name, **wanted)
+                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+            self._apply(update_configuration)
             action = UPDATED
         self.report(action, "function", name)
-        return str(current["FunctionArn"])
+        return str(configuration["FunctionArn"])
 
     def ensure_permission(self, function: Function, account: str, api_id: str) -> None:
         name = self.stack.function_name(function)
         statement_id = f"apigateway-{api_id}"
-        source_arn = f"arn:aws:execute-api:{self.target.region}:{account}:{api_id}/*"
-        try:
-            policy = json.loads(self.awslambda.get_policy(FunctionName=name)["Policy"])
-            sids = {s.get("Sid") for s in policy.get("Statement", [])}
-        except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
-                raise
-            sids = set()
+        sids: set[str] = set()
+        if api_id != NEW:
+            try:
+                policy = json.loads(self.awslambda.get_policy(FunctionName=name)["Policy"])
+                sids = {s.get("Sid") for s in policy.get("Statement", [])}
+            except ClientError as exc:
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
         if statement_id in sids:
             self.report(UNCHANGED, "permission", name)
             return
-        self.awslambda.add_permission(
-            FunctionName=name,
-            StatementId=statement_id,
-            Action="lambda:InvokeFunction",
-            Principal="apigateway.amazonaws.com",
-            SourceArn=source_arn,
+        self._apply(
+            lambda: self.awslambda.add_permission(
+                FunctionName=name,
+                StatementId=statement_id,
+                Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com",
+                SourceArn=f"arn:aws:execute-api:{self.target.region}:{account}:{api_id}/*",
+            )
         )
         self.report(CREATED, "permission", name)
 
@@ -383,90 +505,190 @@ class Deployer:
         name = self.stack.api_name
         api = self.find_api()
         if api is None:
-            api = self.apigw.create_api(
-                Name=name,
-                ProtocolType="WEBSOCKET",
-                RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION,
+            created = self._apply(
+                lambda: self.apigw.create_api(
+                    Name=name,
+                    ProtocolType="WEBSOCKET",
+                    RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION,
+                    Tags=self._tags(),
+                )
             )
             self.report(CREATED, "websocket api", name)
-        elif api.get("RouteSelectionExpression") != ROUTE_SELECTION_EXPRESSION:
-            self.apigw.update_api(
-                ApiId=api["ApiId"], RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION
+            if created is None:
+                return NEW, f"wss://{NEW}.execute-api.{self.target.region}.amazonaws.com"
+            return str(created["ApiId"]), str(created["ApiEndpoint"])
+        self._check_ours("websocket api", name, api.get("Tags"))
+        if api.get("RouteSelectionExpression") != ROUTE_SELECTION_EXPRESSION:
+            self._apply(
+                lambda: self.apigw.update_api(
+                    ApiId=api["ApiId"], RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION
+                )
             )
             self.report(UPDATED, "websocket api", name)
         else:
             self.report(UNCHANGED, "websocket api", name)
         return str(api["ApiId"]), str(api["ApiEndpoint"])
 
-    def ensure_routes(self, api_id: str, function_arns: dict[str, str]) -> None:
+    def _integration_uri(self, function_arn: str) -> str:
+        return (
+            f"arn:aws:apigateway:{self.target.region}:lambda:path/2015-03-31/functions/"
+            f"{function_arn}/invocations"
+        )
+
+    def ensure_authorizer(self, api_id: str, arns: dict[str, str]) -> str | None:
+        spec = self.stack.authorizer
+        if spec is None:
+            return None
+        uri = self._integration_uri(arns[self.stack.function_name(spec.function)])
+        wanted = {
+            "AuthorizerType": "REQUEST",
+            "AuthorizerUri": uri,
+            "IdentitySource": list(spec.identity_sources),
+        }
+        existing = None
+        if api_id != NEW:
+            existing = next(
+                (
+                    a
+                    for a in _pages(self.apigw, "get_authorizers", "Items", ApiId=api_id)
+                    if a["Name"] == spec.name
+                ),
+                None,
+            )
+        if existing is None:
+            created = self._apply(
+                lambda: self.apigw.create_authorizer(ApiId=api_id, Name=spec.name, **wanted)
+            )
+            self.report(CREATED, "authorizer", spec.name)
+            return str(created["AuthorizerId"]) if created else NEW
+        if {k: existing.get(k) for k in wanted} != wanted:
+            self._apply(
+                lambda: self.apigw.update_authorizer(
+                    ApiId=api_id, AuthorizerId=existing["AuthorizerId"], **wanted
+                )
+            )
+            self.report(UPDATED, "authorizer", spec.name)
+        else:
+            self.report(UNCHANGED, "authorizer", spec.name)
+        return str(existing["AuthorizerId"])
+
+    def ensure_routes(
+        self, api_id: str, arns: dict[str, str], authorizer_id: str | None = None
+    ) -> None:
+        known = api_id != NEW
         integrations = {
             i.get("IntegrationUri"): i["IntegrationId"]
-            for i in _pages(self.apigw, "get_integrations", "Items", ApiId=api_id)
-        }
-        routes = {r["RouteKey"]: r for r in _pages(self.apigw, "get_routes", "Items", ApiId=api_id)}
-        for route_key, function_arn in function_arns.items():
-            uri = (
-                f"arn:aws:apigateway:{self.target.region}:lambda:path/2015-03-31/functions/"
-                f"{function_arn}/invocations"
+            for i in (
+                _pages(self.apigw, "get_integrations", "Items", ApiId=api_id) if known else []
             )
+        }
+        routes = {
+            r["RouteKey"]: r
+            for r in (_pages(self.apigw, "get_routes", "Items", ApiId=api_id) if known else [])
+        }
+        for route_key, function in self.stack.route_function().items():
+            uri = self._integration_uri(arns[self.stack.function_name(function)])
             integration_id = integrations.get(uri)
             if integration_id is None:
-                integration_id = self.apigw.create_integration(
-                    ApiId=api_id,
-                    IntegrationType="AWS_PROXY",
-                    IntegrationMethod="POST",
-                    IntegrationUri=uri,
-                )["IntegrationId"]
+                created = self._apply(
+                    partial(
+                        self.apigw.create_integration,
+                        ApiId=api_id,
+                        IntegrationType="AWS_PROXY",
+                        IntegrationMethod="POST",
+                        IntegrationUri=uri,
+                    )
+                )
+                integration_id = str(created["IntegrationId"]) if created else NEW
                 integrations[uri] = integration_id
                 self.report(CREATED, "integration", route_key)
-            target = f"integrations/{integration_id}"
+            wanted: dict[str, Any] = {"Target": f"integrations/{integration_id}"}
+            if route_key == "$connect" and authorizer_id is not None:
+                wanted |= {"AuthorizationType": "CUSTOM", "AuthorizerId": authorizer_id}
+            if function.two_way:
+                wanted["RouteResponseSelectionExpression"] = "$default"
             route = routes.pop(route_key, None)
             if route is None:
-                self.apigw.create_route(ApiId=api_id, RouteKey=route_key, Target=target)
+                created_route = self._apply(
+                    partial(self.apigw.create_route, ApiId=api_id, RouteKey=route_key, **wanted)
+                )
+                route_id = str(created_route["RouteId"]) if created_route else NEW
                 self.report(CREATED, "route", route_key)
-            elif route.get("Target") != target:
-                self.apigw.update_route(ApiId=api_id, RouteId=route["RouteId"], Target=target)
-                self.report(UPDATED, "route", route_key)
             else:
-                self.report(UNCHANGED, "route", route_key)
+                route_id = route["RouteId"]
+                if {k: route.get(k) for k in wanted} != wanted:
+                    self._apply(
+                        partial(self.apigw.update_route, ApiId=api_id, RouteId=route_id, **wanted)
+                    )
+                    self.report(UPDATED, "route", route_key)
+                else:
+                    self.report(UNCHANGED, "route", route_key)
+            if function.two_way:
+                self._ensure_route_response(api_id, route_id, route_key)
         for route_key, route in routes.items():
             # Our API: a route no longer in the stack description goes.
-            self.apigw.delete_route(ApiId=api_id, RouteId=route["RouteId"])
+            self._apply(partial(self.apigw.delete_route, ApiId=api_id, RouteId=route["RouteId"]))
             self.report(DELETED, "route", route_key)
+
+    def _ensure_route_response(self, api_id: str, route_id: str, route_key: str) -> None:
+        if route_id != NEW:
+            responses = self.apigw.get_route_responses(ApiId=api_id, RouteId=route_id)
+            if any(r["RouteResponseKey"] == "$default" for r in responses.get("Items", [])):
+                return
+        self._apply(
+            lambda: self.apigw.create_route_response(
+                ApiId=api_id, RouteId=route_id, RouteResponseKey="$default"
+            )
+        )
+        self.report(CREATED, "route response", route_key)
 
     def ensure_stage(self, api_id: str) -> None:
         stage = self.stack.stage
-        try:
-            current = self.apigw.get_stage(ApiId=api_id, StageName=stage)
-        except ClientError as exc:
-            if _error_code(exc) != "NotFoundException":
-                raise
+        current = None
+        if api_id != NEW:
+            try:
+                current = self.apigw.get_stage(ApiId=api_id, StageName=stage)
+            except ClientError as exc:
+                if _error_code(exc) != "NotFoundException":
+                    raise
+        if current is None:
             # AutoDeploy: every route change goes live without a separate deployment.
-            self.apigw.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
+            self._apply(
+                lambda: self.apigw.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
+            )
             self.report(CREATED, "stage", stage)
-            return
-        if not current.get("AutoDeploy"):
-            self.apigw.update_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
+        elif not current.get("AutoDeploy"):
+            self._apply(
+                lambda: self.apigw.update_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
+            )
             self.report(UPDATED, "stage", stage)
         else:
             self.report(UNCHANGED, "stage", stage)
 
     # --- website -----------------------------------------------------------------
 
-    def ensure_bucket(self, bucket: str) -> None:
-        action = UNCHANGED
+    def ensure_bucket(self, bucket: str) -> bool:
+        """The website bucket with hosting and a public-read policy; True if new."""
         try:
             self.s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
+            if _error_code(exc) in ("403", "AccessDenied"):
+                raise DeployError(
+                    f"bucket {bucket} belongs to another account: choose another --prefix"
+                ) from exc
             if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
-            options: dict[str, Any] = {}
-            if self.target.region != "us-east-1":
-                options["CreateBucketConfiguration"] = {"LocationConstraint": self.target.region}
-            self.s3.create_bucket(Bucket=bucket, **options)
-            self.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
-            action = CREATED
-        website = {"IndexDocument": {"Suffix": "index.html"}}
+            self._apply(lambda: self._create_bucket(bucket))
+            self.report(CREATED, "bucket", bucket)
+            return True
+        try:
+            tags = self.s3.get_bucket_tagging(Bucket=bucket).get("TagSet", [])
+        except ClientError as exc:
+            if _error_code(exc) != "NoSuchTagSet":
+                raise
+            tags = []
+        self._check_ours("bucket", bucket, {t["Key"]: t["Value"] for t in tags})
+        action = UNCHANGED
         try:
             current = self.s3.get_bucket_website(Bucket=bucket)
             have = {"IndexDocument": current.get("IndexDocument")}
@@ -474,73 +696,116 @@ class Deployer:
             if _error_code(exc) != "NoSuchWebsiteConfiguration":
                 raise
             have = {}
-        if have != website:
-            self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=website)
-            action = action if action == CREATED else UPDATED
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "PublicReadOfTheClient",
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": "s3:GetObject",
-                    "Resource": [
-                        f"arn:aws:s3:::{bucket}/{key}"
-                        for key in [*FRONTEND_FILES, CLIENT_CONFIG_KEY]
-                    ],
-                }
-            ],
-        }
+        if have != WEBSITE:
+            self._apply(
+                lambda: self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
+            )
+            action = UPDATED
         try:
             current_policy = json.loads(self.s3.get_bucket_policy(Bucket=bucket)["Policy"])
         except ClientError as exc:
             if _error_code(exc) != "NoSuchBucketPolicy":
                 raise
             current_policy = None
-        if current_policy != policy:
-            self.s3.put_public_access_block(
-                Bucket=bucket,
-                PublicAccessBlockConfiguration={
-                    "BlockPublicAcls": True,
-                    "IgnorePublicAcls": True,
-                    "BlockPublicPolicy": False,
-                    "RestrictPublicBuckets": False,
-                },
-            )
-            self.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-            action = action if action == CREATED else UPDATED
+        if current_policy != bucket_policy(bucket):
+            self._apply(lambda: self._open_for_reading(bucket))
+            action = UPDATED
         self.report(action, "bucket", bucket)
+        return False
 
-    def ensure_client(self, bucket: str, websocket_url: str) -> None:
+    def _create_bucket(self, bucket: str) -> None:
+        options: dict[str, Any] = {}
+        if self.target.region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": self.target.region}
+        try:
+            self.s3.create_bucket(Bucket=bucket, **options)
+        except ClientError as exc:
+            if _error_code(exc) == "BucketAlreadyExists":
+                raise DeployError(
+                    f"bucket name {bucket} is taken by another account: choose another --prefix"
+                ) from exc
+            raise
+        self.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
+        self.s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": _tag_list(self._tags(), key="Key", value="Value")}
+        )
+        self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
+        self._open_for_reading(bucket)
+
+    def _open_for_reading(self, bucket: str) -> None:
+        self.s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False,
+            },
+        )
+        self.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket)))
+
+    def ensure_client(self, bucket: str, websocket_url: str, bucket_is_new: bool) -> None:
         files = {key: (FRONTEND_DIR / key).read_bytes() for key in FRONTEND_FILES}
         files[CLIENT_CONFIG_KEY] = client_config(websocket_url)
         for key, body in files.items():
             content_type = FRONTEND_FILES.get(key, "text/javascript; charset=utf-8")
             cache = CACHE_HTML if key in ("index.html", CLIENT_CONFIG_KEY) else CACHE_ASSETS
             etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
-            try:
-                head = self.s3.head_object(Bucket=bucket, Key=key)
-                same = (
-                    head.get("ETag") == etag
-                    and head.get("ContentType") == content_type
-                    and head.get("CacheControl") == cache
-                )
-                action = UNCHANGED if same else UPDATED
-            except ClientError as exc:
-                if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-                action = CREATED
+            action = CREATED
+            if not bucket_is_new:
+                try:
+                    head = self.s3.head_object(Bucket=bucket, Key=key)
+                    same = (
+                        head.get("ETag") == etag
+                        and head.get("ContentType") == content_type
+                        and head.get("CacheControl") == cache
+                    )
+                    action = UNCHANGED if same else UPDATED
+                except ClientError as exc:
+                    if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                        raise
             if action != UNCHANGED:
-                self.s3.put_object(
-                    Bucket=bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache
+                self._apply(
+                    partial(
+                        self.s3.put_object,
+                        Bucket=bucket,
+                        Key=key,
+                        Body=body,
+                        ContentType=content_type,
+                        CacheControl=cache,
+                    )
                 )
             self.report(action, "client file", key)
+
+
+WEBSITE = {"IndexDocument": {"Suffix": "index.html"}}
+
+
+def bucket_policy(bucket: str) -> dict[str, Any]:
+    """Public reads of the client's files only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublicReadOfTheClient",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [
+                    f"arn:aws:s3:::{bucket}/{key}" for key in [*FRONTEND_FILES, CLIENT_CONFIG_KEY]
+                ],
+            }
+        ],
+    }
 
 
 def client_config(websocket_url: str) -> bytes:
     """The client's configuration, written at deploy so nobody edits app.js."""
     return f"window.CHAT_CONFIG = {json.dumps({'websocketUrl': websocket_url})};\n".encode()
+
+
+def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in tags.items()]
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -549,24 +814,33 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--target", choices=["localstack", "aws"], required=True)
     parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--prefix", default="")
+    parser.add_argument("--prefix", default="", help="name prefix, so stacks can coexist")
     parser.add_argument("--stage", default="prod")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     args = parser.parse_args(argv)
-    stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
-    target = (
-        Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
-    )
-    print(f"Deploying the chat to {target.name} ({target.region})")
     try:
-        outputs = Deployer(stack, target).deploy()
-    except TargetError as exc:
+        stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
+        target = (
+            Target.localstack(args.region)
+            if args.target == "localstack"
+            else Target.aws(args.region)
+        )
+        verb = "Planning a deploy of" if args.dry_run else "Deploying"
+        print(f"{verb} the chat to {target.name} ({target.region})")
+        outputs = Deployer(stack, target, dry_run=args.dry_run).deploy()
+    except (TargetError, DeployError, StackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    outputs.write(stack.outputs_path(target.name))
+    if args.dry_run:
+        print("\nDry run: nothing was changed.")
+        return 0
+    path = stack.outputs_path(target.name)
+    outputs.write(path)
     print(f"\nWebSocket URL: {outputs.websocket_url}\nWebsite URL:   {outputs.website_url}")
+    print(f"(also in {path})")
     return 0
 
 

@@ -26,7 +26,8 @@ class Destroyer(Deployer):
     def destroy(self) -> None:
         stack = self.stack
         account = self.target.account_id()
-        self.remove_bucket(stack.bucket_name(account))
+        if stack.website:
+            self.remove_bucket(stack.bucket_name(account))
         api = self.find_api()
         if api is None:
             self.report(ABSENT, "websocket api", stack.api_name)
@@ -34,7 +35,7 @@ class Destroyer(Deployer):
             # Routes, integrations and stages go with their API.
             self.apigw.delete_api(ApiId=api["ApiId"])
             self.report(DELETED, "websocket api", stack.api_name)
-        for function in stack.functions:
+        for function in stack.all_functions:
             name = stack.function_name(function)
             self._absent_ok(
                 "function", name, lambda n=name: self.awslambda.delete_function(FunctionName=n)

@@ -6,6 +6,7 @@ serves what deploy made from it. Nothing else spells these names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +47,24 @@ class Table:
 @dataclass(frozen=True)
 class Function:
     base_name: str
-    handler: str
-    route_key: str
+    handler: str  # "module.function": module.py at the package root
+    route_key: str | None  # None for a function that serves no route (an authorizer)
     timeout: int = 10
     memory: int = 256
+    two_way: bool = False  # a route response sends the handler's result back
+
+    @property
+    def module(self) -> str:
+        return self.handler.rpartition(".")[0]
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda REQUEST authorizer on ``$connect``."""
+
+    name: str
+    function: Function
+    identity_sources: tuple[str, ...]  # e.g. ("route.request.querystring.token",)
 
 
 TABLES = (
@@ -91,6 +106,15 @@ FRONTEND_FILES = {
 CLIENT_CONFIG_KEY = "config.js"
 
 
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
+STAGE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+
+
+class StackError(ValueError):
+    """A stack description that AWS would refuse; the message says which part."""
+
+
 @dataclass(frozen=True)
 class Stack:
     """The names of one deployed copy of the stack; ``prefix`` lets several coexist."""
@@ -100,6 +124,31 @@ class Stack:
     region: str = DEFAULT_REGION
     tables: tuple[Table, ...] = field(default=TABLES)
     functions: tuple[Function, ...] = field(default=FUNCTIONS)
+    source: Path = HANDLERS_DIR  # the functions' code: entry modules + shared packages
+    website: bool = True
+    authorizer: Authorizer | None = None
+    name: str = "chat"  # what the API, role and functions are called after
+
+    def __post_init__(self) -> None:
+        if self.prefix and not PREFIX_PATTERN.fullmatch(self.prefix):
+            raise StackError(
+                f"prefix {self.prefix!r}: use 1-20 lowercase letters, digits or '-', "
+                "starting with a letter (it becomes part of bucket and function names)"
+            )
+        if not STAGE_PATTERN.fullmatch(self.stage):
+            raise StackError(f"stage {self.stage!r}: use 1-64 letters, digits, '-' or '_'")
+        if not REGION_PATTERN.fullmatch(self.region):
+            raise StackError(f"region {self.region!r} is not a region name like eu-west-1")
+
+    @property
+    def stack_id(self) -> str:
+        """The value of the tag that marks resources as this stack's."""
+        return f"{self.name}/{self.prefix or 'default'}"
+
+    @property
+    def all_functions(self) -> tuple[Function, ...]:
+        extra = (self.authorizer.function,) if self.authorizer else ()
+        return self.functions + extra
 
     def _named(self, name: str, sep: str = "-") -> str:
         return f"{self.prefix}{sep}{name}" if self.prefix else name
@@ -108,25 +157,25 @@ class Stack:
         return self._named(table.base_name)
 
     def function_name(self, function: Function) -> str:
-        return self._named(f"chat-{function.base_name}")
+        return self._named(f"{self.name}-{function.base_name}")
 
     @property
     def role_name(self) -> str:
-        return self._named("chat-lambda")
+        return self._named(f"{self.name}-lambda")
 
     @property
     def api_name(self) -> str:
-        return self._named("chat-websocket")
+        return self._named(f"{self.name}-websocket")
 
     def bucket_name(self, account_id: str) -> str:
-        return self._named(f"chat-web-{account_id}-{self.region}")
+        return self._named(f"{self.name}-web-{account_id}-{self.region}")
 
     def environment(self) -> dict[str, str]:
         """The environment every function gets: where its tables are."""
         return {t.env_var: self.table_name(t) for t in self.tables}
 
     def route_function(self) -> dict[str, Function]:
-        return {f.route_key: f for f in self.functions}
+        return {f.route_key: f for f in self.functions if f.route_key is not None}
 
     def outputs_path(self, target: str) -> Path:
         return STATE_DIR / f"outputs-{target}{'-' + self.prefix if self.prefix else ''}.json"

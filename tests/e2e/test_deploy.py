@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import shutil
 from collections import Counter
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator.harness import Harness
-from scripts.deploy import Deployer, Outputs, Report
+from scripts.deploy import Deployer, DeployError, Outputs, Report
 from scripts.destroy import Destroyer
-from scripts.stack import Stack
+from scripts.stack import FUNCTIONS, HANDLERS_DIR, Stack, StackError
 from scripts.targets import Target
 
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
@@ -100,23 +103,94 @@ def test_deploy_restores_what_was_deleted_by_hand(fresh_stack: Stack, target: Ta
     assert calls.writes == Counter({"CreateRoute": 1, "CreateTable": 1})
 
 
-def test_changed_code_updates_the_functions(
-    fresh_stack: Stack, target: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+def test_changing_one_handler_updates_only_its_function(
+    fresh_stack: Stack, target: Target, tmp_path: Path
 ) -> None:
-    """A new package hash updates function code, and only the code."""
+    """Each function has its own package: editing one handler updates one function."""
+    source = tmp_path / "handlers"
+    shutil.copytree(HANDLERS_DIR, source, ignore=shutil.ignore_patterns("__pycache__"))
+    stack = replace(fresh_stack, source=source)
+    deploy(stack, target)
+    entry = source / "send_message.py"
+    entry.write_text(entry.read_text() + "\n# a change\n")
+    _, report, calls = deploy(stack, target)
+    assert report.changes == [("updated", "function", stack.function_name(FUNCTIONS[5]))]
+    assert calls.writes == Counter({"UpdateFunctionCode": 1})
+
+    core = source / "chat" / "rules.py"
+    core.write_text(core.read_text() + "\n# a change to the core\n")
+    _, report, calls = deploy(stack, target)
+    assert calls.writes == Counter({"UpdateFunctionCode": len(stack.functions)})
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(fresh_stack: Stack, target: Target) -> None:
+    """--dry-run on an empty account plans every creation and makes no write call."""
+    out = io.StringIO()
+    deployer = Deployer(fresh_stack, target, Report(out=out, dry_run=True), dry_run=True)
+    counter = CallCounter(deployer)
+    deployer.deploy()
+    assert counter.writes == Counter()
+    assert "would create  table" in out.getvalue()
+    assert "would create  function" in out.getvalue()
+    assert {a for a, _, _ in deployer.report.steps} == {"created"}
+    assert target.client("apigatewayv2").get_apis()["Items"] == [] or all(
+        api["Name"] != fresh_stack.api_name
+        for api in target.client("apigatewayv2").get_apis()["Items"]
+    )
+    # After a real deploy, a dry run plans nothing.
     deploy(fresh_stack, target)
-    from scripts import package
+    quiet = Deployer(fresh_stack, target, Report(out=io.StringIO(), dry_run=True), dry_run=True)
+    quiet.deploy()
+    assert quiet.report.changes == []
 
-    original = package.build
 
-    def build_changed(*args: Any, **kwargs: Any) -> package.Package:
-        built = original(*args, **kwargs)
-        return package.Package(path=built.path, data=built.data + b"\0")
+def test_resources_that_are_not_ours_are_left_alone(fresh_stack: Stack, target: Target) -> None:
+    """A table or function by our name but not ours stops deploy with advice."""
+    dynamodb = target.client("dynamodb")
+    taken = fresh_stack.table_name(fresh_stack.tables[0])
+    dynamodb.create_table(
+        TableName=taken,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    with pytest.raises(DeployError, match=f"table {taken} exists with another key schema"):
+        deploy(fresh_stack, target)
+    assert dynamodb.describe_table(TableName=taken)["Table"]["KeySchema"][0]["AttributeName"] == (
+        "id"
+    )
+    dynamodb.delete_table(TableName=taken)
 
-    monkeypatch.setattr(package, "build", build_changed)
-    _, report, calls = deploy(fresh_stack, target)
-    assert {kind for _, kind, _ in report.changes} == {"function"}
-    assert calls.writes == Counter({"UpdateFunctionCode": len(fresh_stack.functions)})
+    deploy(fresh_stack, target)
+    other = replace(fresh_stack, prefix=fresh_stack.prefix + "x")
+    awslambda = target.client("lambda")
+    function = other.function_name(other.functions[0])
+    awslambda.create_function(
+        FunctionName=function,
+        Role=awslambda.get_function(
+            FunctionName=fresh_stack.function_name(fresh_stack.functions[0])
+        )["Configuration"]["Role"],
+        Runtime="python3.12",
+        Handler="x.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )
+    with pytest.raises(DeployError, match=f"function {function} exists but was not created"):
+        deploy(other, target)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"prefix": "Bad_Prefix"}, "prefix"),
+        ({"prefix": "x" * 21}, "prefix"),
+        ({"stage": "no spaces"}, "stage"),
+        ({"region": "mars"}, "region"),
+    ],
+)
+def test_names_aws_would_refuse_are_refused_up_front(options: dict[str, str], message: str) -> None:
+    """Prefix, stage and region are checked before any call is made."""
+    with pytest.raises(StackError, match=message):
+        Stack(**options)
 
 
 def test_policy_names_only_this_stacks_resources(fresh_stack: Stack, target: Target) -> None:
