@@ -30,7 +30,7 @@ class ApiError(Exception):
 class Route:
     key: str
     function: str
-    two_way: bool = False  # has a $default route response: the result goes back
+    two_way: bool = False  # has a route response: the handler's body goes back
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,9 @@ def load_api(
             key = route["RouteKey"]
             integration = integrations.get(route.get("Target", "").removeprefix("integrations/"))
             function = functions.from_uri((integration or {}).get("IntegrationUri", ""), key)
-            two_way = False
-            if route.get("RouteResponseSelectionExpression"):
-                responses = apigw.get_route_responses(ApiId=api_id, RouteId=route["RouteId"])
-                two_way = any(
-                    r["RouteResponseKey"] == "$default" for r in responses.get("Items", [])
-                )
+            # Two-way: deploy sets the selection expression with the $default route
+            # response (moto can't list route responses, so the expression decides).
+            two_way = bool(route.get("RouteResponseSelectionExpression"))
             routes[key] = Route(key, function, two_way)
             if key == "$connect" and route.get("AuthorizationType") == "CUSTOM":
                 spec = apigw.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])

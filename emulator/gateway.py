@@ -280,13 +280,7 @@ class Gateway:
     async def _disconnected(self, connection: _Connection) -> None:
         assert self._api is not None
         assert self._runner is not None
-        if connection.closed_by_server is not None:
-            code, reason = connection.closed_by_server
-        elif connection.socket.protocol.close_rcvd is not None:
-            code = connection.socket.protocol.close_rcvd.code
-            reason = connection.socket.protocol.close_rcvd.reason
-        else:
-            code, reason = 1006, "Connection closed abnormally"
+        code, reason = _close_status(connection)
         route = self._api.routes.get("$disconnect")
         if route is None:
             return
@@ -334,6 +328,19 @@ class Gateway:
         connection = self._open_connection(connection_id)
         connection.closed_by_server = (1000, "Connection closed by the @connections API")
         await connection.socket.close(1000, "Going away")
+
+
+def _close_status(connection: _Connection) -> tuple[int, str]:
+    """The status ``$disconnect`` reports: whoever closed first decides it."""
+    if connection.closed_by_server is not None:
+        return connection.closed_by_server
+    protocol = connection.socket.protocol
+    sent, received = protocol.close_sent, protocol.close_rcvd
+    if sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
+        return sent.code, sent.reason  # the gateway closed it (e.g. 1009, message too big)
+    if received is not None:
+        return received.code, received.reason
+    return 1006, "Connection closed abnormally"
 
 
 def _status_of(result: Any) -> int:

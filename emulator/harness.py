@@ -101,6 +101,8 @@ class Harness:
                 "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
                 "AWS_ENDPOINT_URL": self.control_plane_url,
                 "AWS_CA_BUNDLE": str(certificates.ca_path),
+                # For handlers that take the @connections endpoint from configuration.
+                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.gateway.management_endpoint,
             },
         )
         self.gateway.serve(api, self.runner)

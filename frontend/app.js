@@ -149,8 +149,8 @@
     },
     joinRequest(data) {
       const r = room(data.roomId);
+      // The list's badge already counts pending requests (from the members event that follows).
       if (state.current !== r.roomId) {
-        r.unread += 1;
         showNotice(`${data.user.name} asks to join ${data.roomName}.`, "info");
       }
       render();
@@ -179,10 +179,11 @@
     messageSent() {},
     history(data) {
       const r = room(data.roomId);
-      if (data.before === undefined || data.before === null) {
-        // The newest page: also tells whether older messages exist before it.
-        if (r.older === null || r.messages.size === 0) { r.older = data.cursor; r.more = data.more; }
-      } else {
+      const newest = data.before === undefined || data.before === null;
+      const overlaps = data.messages.some((m) => r.messages.has(m.messageId));
+      if (!newest || r.messages.size === 0 || (!overlaps && data.more)) {
+        // An older page, a first load, or a catch-up after a long drop that left a gap:
+        // "Load older" continues from this page, and de-duplication fills the gap.
         r.older = data.cursor;
         r.more = data.more;
       }
@@ -258,7 +259,7 @@
         badge.setAttribute("aria-label", `${count} unread`);
         button.append(badge);
       }
-      button.addEventListener("click", () => { select(r.roomId); closePanels(); });
+      button.addEventListener("click", () => select(r.roomId));
       item.append(button);
       list.append(item);
     }
@@ -270,6 +271,7 @@
     localStorage.setItem(LAST_ROOM_STORE, roomId);
     const r = room(roomId);
     r.unread = 0;
+    closePanels(); // on a narrow screen, show the room rather than the panel it was chosen in
     render();
     renderMessages(true);
   }

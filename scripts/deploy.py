@@ -28,7 +28,6 @@ from scripts.stack import (
     CLIENT_CONFIG_KEY,
     FRONTEND_DIR,
     FRONTEND_FILES,
-    ROUTE_SELECTION_EXPRESSION,
     RUNTIME,
     Function,
     Stack,
@@ -509,7 +508,7 @@ class Deployer:
                 lambda: self.apigw.create_api(
                     Name=name,
                     ProtocolType="WEBSOCKET",
-                    RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION,
+                    RouteSelectionExpression=self.stack.route_selection_expression,
                     Tags=self._tags(),
                 )
             )
@@ -518,10 +517,11 @@ class Deployer:
                 return NEW, f"wss://{NEW}.execute-api.{self.target.region}.amazonaws.com"
             return str(created["ApiId"]), str(created["ApiEndpoint"])
         self._check_ours("websocket api", name, api.get("Tags"))
-        if api.get("RouteSelectionExpression") != ROUTE_SELECTION_EXPRESSION:
+        expression = self.stack.route_selection_expression
+        if api.get("RouteSelectionExpression") != expression:
             self._apply(
                 lambda: self.apigw.update_api(
-                    ApiId=api["ApiId"], RouteSelectionExpression=ROUTE_SELECTION_EXPRESSION
+                    ApiId=api["ApiId"], RouteSelectionExpression=expression
                 )
             )
             self.report(UPDATED, "websocket api", name)
@@ -547,14 +547,20 @@ class Deployer:
         }
         existing = None
         if api_id != NEW:
-            existing = next(
+            # Found through the $connect route that uses it (moto has no GetAuthorizers).
+            connect_route = next(
                 (
-                    a
-                    for a in _pages(self.apigw, "get_authorizers", "Items", ApiId=api_id)
-                    if a["Name"] == spec.name
+                    r
+                    for r in _pages(self.apigw, "get_routes", "Items", ApiId=api_id)
+                    if r["RouteKey"] == "$connect" and r.get("AuthorizerId")
                 ),
                 None,
             )
+            if connect_route is not None:
+                found = self.apigw.get_authorizer(
+                    ApiId=api_id, AuthorizerId=connect_route["AuthorizerId"]
+                )
+                existing = found if found.get("Name") == spec.name else None
         if existing is None:
             created = self._apply(
                 lambda: self.apigw.create_authorizer(ApiId=api_id, Name=spec.name, **wanted)
@@ -614,8 +620,12 @@ class Deployer:
                 )
                 route_id = str(created_route["RouteId"]) if created_route else NEW
                 self.report(CREATED, "route", route_key)
+                becomes_two_way = function.two_way
             else:
                 route_id = route["RouteId"]
+                becomes_two_way = function.two_way and not route.get(
+                    "RouteResponseSelectionExpression"
+                )
                 if {k: route.get(k) for k in wanted} != wanted:
                     self._apply(
                         partial(self.apigw.update_route, ApiId=api_id, RouteId=route_id, **wanted)
@@ -623,24 +633,22 @@ class Deployer:
                     self.report(UPDATED, "route", route_key)
                 else:
                     self.report(UNCHANGED, "route", route_key)
-            if function.two_way:
-                self._ensure_route_response(api_id, route_id, route_key)
+            if becomes_two_way:
+                # Created with the expression that makes it two-way, so no listing is needed
+                # to know whether it exists (moto has no GetRouteResponses).
+                self._apply(
+                    partial(
+                        self.apigw.create_route_response,
+                        ApiId=api_id,
+                        RouteId=route_id,
+                        RouteResponseKey="$default",
+                    )
+                )
+                self.report(CREATED, "route response", route_key)
         for route_key, route in routes.items():
             # Our API: a route no longer in the stack description goes.
             self._apply(partial(self.apigw.delete_route, ApiId=api_id, RouteId=route["RouteId"]))
             self.report(DELETED, "route", route_key)
-
-    def _ensure_route_response(self, api_id: str, route_id: str, route_key: str) -> None:
-        if route_id != NEW:
-            responses = self.apigw.get_route_responses(ApiId=api_id, RouteId=route_id)
-            if any(r["RouteResponseKey"] == "$default" for r in responses.get("Items", [])):
-                return
-        self._apply(
-            lambda: self.apigw.create_route_response(
-                ApiId=api_id, RouteId=route_id, RouteResponseKey="$default"
-            )
-        )
-        self.report(CREATED, "route response", route_key)
 
     def ensure_stage(self, api_id: str) -> None:
         stage = self.stack.stage

@@ -42,7 +42,8 @@ def _files(source: Path, function: Function) -> list[Path]:
         for path in package.rglob("*.py")
         if "__pycache__" not in path.parts
     ]
-    return sorted({entry, *shared})
+    extra = [source / f"{module.replace('.', '/')}.py" for module in function.extra_modules]
+    return sorted({entry, *shared, *extra})
 
 
 def build(source: Path, function: Function, name: str, out_dir: Path = BUILD_DIR) -> Package:

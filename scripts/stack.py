@@ -38,10 +38,11 @@ class Table:
     range_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    name: str | None = None  # default: the chat's default name for env_var
 
     @property
     def base_name(self) -> str:
-        return config.DEFAULT_TABLES[self.env_var]
+        return self.name or config.DEFAULT_TABLES[self.env_var]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Function:
     timeout: int = 10
     memory: int = 256
     two_way: bool = False  # a route response sends the handler's result back
+    extra_modules: tuple[str, ...] = ()  # other top-level modules its zip needs
 
     @property
     def module(self) -> str:
@@ -128,6 +130,7 @@ class Stack:
     website: bool = True
     authorizer: Authorizer | None = None
     name: str = "chat"  # what the API, role and functions are called after
+    route_selection_expression: str = ROUTE_SELECTION_EXPRESSION
 
     def __post_init__(self) -> None:
         if self.prefix and not PREFIX_PATTERN.fullmatch(self.prefix):

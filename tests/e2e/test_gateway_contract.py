@@ -1,0 +1,401 @@
+"""The gateway emulator against the AWS WebSocket contract, with probe handlers.
+
+Every point of DESIGN.md's "AWS WebSocket contract" that the emulator implements is
+exercised here with real WebSocket clients and real boto3 clients in the handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from emulator.gateway import Limits
+from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from tests.fixtures.contract.stack import TOKEN, contract_stack
+from tests.timing import seconds
+
+SENTINEL = "CONTRACT_TEST_SENTINEL"
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[Harness]:
+    """The contract stack deployed to its own embedded emulator and served."""
+    os.environ[SENTINEL] = "must not leak into functions"
+    try:
+        settings = HarnessSettings(stack=contract_stack(f"c{secrets.token_hex(3)}"))
+        with BackgroundHarness(settings) as harness:
+            yield harness
+    finally:
+        del os.environ[SENTINEL]
+
+
+def url(api: Harness, **query: str) -> str:
+    assert api.gateway is not None
+    return f"{api.gateway.url}?{urlencode({'token': TOKEN, **query})}"
+
+
+def call(ws: ClientConnection, action: str, **body: Any) -> dict[str, Any]:
+    ws.send(json.dumps({"meta": {"action": action}, **body}))
+    return dict(json.loads(ws.recv(timeout=seconds(15))))
+
+
+def report(ws: ClientConnection) -> dict[str, Any]:
+    """What the echo probe saw: event, context, pid and environment."""
+    return call(ws, "echo")
+
+
+def recorded(api: Harness, connection_id: str, field: str) -> Any:
+    """A field the probe wrote for a connection, once it is there."""
+    assert api.target is not None
+    assert api.outputs is not None
+    table = api.outputs.tables["EVENTS_TABLE"]
+    dynamodb = api.target.client("dynamodb")
+    deadline = time.monotonic() + seconds(15)
+    while time.monotonic() < deadline:
+        item = dynamodb.get_item(
+            TableName=table, Key={"connection_id": {"S": connection_id}}, ConsistentRead=True
+        ).get("Item", {})
+        if field in item:
+            value = item[field]["S"]
+            return json.loads(value) if value.startswith("{") else value
+        time.sleep(0.05)  # polling a condition with a deadline, not a fixed wait
+    raise AssertionError(f"{field} never recorded for {connection_id}")
+
+
+def connection_id(ws: ClientConnection) -> str:
+    return str(report(ws)["event"]["requestContext"]["connectionId"])
+
+
+# --- events -------------------------------------------------------------------------
+
+
+def test_events_validate_against_powertools_models(api: Harness) -> None:
+    """$connect, message and $disconnect events pass the Powertools pydantic models."""
+    assert api.gateway is not None
+    with connect(url(api, name="ann", extra="1"), user_agent_header="contract-test/1") as ws:
+        seen = report(ws)
+        message = seen["event"]
+        cid = message["requestContext"]["connectionId"]
+    APIGatewayWebSocketMessageEventModel.model_validate(message)
+    context = message["requestContext"]
+    assert context["domainName"] == api.gateway.domain_name
+    assert context["stage"] == "test"
+    assert context["routeKey"] == "echo"
+    assert context["eventType"] == "MESSAGE"
+    assert context["messageDirection"] == "IN"
+    assert "headers" not in message
+    assert message["isBase64Encoded"] is False
+    assert json.loads(message["body"]) == {"meta": {"action": "echo"}}
+
+    connected = recorded(api, cid, "connect")
+    APIGatewayWebSocketConnectEventModel.model_validate(connected)
+    assert connected["queryStringParameters"] == {"token": TOKEN, "name": "ann", "extra": "1"}
+    assert connected["requestContext"]["identity"]["userAgent"] == "contract-test/1"
+    assert connected["requestContext"]["connectedAt"] == context["connectedAt"]
+    assert connected["headers"]["User-Agent"] == "contract-test/1"
+
+    disconnected = recorded(api, cid, "disconnect")
+    APIGatewayWebSocketDisconnectEventModel.model_validate(disconnected)
+    assert disconnected["requestContext"]["disconnectStatusCode"] == 1000
+
+
+def test_connect_without_query_has_no_query_fields(api: Harness) -> None:
+    """queryStringParameters appear only when the upgrade had a query string."""
+    from emulator import events
+
+    info = events.ConnectionInfo("id", "api", "test", "localhost:1", 0, "127.0.0.1")
+    event = events.connect_event(info, "req", 0)
+    assert "queryStringParameters" not in event
+    assert "multiValueQueryStringParameters" not in event
+
+
+def test_lambda_context_is_like_aws(api: Harness) -> None:
+    """The handler gets a context with AWS's attributes and a shrinking time budget."""
+    with connect(url(api)) as ws:
+        seen = report(ws)
+    context = seen["context"]
+    name = context["function_name"]
+    assert name.endswith("-echo")
+    assert context["aws_request_id"] == seen["event"]["requestContext"]["requestId"]
+    assert context["function_version"] == "$LATEST"
+    assert context["invoked_function_arn"] == (
+        f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    )
+    assert context["memory_limit_in_mb"] == "256"
+    assert 0 < context["remaining_ms"] <= 10_000
+    assert context["log_group_name"] == f"/aws/lambda/{name}"
+    assert context["log_stream_name"]
+
+
+def test_each_function_sees_only_its_own_environment(api: Harness) -> None:
+    """Workers get the function's variables plus Lambda's, not the gateway's."""
+    with connect(url(api)) as ws:
+        environment = report(ws)["environment"]
+    assert api.outputs is not None
+    assert environment["table_name"] == api.outputs.tables["table_name"]
+    assert environment["AWS_LAMBDA_FUNCTION_NAME"].endswith("-echo")
+    assert environment["AWS_REGION"] == "us-east-1"
+    assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert SENTINEL not in environment
+    assert "PYTHONPATH" not in environment
+
+
+# --- functions run as Lambda runs them -------------------------------------------------
+
+
+def test_warm_workers_are_reused_and_invocations_run_in_parallel(api: Harness) -> None:
+    """Sequential calls reuse a warm worker; concurrent ones get workers of their own."""
+    with connect(url(api)) as ws:
+        first, second = report(ws)["pid"], report(ws)["pid"]
+        assert first == second
+        for tag in ("a", "b", "c"):
+            ws.send(json.dumps({"meta": {"action": "slow"}, "seconds": 0.5, "tag": tag}))
+        replies = [json.loads(ws.recv(timeout=seconds(15))) for _ in range(3)]
+    assert sorted(r["tag"] for r in replies) == ["a", "b", "c"]
+    assert len({r["pid"] for r in replies}) == 3
+
+
+def test_timeout_gives_the_aws_error_and_replaces_the_worker(api: Harness) -> None:
+    """A handler past its timeout: the caller gets AWS's error, the next call works."""
+    with connect(url(api)) as ws:
+        warm = call(ws, "slow", seconds=0)["pid"]
+        reply = call(ws, "slow", seconds=30)
+        assert reply["message"] == "Internal server error"
+        assert reply["connectionId"]
+        assert reply["requestId"]
+        after = call(ws, "slow", seconds=0)
+    assert after["pid"] != warm
+
+
+def test_crashing_and_failing_handlers_do_not_take_the_gateway_down(api: Harness) -> None:
+    """A process exit or an exception gives Internal server error; service goes on."""
+    with connect(url(api)) as ws:
+        assert call(ws, "crash")["message"] == "Internal server error"
+        assert call(ws, "fail")["message"] == "Internal server error"
+        assert report(ws)["event"]["requestContext"]["routeKey"] == "echo"
+
+
+def test_logs_are_framed_like_cloudwatch(api: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Each invocation logs START, the handler's output, END and REPORT under its name."""
+    caplog.set_level(logging.INFO, logger="emulator.lambda")
+    with connect(url(api)) as ws:
+        request_id = report(ws)["event"]["requestContext"]["requestId"]
+    lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    name = next(line.split("]")[0] + "]" for line in lines if "START" in line)
+    assert name.endswith("-contract-echo]")
+    assert any(f"START RequestId: {request_id} Version: $LATEST" in line for line in lines)
+    assert any(f"echo handled {request_id}" in line for line in lines)
+    assert any(f"END RequestId: {request_id}" in line for line in lines)
+    report_line = next(line for line in lines if "REPORT" in line)
+    assert "Duration:" in report_line
+    assert "Memory Size: 256 MB" in report_line
+
+
+# --- routing ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"meta": {"action": "nothing-here"}}', '{"action": "echo"}', "not json", '{"meta": 1}'],
+)
+def test_unmatched_frames_are_forbidden_without_default(api: Harness, frame: str) -> None:
+    """With no $default route, a frame no route matches gets AWS's Forbidden reply."""
+    with connect(url(api)) as ws:
+        ws.send(frame)
+        reply = json.loads(ws.recv(timeout=seconds(15)))
+    assert reply["message"] == "Forbidden"
+    assert reply["connectionId"]
+    assert reply["requestId"]
+
+
+def test_one_way_routes_send_nothing_back(api: Harness) -> None:
+    """A route without a route response drops the handler's body; a two-way one sends it."""
+    with connect(url(api)) as ws:
+        ws.send(json.dumps({"meta": {"action": "oneway"}}))
+        reply = report(ws)
+    assert reply["event"]["requestContext"]["routeKey"] == "echo"
+
+
+# --- handshake ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["400", "403", "429", "500"])
+def test_connect_non_2xx_refuses_the_upgrade(api: Harness, status: str) -> None:
+    """$connect's status code is the upgrade's answer."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url(api, status=status))
+    assert refused.value.response.status_code == int(status)
+
+
+def test_subprotocol_is_echoed_only_when_connect_returns_it(api: Harness) -> None:
+    """Sec-WebSocket-Protocol comes back only if the handler chose one of those offered."""
+    offered: Any = ["chat.v1", "chat.v2"]
+    with connect(url(api, protocol="chat.v2"), subprotocols=offered) as ws:
+        assert ws.subprotocol == "chat.v2"
+    with connect(url(api)) as ws:
+        assert ws.subprotocol is None
+
+
+def test_authorizer_allows_denies_and_passes_its_context(api: Harness) -> None:
+    """No identity: 401. Deny: 403. Allow: the context reaches every later event."""
+    assert api.gateway is not None
+    with pytest.raises(InvalidStatus) as missing:
+        connect(api.gateway.url)
+    assert missing.value.response.status_code == 401
+    with pytest.raises(InvalidStatus) as denied:
+        connect(f"{api.gateway.url}?token=wrong")
+    assert denied.value.response.status_code == 403
+    with connect(url(api)) as ws:
+        event = report(ws)["event"]
+    expected = {"principalId": "tester", "team": "contract", "level": 3}
+    assert event["requestContext"]["authorizer"] == expected
+    cid = event["requestContext"]["connectionId"]
+    assert recorded(api, cid, "connect")["requestContext"]["authorizer"] == expected
+    assert recorded(api, cid, "disconnect")["requestContext"]["authorizer"] == expected
+
+
+# --- @connections ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("via", ["domain", "config"])
+def test_post_get_delete_through_both_endpoint_styles(api: Harness, via: str) -> None:
+    """Handlers reach @connections via https://{domainName}/{stage} or configuration."""
+    with connect(url(api)) as ws, connect(url(api)) as other:
+        other_id = connection_id(other)
+        assert call(ws, "manage", op="post", data="hello you", target=other_id, via=via) == {
+            "ok": True
+        }
+        assert other.recv(timeout=seconds(15)) == "hello you"
+        described = call(ws, "manage", op="get", via=via)
+        assert described["identity"]["SourceIp"] == "127.0.0.1"
+        assert described["connectedAt"] <= described["lastActiveAt"]
+        assert call(ws, "manage", op="delete", target=other_id, via=via) == {"ok": True}
+        with pytest.raises(ConnectionClosed):
+            other.recv(timeout=seconds(15))
+        gone = call(ws, "manage", op="post", target=other_id, data="late", via=via)
+    assert gone == {"error": "GoneException", "status": 410}
+    assert recorded(api, other_id, "disconnect")["requestContext"]["disconnectStatusCode"] == 1000
+
+
+def test_unknown_and_closed_ids_are_gone(api: Harness) -> None:
+    """Posting, getting or deleting a connection that isn't open is 410 GoneException."""
+    with connect(url(api)) as closed:
+        closed_id = connection_id(closed)
+    with connect(url(api)) as ws:
+        for target in ("bm90LWEtY29ubmVjdGlvbg==", closed_id):
+            for op in ("post", "get", "delete"):
+                assert call(ws, "manage", op=op, target=target) == {
+                    "error": "GoneException",
+                    "status": 410,
+                }
+
+
+def test_posting_during_connect_is_gone(api: Harness) -> None:
+    """A $connect handler posting to its own connection gets 410, as on AWS."""
+    with connect(url(api, postself="1")) as ws:
+        cid = connection_id(ws)
+    assert recorded(api, cid, "connect_post") == "GoneException"
+
+
+def test_oversized_post_is_payload_too_large(api: Harness) -> None:
+    """Data over 128 KB is refused with PayloadTooLargeException."""
+    with connect(url(api)) as ws:
+        refused = call(ws, "manage", op="post", size=128 * 1024 + 1)
+        ws.send(json.dumps({"meta": {"action": "manage"}, "op": "post", "size": 100 * 1024}))
+        assert len(ws.recv(timeout=seconds(15))) == 100 * 1024  # posted before the reply
+        assert json.loads(ws.recv(timeout=seconds(15))) == {"ok": True}
+    assert refused == {"error": "PayloadTooLargeException", "status": 413}
+
+
+# --- limits and disconnect codes ----------------------------------------------------------
+
+
+def test_oversized_message_closes_with_1009(api: Harness) -> None:
+    """A client message over 128 KB closes the socket with 1009 (message too big)."""
+    with connect(url(api), max_size=None) as ws:
+        cid = connection_id(ws)
+        ws.send(json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=seconds(15))
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+    assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1009
+
+
+@pytest.mark.parametrize("limit", ["idle_timeout", "lifetime"])
+def test_idle_and_lifetime_limits_close_with_1001(api: Harness, limit: str) -> None:
+    """Past the idle timeout or the connection lifetime, the gateway closes with 1001."""
+    assert api.gateway is not None
+    saved = api.gateway.limits
+    api.gateway.limits = Limits(**{limit: 0.5})  # type: ignore[arg-type]
+    try:
+        with connect(url(api)) as ws:
+            cid = connection_id(ws)
+
+            def keep_going() -> None:
+                while True:  # only the lifetime may end a connection that keeps talking
+                    if limit == "lifetime":
+                        report(ws)
+                    else:
+                        ws.recv(timeout=seconds(15))
+
+            with pytest.raises(ConnectionClosed) as closed:
+                keep_going()
+    finally:
+        api.gateway.limits = saved
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001
+    assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1001
+
+
+@pytest.mark.parametrize(("how", "code"), [("normal", 1000), ("no-status", 1005), ("abrupt", 1006)])
+def test_disconnect_status_codes(api: Harness, how: str, code: int) -> None:
+    """$disconnect carries 1000, 1005 or 1006 by how the client left."""
+    ws = connect(url(api)).__enter__()
+    cid = connection_id(ws)
+    if how == "normal":
+        ws.close(1000)
+    elif how == "no-status":
+        # A masked close frame with no payload: websockets' API won't send one.
+        ws.socket.sendall(b"\x88\x80" + os.urandom(4))
+    else:
+        ws.socket.shutdown(socket.SHUT_RDWR)
+        ws.socket.close()
+    assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == code
+
+
+# --- a handler written as AWS's examples write them ---------------------------------------
+
+
+def test_aws_example_chat_runs_unmodified(api: Harness) -> None:
+    """AWS's example chat broadcasts to all, and drops a vanished connection on 410."""
+    clients = [connect(url(api, name=name)).__enter__() for name in ("ann", "bob", "cy")]
+    try:
+        clients[0].send(json.dumps({"meta": {"action": "sendmessage"}, "msg": "hello"}))
+        for ws in clients:
+            assert ws.recv(timeout=seconds(15)) == "ann: hello"
+        vanished = clients.pop()
+        vanished.socket.shutdown(socket.SHUT_RDWR)
+        vanished.socket.close()
+        clients[1].send(json.dumps({"meta": {"action": "sendmessage"}, "msg": "still here"}))
+        for ws in clients:
+            assert ws.recv(timeout=seconds(15)) == "bob: still here"
+    finally:
+        for ws in clients:
+            ws.close()
