@@ -43,6 +43,7 @@ class Limits:
     """API Gateway's quotas; tests shorten the timeouts."""
 
     message_bytes: int = 128 * 1024
+    frame_bytes: int = 32 * 1024  # larger messages arrive as several frames
     idle_timeout: float = 10 * 60
     lifetime: float = 2 * 60 * 60
 
@@ -101,7 +102,7 @@ class Gateway:
             self._port,
             process_request=self._handshake,
             select_subprotocol=self._select_subprotocol,
-            max_size=self.limits.message_bytes,
+            max_size=(self.limits.message_bytes, self.limits.frame_bytes),
             ping_interval=None,  # API Gateway doesn't ping; clients may
         )
 

@@ -327,15 +327,32 @@ def test_oversized_post_is_payload_too_large(api: Harness) -> None:
 
 
 def test_oversized_message_closes_with_1009(api: Harness) -> None:
-    """A client message over 128 KB closes the socket with 1009 (message too big)."""
+    """A client message over 128 KB, even in 32 KB frames, closes the socket with 1009."""
     with connect(url(api), max_size=None) as ws:
         cid = connection_id(ws)
-        ws.send(json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)}))
+        body = json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)})
+        ws.send([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)])
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=seconds(15))
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
     assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1009
+
+
+def test_frames_over_32_kb_close_with_1009_but_fragments_pass(api: Harness) -> None:
+    """A 100 KB message sent as 32 KB frames is fine; a single 40 KB frame is not."""
+    body = json.dumps({"meta": {"action": "echo"}, "pad": "y" * (100 * 1024)})
+    chunk = 32 * 1024
+    with connect(url(api), max_size=None) as ws:
+        ws.send([body[i : i + chunk] for i in range(0, len(body), chunk)])
+        echoed = json.loads(ws.recv(timeout=seconds(15)))
+        assert echoed["event"]["body"] == body
+    with connect(url(api), max_size=None) as ws:
+        ws.send(json.dumps({"meta": {"action": "echo"}, "pad": "z" * (40 * 1024)}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=seconds(15))
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
 
 
 @pytest.mark.parametrize("limit", ["idle_timeout", "lifetime"])
