@@ -63,6 +63,14 @@ class _Connection:
     last_active_ms: int
     closed_by_server: tuple[int, str] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # What the gateway sends, in order. A post is accepted once queued, as on AWS:
+    # a client that reads slowly must not hold up the handler posting to it.
+    outbox: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
+
+    async def drain(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await self.socket.send(await self.outbox.get())
 
 
 class Gateway:
@@ -220,6 +228,7 @@ class Gateway:
         info, _ = self._handshakes.pop(socket.id)
         connection = _Connection(info, socket, last_active_ms=_now_ms())
         self._open[info.connection_id] = connection
+        writer = asyncio.create_task(connection.drain())
         loop = asyncio.get_running_loop()
         end_of_life = loop.time() + self.limits.lifetime
         try:
@@ -239,6 +248,7 @@ class Gateway:
             pass
         finally:
             self._open.pop(info.connection_id, None)
+            writer.cancel()
             if connection.tasks:
                 await asyncio.gather(*connection.tasks, return_exceptions=True)
             await self._disconnected(connection)
@@ -266,8 +276,7 @@ class Gateway:
             return
         if target.two_way and isinstance(result, dict) and result.get("body") is not None:
             # A route response: the integration's body goes back to the caller.
-            with contextlib.suppress(ConnectionClosed):
-                await connection.socket.send(str(result["body"]))
+            connection.outbox.put_nowait(str(result["body"]))
 
     async def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
         reply = {
@@ -311,10 +320,7 @@ class Gateway:
             message: str | bytes = data.decode("utf-8")
         except UnicodeDecodeError:
             message = data
-        try:
-            await connection.socket.send(message)
-        except ConnectionClosed as exc:
-            raise Gone(connection_id) from exc
+        connection.outbox.put_nowait(message)
 
     async def describe(self, connection_id: str) -> dict[str, Any]:
         connection = self._open_connection(connection_id)

@@ -24,7 +24,11 @@ class ChatClient:
         self.events: list[dict[str, Any]] = []
         self._exit = ExitStack()
         self.socket: ClientConnection = self._exit.enter_context(
-            connect(f"{url}?{urlencode({'name': name, 'key': self.key})}", open_timeout=seconds(30))
+            connect(
+                f"{url}?{urlencode({'name': name, 'key': self.key})}",
+                open_timeout=seconds(30),
+                max_queue=None,  # keeps reading even when nobody waits: a bystander's inbox
+            )
         )
         hello = self.request("listRooms", expect="rooms")
         assert hello["type"] == "rooms", hello

@@ -23,7 +23,11 @@ _MAX_PARALLEL_POSTS = 16
 _executor = ThreadPoolExecutor(max_workers=_MAX_PARALLEL_POSTS, thread_name_prefix="post")
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=5,
+    max_pool_connections=_MAX_PARALLEL_POSTS,  # one kept-alive connection per poster
+)
 
 
 def _client_for(endpoint_url: str) -> Any:
