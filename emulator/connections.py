@@ -32,6 +32,10 @@ class PayloadTooLarge(Exception):
     """The data is over the message size limit."""
 
 
+class _Internal(Exception):
+    """The gateway failed to serve a request; the caller gets a 500."""
+
+
 class ConnectionsBackend(Protocol):
     """What the API needs from the gateway; all of it runs on the gateway's loop."""
 
@@ -96,7 +100,13 @@ def _handler_class(
             return unquote(path[len(prefix) :])
 
         def _call(self, call: Coroutine[Any, Any, Any]) -> Any:
-            return asyncio.run_coroutine_threadsafe(call, loop).result(timeout=30)
+            try:
+                return asyncio.run_coroutine_threadsafe(call, loop).result(timeout=30)
+            except (Gone, PayloadTooLarge):
+                raise
+            except Exception as exc:
+                log.exception("@connections request failed")
+                raise _Internal from exc
 
         def _reply(
             self, status: HTTPStatus, body: dict[str, Any] | None, error: str | None = None
@@ -114,6 +124,16 @@ def _handler_class(
             self._reply(
                 HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
             )
+
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except _Internal:
+                self._reply(
+                    HTTPStatus.INTERNAL_SERVER_ERROR,
+                    {"message": "Internal server error"},
+                    "InternalServerErrorException",
+                )
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

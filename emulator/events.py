@@ -186,7 +186,8 @@ def authorizer_context(result: Any) -> dict[str, Any] | None:
     effects = {
         str(s.get("Effect", "")).lower()
         for s in statements
-        if isinstance(s, dict) and "execute-api:Invoke" in _as_list(s.get("Action"))
+        if isinstance(s, dict)
+        and {"execute-api:Invoke", "execute-api:*", "*"} & set(_as_list(s.get("Action")))
     }
     if "allow" not in effects or "deny" in effects:
         return None

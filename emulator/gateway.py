@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from emulator.tls import Certificates
 log = logging.getLogger("emulator.gateway")
 
 GOING_AWAY = 1001
+INTEGRATION_TIMEOUT = 29  # seconds API Gateway waits for any integration
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,10 @@ class Gateway:
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
         self._open: dict[str, _Connection] = {}
-        self._handshakes: dict[Any, tuple[ConnectionInfo, str | None]] = {}
+        # Per upgrade in progress; weak, so an upgrade that never completes leaves nothing.
+        self._handshakes: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[ConnectionInfo, str | None]
+        ] = weakref.WeakKeyDictionary()
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -111,6 +116,9 @@ class Gateway:
             process_request=self._handshake,
             select_subprotocol=self._select_subprotocol,
             max_size=(self.limits.message_bytes, self.limits.frame_bytes),
+            # The upgrade waits for the authorizer and $connect: API Gateway gives an
+            # integration 29 s, so the handshake may take that long.
+            open_timeout=INTEGRATION_TIMEOUT + 5,
             ping_interval=None,  # API Gateway doesn't ping; clients may
         )
 
@@ -185,9 +193,13 @@ class Gateway:
             if not 200 <= status < 300:
                 body = result.get("body") if isinstance(result, dict) else None
                 return connection.respond(status, str(body or HTTPStatus(status).phrase))
-            headers = (result or {}).get("headers") or {} if isinstance(result, dict) else {}
-            subprotocol = headers.get("Sec-WebSocket-Protocol")
-        self._handshakes[connection.id] = (info, subprotocol)
+            headers = result.get("headers") if isinstance(result, dict) else None
+            if isinstance(headers, dict):
+                subprotocol = next(
+                    (str(v) for k, v in headers.items() if k.lower() == "sec-websocket-protocol"),
+                    None,
+                )
+        self._handshakes[connection] = (info, subprotocol)
         return None
 
     async def _authorize(
@@ -219,13 +231,13 @@ class Gateway:
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
         """Echo a subprotocol only when ``$connect`` returned it, as API Gateway does."""
-        _, chosen = self._handshakes.get(connection.id, (None, None))
+        _, chosen = self._handshakes.get(connection, (None, None))
         return Subprotocol(chosen) if chosen is not None and chosen in offered else None
 
     # --- the open connection ---------------------------------------------------------
 
     async def _session(self, socket: ServerConnection) -> None:
-        info, _ = self._handshakes.pop(socket.id)
+        info, _ = self._handshakes.pop(socket)
         connection = _Connection(info, socket, last_active_ms=_now_ms())
         self._open[info.connection_id] = connection
         writer = asyncio.create_task(connection.drain())
@@ -333,8 +345,9 @@ class Gateway:
 
     async def close(self, connection_id: str) -> None:
         connection = self._open_connection(connection_id)
-        connection.closed_by_server = (1000, "Connection closed by the @connections API")
-        await connection.socket.close(1000, "Going away")
+        reason = "Connection closed by the @connections API"
+        connection.closed_by_server = (1000, reason)
+        await connection.socket.close(1000, reason)
 
 
 def _close_status(connection: _Connection) -> tuple[int, str]:
@@ -354,7 +367,7 @@ def _status_of(result: Any) -> int:
     """A ``$connect`` result's status: no status code means success, as on AWS."""
     if isinstance(result, dict) and "statusCode" in result:
         try:
-            return int(result["statusCode"])
+            return HTTPStatus(int(result["statusCode"])).value
         except (TypeError, ValueError):
-            return 500
+            return 500  # not an HTTP status: API Gateway treats it as a failed integration
     return 200

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ log = logging.getLogger("emulator.lambda")
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_PER_FUNCTION = 8
-_STREAM_LIMIT = 16 * 1024 * 1024  # a result line may be large
+RESULT_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response limit
+_STREAM_LIMIT = RESULT_LIMIT + 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -131,15 +133,20 @@ class LambdaRunner:
         )
         return _Worker(process, spec.name)
 
-    async def invoke(self, function: str, event: Mapping[str, Any], request_id: str) -> Any:
-        """Run one invocation; returns the handler's result or raises InvocationError."""
+    async def invoke(self, function: str, event: Mapping[str, Any], trigger_id: str = "") -> Any:
+        """Run one invocation; returns the handler's result or raises InvocationError.
+
+        Like Lambda, each invocation has its own request id (a UUID), not the caller's;
+        ``trigger_id`` (API Gateway's request id) goes into the START line for tracing.
+        """
         spec = self.functions[function]
+        request_id = str(uuid.uuid4())
         async with self._slots[function]:
             idle = self._idle[function]
             worker = idle.pop() if idle else await self._spawn(spec)
             self._busy.add(worker)
             try:
-                reply = await self._run(worker, spec, event, request_id)
+                reply = await self._run(worker, spec, event, request_id, trigger_id)
             except BaseException:
                 self._busy.discard(worker)
                 await worker.stop()
@@ -154,14 +161,24 @@ class LambdaRunner:
         return reply.get("result")
 
     async def _run(
-        self, worker: _Worker, spec: FunctionSpec, event: Mapping[str, Any], request_id: str
+        self,
+        worker: _Worker,
+        spec: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        trigger_id: str,
     ) -> dict[str, Any]:
         process = worker.process
         assert process.stdin is not None
         assert process.stdout is not None
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
-        log.info("[%s] START RequestId: %s Version: $LATEST", spec.name, request_id)
+        log.info(
+            "[%s] START RequestId: %s Version: $LATEST%s",
+            spec.name,
+            request_id,
+            f" (API Gateway request {trigger_id})" if trigger_id else "",
+        )
         request = {"requestId": request_id, "deadlineMs": deadline_ms, "event": event}
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -179,6 +196,8 @@ class LambdaRunner:
             ) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise InvocationError(spec.name, "Crash", "the worker process exited") from exc
+        except ValueError as exc:  # asyncio's line limit: the result is far too large
+            raise InvocationError(spec.name, "ResponseTooLarge", "over 6 MB") from exc
         finally:
             duration = (time.monotonic() - started) * 1000
             log.info("[%s] END RequestId: %s", spec.name, request_id)
@@ -194,6 +213,8 @@ class LambdaRunner:
             )
         if not line:
             raise InvocationError(spec.name, "Crash", "the worker process exited")
+        if len(line) > RESULT_LIMIT:
+            raise InvocationError(spec.name, "ResponseTooLarge", f"{len(line)} bytes; over 6 MB")
         return dict(json.loads(line))
 
     async def close(self) -> None:

@@ -79,7 +79,10 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     request_filter = _setup_logging()
-    sys.path.insert(0, os.getcwd())
+    # Run as a script, Python put the emulator's folder first on the path: the function
+    # must import only what its zip (and the runtime's boto3) provide.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [os.getcwd()] + [p for p in sys.path if os.path.abspath(p or ".") != here]
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None

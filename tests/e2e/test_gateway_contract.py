@@ -12,6 +12,7 @@ import os
 import secrets
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -132,7 +133,8 @@ def test_lambda_context_is_like_aws(api: Harness) -> None:
     context = seen["context"]
     name = context["function_name"]
     assert name.endswith("-echo")
-    assert context["aws_request_id"] == seen["event"]["requestContext"]["requestId"]
+    assert uuid.UUID(context["aws_request_id"])  # Lambda's own id, not API Gateway's
+    assert context["aws_request_id"] != seen["event"]["requestContext"]["requestId"]
     assert context["function_version"] == "$LATEST"
     assert context["invoked_function_arn"] == (
         f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
@@ -195,7 +197,7 @@ def test_logs_are_framed_like_cloudwatch(api: Harness, caplog: pytest.LogCapture
     """Each invocation logs START, the handler's output, END and REPORT under its name."""
     caplog.set_level(logging.INFO, logger="emulator.lambda")
     with connect(url(api)) as ws:
-        request_id = report(ws)["event"]["requestContext"]["requestId"]
+        request_id = report(ws)["context"]["aws_request_id"]
     lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
     name = next(line.split("]")[0] + "]" for line in lines if "START" in line)
     assert name.endswith("-contract-echo]")
@@ -416,3 +418,11 @@ def test_aws_example_chat_runs_unmodified(api: Harness) -> None:
     finally:
         for ws in clients:
             ws.close()
+
+
+def test_a_client_that_never_reads_does_not_block_posts(api: Harness) -> None:
+    """Posts return once accepted: 6 MB to a client that reads nothing all succeed."""
+    with connect(url(api), max_queue=1) as idle, connect(url(api)) as ws:
+        idle_id = connection_id(idle)
+        for _ in range(60):  # far past the socket buffers: TCP backpressure on the idle one
+            assert call(ws, "manage", op="post", target=idle_id, size=100 * 1024) == {"ok": True}
