@@ -15,6 +15,7 @@ Tables (names from :mod:`chat.config`):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chat import config
-from chat.errors import AlreadyPending, NoPendingRequest, NotConnected, NotMember, RoomNotFound
+from chat.errors import (
+    AlreadyPending,
+    ChatError,
+    NoPendingRequest,
+    NotConnected,
+    NotMember,
+    RoomNotFound,
+)
 from chat.rules import Identity, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
@@ -49,6 +57,17 @@ def _is_condition_failure(exc: ClientError) -> bool:
     return code == "TransactionCanceledException" and any(
         r.get("Code") == "ConditionalCheckFailed" for r in reasons
     )
+
+
+@contextmanager
+def _condition_or(error: ChatError) -> Iterator[None]:
+    """Turn a failed write condition into the client's ``error``; others pass through."""
+    try:
+        yield
+    except ClientError as exc:
+        if _is_condition_failure(exc):
+            raise error from exc
+        raise
 
 
 def _item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +150,7 @@ class Store:
 
     def subscribe(self, connection_id: str) -> None:
         """Mark a connection as open for fan-out (it has spoken since ``$connect``)."""
-        try:
+        with _condition_or(NotConnected("this connection is not registered; reconnect")):
             self._client.update_item(
                 TableName=self._connections,
                 Key=_item({"connectionId": connection_id}),
@@ -139,10 +158,6 @@ class Store:
                 ConditionExpression="attribute_exists(connectionId)",
                 ExpressionAttributeValues=_item({":t": True}),
             )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise NotConnected("this connection is not registered; reconnect") from exc
-            raise
 
     def user_connections(self, user_id: str) -> frozenset[str]:
         """A user's subscribed connections (other tabs), through the ``byUser`` index."""
@@ -233,7 +248,7 @@ class Store:
 
     def request_join(self, member: Member) -> None:
         """Record a pending request, unless one is pending or the user is a member."""
-        try:
+        with _condition_or(AlreadyPending("your request to join is already waiting")):
             self._client.put_item(
                 TableName=self._rooms,
                 Item=self._member_item(member),
@@ -241,14 +256,10 @@ class Store:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_item({":rejected": Status.REJECTED.value}),
             )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise AlreadyPending("your request to join is already waiting") from exc
-            raise
 
     def decide(self, room_id: str, user_id: str, status: Status) -> Member:
         """Approve or reject a pending request; only a pending one can change."""
-        try:
+        with _condition_or(NoPendingRequest("that user has no pending request in this room")):
             reply = self._client.update_item(
                 TableName=self._rooms,
                 Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
@@ -260,10 +271,6 @@ class Store:
                 ),
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise NoPendingRequest("that user has no pending request in this room") from exc
-            raise
         return _member(_plain(reply["Attributes"]))
 
     def attach(self, room_id: str, user_id: str, connection_id: str, name: str) -> None:
@@ -354,7 +361,7 @@ class Store:
 
     def leave(self, room_id: str, user_id: str) -> None:
         """Delete a membership that is not the admin's."""
-        try:
+        with _condition_or(NotMember("you are not in this room")):
             self._client.delete_item(
                 TableName=self._rooms,
                 Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
@@ -362,10 +369,6 @@ class Store:
                 ExpressionAttributeNames={"#r": "role"},
                 ExpressionAttributeValues=_item({":admin": Role.ADMIN.value}),
             )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise NotMember("you are not in this room") from exc
-            raise
 
     # --- helpers -----------------------------------------------------------------
 

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, WebSocketRoute, expect
 
-OpenPage = Callable[..., Page]
-
-
-def sign_in(page: Page, name: str) -> None:
-    page.get_by_label("Display name").fill(name)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online")
-
-
-def create_room(page: Page, name: str) -> str:
-    page.get_by_label("New room").fill(name)
-    page.get_by_role("button", name="Create").click()
-    expect(page.locator("#room-title")).to_have_text(name)
-    return page.locator("#room-id").inner_text()
-
-
-def send(page: Page, text: str) -> None:
-    page.get_by_label("Message", exact=True).fill(text)
-    page.get_by_label("Message", exact=True).press("Enter")
+from tests.browser.pages import OpenPage, create_room, send, sign_in
 
 
 def admit(admin: Page, user_page: Page, name: str, room_id: str) -> None:

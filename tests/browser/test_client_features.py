@@ -7,27 +7,10 @@ from pathlib import Path
 
 from playwright.sync_api import Dialog, Locator, Page, expect
 
+from tests.browser.pages import OpenPage, create_room, message_box, sign_in
 from tests.client import ChatClient
 
-OpenPage = Callable[..., Page]
 MakeClient = Callable[..., ChatClient]
-
-
-def sign_in(page: Page, name: str) -> None:
-    page.get_by_label("Display name").fill(name)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online")
-
-
-def create_room(page: Page, name: str) -> str:
-    page.get_by_label("New room").fill(name)
-    page.get_by_role("button", name="Create").click()
-    expect(page.locator("#room-title")).to_have_text(name)
-    return page.locator("#room-id").inner_text()
-
-
-def message_box(page: Page) -> Locator:
-    return page.get_by_label("Message", exact=True)
 
 
 def room_entry(page: Page, name: str) -> Locator:
