@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ParamValidationError
 
 from emulator.harness import Harness
 from scripts.deploy import Deployer, DeployError, Outputs, Report
@@ -250,3 +251,21 @@ def test_destroy_then_deploy_and_destroy_twice(fresh_stack: Stack, target: Targe
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    ("change", "parameter"),
+    [({"timeout": 0}, "Timeout"), ({"memory": 64}, "MemorySize")],
+)
+def test_botocore_validates_what_aws_would_refuse(
+    fresh_stack: Stack, target: Target, change: dict[str, int], parameter: str
+) -> None:
+    """Deploy's calls go through botocore's request validation, as they would to AWS."""
+    broken = replace(fresh_stack.functions[0], **change)  # type: ignore[arg-type]
+    stack = replace(fresh_stack, functions=(broken,), website=False)
+    with pytest.raises(ParamValidationError, match=parameter):
+        deploy(stack, target)
+    assert not any(
+        f["FunctionName"] == stack.function_name(broken)
+        for f in target.client("lambda").list_functions()["Functions"]
+    )
