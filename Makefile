@@ -57,8 +57,8 @@ format: venv  ## apply ruff's formatting and safe fixes
 localstack: venv  ## run the chat on LocalStack (start it first: docker compose -f docker-compose.localstack.yml up -d)
 	$(BIN)/python -m emulator --control-plane http://localhost:4566
 
-aws: venv  ## deploy to the AWS account of your current credentials
-	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)
+	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
 	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
