@@ -13,7 +13,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -111,6 +111,9 @@ class Harness:
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
             )
             self.website.start()
+            # The bucket is served here, not by moto: that is the website's address.
+            self.outputs = replace(self.outputs, website_url=self.website.url)
+        self.outputs.write(stack.outputs_path(self.target.name))
 
     async def stop(self) -> None:
         if self.gateway is not None:

@@ -269,3 +269,14 @@ def test_botocore_validates_what_aws_would_refuse(
         f["FunctionName"] == stack.function_name(broken)
         for f in target.client("lambda").list_functions()["Functions"]
     )
+
+
+def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
+    """make local leaves the same machine-readable outputs as the other targets."""
+    assert stack.gateway is not None
+    assert stack.website is not None
+    path = stack.settings.stack.outputs_path("local")
+    written = Outputs.read(path)
+    assert written.websocket_url == stack.gateway.url
+    assert written.website_url == stack.website.url
+    assert written.functions["sendMessage"].endswith("chat-send-message")
