@@ -74,7 +74,10 @@ def main() -> int:
         print(f"error: {exc}")
         return 1
     except OSError as exc:
-        print(f"Could not start: {exc}. Is another copy running? Try --port/--ws-port.")
+        print(
+            f"Could not start: {exc} (website port {args.port}, WebSocket port "
+            f"{args.ws_port}). Is another copy running? Try --port/--ws-port."
+        )
         return 1
     return 0
 

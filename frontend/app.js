@@ -85,13 +85,13 @@
     });
   }
 
-  function send(action, payload = {}, form = null) {
+  function send(action, payload = {}, form = null, extra = {}) {
     if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
       showNotice("Not connected yet — your last action was not sent. Try again in a moment.");
       return false;
     }
     const ref = Math.random().toString(36).slice(2, 10);
-    if (form) state.pending.set(ref, { form });
+    if (form) state.pending.set(ref, { form, ...extra });
     state.socket.send(JSON.stringify({ action, ref, ...payload }));
     return true;
   }
@@ -125,7 +125,11 @@
         const wanted = state.wantedRoom;
         state.wantedRoom = null;
         if (state.rooms.has(wanted)) select(wanted);
-        else $("join-input").value = wanted;
+        else {
+          $("join-input").value = wanted;
+          $("join-input").focus();
+          showNotice(`You've been invited to room ${wanted}. Press "Ask to join" and its admin will let you in.`, "info");
+        }
       } else if (!state.current) {
         const last = localStorage.getItem(LAST_ROOM_STORE);
         if (last && state.rooms.has(last)) select(last);
@@ -176,7 +180,11 @@
     message(data) {
       addMessages(data.message.roomId, [data.message], true);
     },
-    messageSent() {},
+    messageSent(data) {
+      const pending = data.ref && state.pending.get(data.ref);
+      const input = $("message-input");
+      if (pending && input.value.trim() === pending.text) input.value = "";
+    },
     history(data) {
       const r = room(data.roomId);
       const newest = data.before === undefined || data.before === null;
@@ -204,8 +212,9 @@
     },
     error(data) {
       const pending = data.ref && state.pending.get(data.ref);
-      if (pending && pending.form) showFormError(pending.form, data.message);
-      else showNotice(data.message);
+      const text = friendly(data);
+      if (pending && pending.form) showFormError(pending.form, text);
+      else showNotice(text);
     },
   };
 
@@ -256,7 +265,7 @@
       const count = r.unread + pendingCount;
       if (count) {
         const badge = el("span", "badge", String(count));
-        badge.setAttribute("aria-label", `${count} unread`);
+        badge.setAttribute("aria-label", pendingCount ? `${count} new (${pendingCount} waiting to join)` : `${count} unread`);
         button.append(badge);
       }
       button.addEventListener("click", () => select(r.roomId));
@@ -382,7 +391,12 @@
       avatar.append(dot);
       const who = el("span", "who");
       const you = state.me && m.userId === state.me.userId ? " (you)" : "";
-      who.append(el("span", "name", m.name + you));
+      const line = el("span", "name-line");
+      const name = el("span", "name", m.name);
+      name.title = m.name;
+      line.append(name);
+      if (you) line.append(" ", el("span", "you", "(you)"));
+      who.append(line);
       who.append(el("span", "status", `${m.status === "pending" ? "pending approval" : m.online ? "online" : "offline"}`));
       item.append(avatar, who);
       if (m.role === "admin") item.append(el("span", "role-badge", "admin"));
@@ -392,6 +406,17 @@
   }
 
   // --- little helpers ---
+  const FIELD_NAMES = { text: "Messages", name: "Room names", roomId: "Room ids" };
+  function friendly(error) {
+    if (error.code === "INVALID_PAYLOAD" && error.limit && FIELD_NAMES[error.field]) {
+      return `${FIELD_NAMES[error.field]} can be at most ${error.limit} characters.`;
+    }
+    if (error.code === "INVALID_PAYLOAD" && error.field === "roomId") {
+      return "That isn't a room id: ids are 10 letters and digits, like k7m2qh9xpa.";
+    }
+    if (error.code === "ROOM_NOT_FOUND") return "There's no room with that id. Check it with whoever shared it.";
+    return error.message;
+  }
   function initials(name) {
     return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => [...w][0].toUpperCase()).join("") || "?";
   }
@@ -412,6 +437,8 @@
     notice.className = kind === "info" ? "notice info" : "notice";
     notice.setAttribute("role", kind === "info" ? "status" : "alert");
     notice.hidden = false;
+    clearTimeout(state.noticeTimer);
+    if (kind === "info") state.noticeTimer = setTimeout(() => { notice.hidden = true; }, 10000);
   }
   function showFormError(form, text) {
     let line = form.querySelector(".field-error");
@@ -492,6 +519,7 @@
     event.preventDefault();
     const name = $("create-input").value.trim();
     if (name) send("createRoom", { name }, event.target);
+    else showFormError(event.target, "Give the room a name.");
   });
   $("join-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -503,8 +531,8 @@
     const input = $("message-input");
     const text = input.value.trim();
     if (!text || !state.current) return;
-    if (send("sendMessage", { roomId: state.current, text }, event.target)) {
-      input.value = "";
+    // The text stays until the server accepts it, so a refused message isn't lost.
+    if (send("sendMessage", { roomId: state.current, text }, event.target, { text })) {
       state.typingSentAt = 0;
     }
   });

@@ -30,4 +30,11 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     request.store.put_message(message)
     request.broadcast(room, members, {"type": "message", "message": rules.message_view(message)})
     # Sent after every post above has finished: the sender knows delivery is done.
-    request.reply({"type": "messageSent", "roomId": room.room_id, "messageId": message.message_id})
+    request.reply(
+        {
+            "type": "messageSent",
+            "roomId": room.room_id,
+            "messageId": message.message_id,
+            "sentAt": message.sent_at,
+        }
+    )

@@ -17,6 +17,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ProfileNotFound,
 )
 
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
@@ -67,14 +68,15 @@ class Target:
                     "`docker compose -f docker-compose.localstack.yml up -d`"
                 ) from exc
             raise TargetError(
-                f"can't reach AWS in region {self.region!r}: check --region and your network"
+                f"can't reach AWS in region {self.region!r}: check REGION= (or --region) "
+                "and your network"
             ) from exc
         except NoCredentialsError as exc:
             raise TargetError(
                 "no AWS credentials found: run `aws configure` or set AWS_PROFILE"
             ) from exc
         except NoRegionError as exc:
-            raise TargetError("no region: pass --region (e.g. --region eu-west-1)") from exc
+            raise TargetError("no region: set REGION=eu-west-1 (or --region)") from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch"):
@@ -84,4 +86,9 @@ class Target:
             raise
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG)
+        try:
+            return self.session.client(
+                service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
+            )
+        except ProfileNotFound as exc:
+            raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc

@@ -34,6 +34,7 @@ def test_create_share_request_approve_and_chat(open_page: OpenPage, artifacts: P
     bob.goto(link)
     sign_in(bob, "Bob")
     expect(bob.get_by_label("Join by room id")).to_have_value(room_id)
+    expect(bob.locator("#notice")).to_contain_text(f"invited to room {room_id}")
     bob.get_by_role("button", name="Ask to join").click()
     expect(bob.locator("#room-status")).to_contain_text("Waiting for the room's admin")
 

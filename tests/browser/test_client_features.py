@@ -207,3 +207,27 @@ def test_member_leaves_room(open_page: OpenPage) -> None:
 
     expect(admin.locator("#member-list .member")).to_have_count(1)
     expect(admin.locator("#member-list")).not_to_contain_text("Gus")
+
+
+def test_refused_message_keeps_its_text_and_says_why(open_page: OpenPage) -> None:
+    """A message the server refuses stays in the box, with a plain-words error under it."""
+    page = open_page()
+    sign_in(page, "Lena")
+    create_room(page, "Limits")
+    box = message_box(page)
+    too_long = "x" * 2001
+    box.evaluate("(el, text) => { el.value = text; }", too_long)  # past maxlength, as a paste bug
+    box.press("Enter")
+    error = page.locator("#composer .field-error")
+    expect(error).to_have_text("Messages can be at most 2000 characters.")
+    expect(box).to_have_value(too_long)
+    box_top = box.bounding_box()
+    error_top = error.bounding_box()
+    assert box_top is not None
+    assert error_top is not None
+    assert error_top["y"] > box_top["y"]  # below the input, not squeezed beside it
+    box.fill("short and fine")
+    box.press("Enter")
+    expect(page.locator("#messages")).to_contain_text("short and fine")
+    expect(box).to_have_value("")
+    expect(error).to_be_hidden()

@@ -70,10 +70,13 @@ def test_create_request_approve_chat_and_members(make_client: MakeClient) -> Non
     )
     decision = bob.wait_for("joinDecision")
     assert decision["status"] == "approved"
+    assert decision["roomId"] == room_id
     assert decision["room"]["name"] == "Project X"
     join(alice, carol, room_id)
 
-    assert say(alice, room_id, "hello from alice")["type"] == "messageSent"
+    sent = say(alice, room_id, "hello from alice")
+    assert sent["type"] == "messageSent"
+    assert sent["sentAt"].endswith("Z")
     for client in (alice, bob, carol):
         message = client.wait_for("message")["message"]
         assert (message["name"], message["text"]) == ("Alice", "hello from alice")

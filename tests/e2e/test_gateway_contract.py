@@ -1,7 +1,8 @@
 """The gateway emulator against the AWS WebSocket contract, with probe handlers.
 
-Every point of DESIGN.md's "AWS WebSocket contract" that the emulator implements is
-exercised here with real WebSocket clients and real boto3 clients in the handlers.
+Every point of API Gateway's WebSocket contract that the emulator implements (listed in
+docs/emulator.md) is exercised here with real WebSocket clients and real boto3 clients
+in the handlers.
 """
 
 from __future__ import annotations
