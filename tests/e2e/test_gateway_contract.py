@@ -363,7 +363,8 @@ def test_idle_and_lifetime_limits_close_with_1001(api: Harness, limit: str) -> N
     """Past the idle timeout or the connection lifetime, the gateway closes with 1001."""
     assert api.gateway is not None
     saved = api.gateway.limits
-    api.gateway.limits = Limits(**{limit: 0.5})  # type: ignore[arg-type]
+    # Long enough for a first answer from a cold worker on a busy machine.
+    api.gateway.limits = Limits(**{limit: seconds(1.5)})  # type: ignore[arg-type]
     try:
         with connect(url(api)) as ws:
             cid = connection_id(ws)
