@@ -117,16 +117,6 @@ def test_events_validate_against_powertools_models(api: Harness) -> None:
     assert disconnected["requestContext"]["disconnectStatusCode"] == 1000
 
 
-def test_connect_without_query_has_no_query_fields(api: Harness) -> None:
-    """queryStringParameters appear only when the upgrade had a query string."""
-    from emulator import events
-
-    info = events.ConnectionInfo("id", "api", "test", "localhost:1", 0, "127.0.0.1")
-    event = events.connect_event(info, "req", 0)
-    assert "queryStringParameters" not in event
-    assert "multiValueQueryStringParameters" not in event
-
-
 def test_lambda_context_is_like_aws(api: Harness) -> None:
     """The handler gets a context with AWS's attributes and a shrinking time budget."""
     with connect(url(api)) as ws:
