@@ -91,7 +91,7 @@ class Gateway:
         self.host = host
         self.limits = limits or Limits()
         self._port = port
-        self._certificates = certificates
+        self.certificates = certificates
         self._api: ApiConfig | None = None
         self._runner: LambdaRunner | None = None
         self._server: Server | None = None
@@ -107,7 +107,7 @@ class Gateway:
     async def start(self) -> None:
         """Listen; until :meth:`serve` is called, upgrades are refused with 503."""
         self._connections_api = ConnectionsApi(
-            self, asyncio.get_running_loop(), self.stage, self._certificates, self.host
+            self, asyncio.get_running_loop(), self.stage, self.certificates, self.host
         )
         self._connections_api.start()
         self._server = await serve(

@@ -7,14 +7,17 @@ in the handlers.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
 import secrets
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +30,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from emulator.api import ApiError, load_api
 from emulator.gateway import Limits
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
 from tests.fixtures.contract.stack import TOKEN, contract_stack
@@ -418,3 +422,43 @@ def test_a_client_that_never_reads_does_not_block_posts(api: Harness) -> None:
         idle_id = connection_id(idle)
         for _ in range(60):  # far past the socket buffers: TCP backpressure on the idle one
             assert call(ws, "manage", op="post", target=idle_id, size=100 * 1024) == {"ok": True}
+
+
+def test_a_wrong_stage_path_is_forbidden(api: Harness) -> None:
+    """Only wss://host/{stage} upgrades; any other path is refused with 403."""
+    assert api.gateway is not None
+    wrong = api.gateway.url.replace("/test", "/prod") + f"?token={TOKEN}"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(wrong)
+    assert refused.value.response.status_code == 403
+
+
+def test_connections_api_refuses_other_paths(api: Harness) -> None:
+    """@connections lives under /{stage}/@connections/{id}; anything else is 403."""
+    assert api.gateway is not None
+    context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
+    host, port = api.gateway.domain_name.split(":")
+    https = http.client.HTTPSConnection(host, int(port), context=context, timeout=seconds(15))
+    https.request("POST", "/prod/@connections/abc", body=b"x")
+    response = https.getresponse()
+    assert response.status == 403
+    assert response.getheader("x-amzn-ErrorType") == "ForbiddenException"
+    https.close()
+
+
+def test_a_stale_package_is_refused(api: Harness, tmp_path: Path) -> None:
+    """The emulator won't run a zip other than the one the function was deployed from."""
+    assert api.target is not None
+    assert api.outputs is not None
+    stale = tmp_path / "stale.zip"
+    stale.write_bytes(Path(next(iter(api.outputs.packages.values()))).read_bytes() + b"\0")
+    packages = {name: stale for name in api.outputs.packages}
+    with pytest.raises(ApiError, match="deployed from another package"):
+        load_api(
+            api.target.client("apigatewayv2"),
+            api.target.client("lambda"),
+            api.outputs.api_id,
+            api.outputs.stage,
+            packages,
+            tmp_path / "code",
+        )
