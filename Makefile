@@ -31,7 +31,7 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 	fi
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
-	$(BIN)/python -m emulator
+	$(BIN)/python -m emulator $(if $(PORT),--port $(PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT))
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
 	$(BIN)/python -m pytest

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
+from emulator.harness import Harness
 from tests.browser.pages import OpenPage, create_room, send, sign_in
 
 
@@ -145,3 +146,20 @@ def test_dropped_connection_reconnects_and_catches_up(open_page: OpenPage) -> No
     expect(bob.locator("#messages")).to_contain_text("sent while you were away")
     send(alice, "and after")
     expect(bob.locator("#messages")).to_contain_text("and after")
+
+
+def test_page_loads_without_console_errors(browser: Browser, stack: Harness) -> None:
+    """No 404s, CSP violations or script errors while loading, signing in and chatting."""
+    assert stack.website is not None
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(stack.website.url)
+    sign_in(page, "Quiet")
+    create_room(page, "Calm")
+    send(page, "nothing to report")
+    expect(page.locator("#messages")).to_contain_text("nothing to report")
+    context.close()
+    assert problems == []
