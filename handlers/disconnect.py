@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import app
+from chat import app, rules
 from chat.app import Request
-from chat.rules import Status
 
 
 @app.lifecycle
@@ -23,6 +22,6 @@ def handler(request: Request) -> dict[str, Any]:
         if connection_id not in member.connections:
             continue
         after = request.store.detach(member.room_id, member.user_id, connection_id)
-        if after is not None and after.status is Status.APPROVED and not after.online:
+        if after is not None and rules.is_listed(after) and not after.online:
             request.announce_members(member.room_id)
     return app.OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chat import rules
 from chat.app import Request, route
 from chat.rules import Status
 
@@ -22,7 +23,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         if member.status is Status.REJECTED or connection_id in member.connections:
             continue
         request.store.attach(member.room_id, caller.user_id, connection_id, caller.name)
-        if member.status is Status.APPROVED and not member.online:
+        if rules.is_listed(member) and not member.online:
             request.announce_members(member.room_id, exclude=[connection_id])
     rooms = [
         {"roomId": m.room_id, "name": m.room_name, "role": m.role.value, "status": m.status.value}

@@ -18,7 +18,7 @@ from chat import config, rules
 from chat.errors import ChatError, InternalError, NotConnected
 from chat.events import WebSocketEvent
 from chat.fanout import Fanout
-from chat.rules import Member, Room, Status
+from chat.rules import Member, Room
 from chat.store import Connection, Store
 
 log = logging.getLogger("chat")
@@ -111,7 +111,7 @@ class Request:
             for connection_id in member.connections & gone:
                 log.info("connection %s is gone; removing it", connection_id)
                 after = self.store.detach(room.room_id, member.user_id, connection_id)
-                if after is not None and after.status is Status.APPROVED and not after.online:
+                if after is not None and rules.is_listed(after) and not after.online:
                     went_offline = True
         for connection_id in gone:
             self.store.delete_connection(connection_id)

@@ -359,10 +359,15 @@ def recipients(members: Iterable[Member], exclude: Iterable[str] = ()) -> list[s
     )
 
 
+def is_listed(member: Member) -> bool:
+    """Whether the member appears in the room's member list (so their presence matters)."""
+    return member.status in (Status.APPROVED, Status.PENDING)
+
+
 def visible_members(members: Iterable[Member]) -> list[Member]:
     """Approved and pending members, admin first, then approved, then pending, by name."""
     order = {Status.APPROVED: 1, Status.PENDING: 2}
-    shown = [m for m in members if m.status in order]
+    shown = [m for m in members if is_listed(m)]
     return sorted(
         shown,
         key=lambda m: (0 if m.role is Role.ADMIN else order[m.status], m.name.lower(), m.user_id),

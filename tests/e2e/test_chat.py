@@ -391,3 +391,16 @@ def test_leaving_a_room(make_client: MakeClient) -> None:
     assert refused["code"] == "ADMIN_CANNOT_LEAVE"
     again = bob.request("leaveRoom", expect="left", roomId=room_id)
     assert again["code"] == "NOT_MEMBER"
+
+
+def test_admin_sees_whether_a_requester_is_online(make_client: MakeClient) -> None:
+    """A pending requester's presence is kept current, so the admin knows who is there."""
+    alice, pat = make_client("Alice"), make_client("Pat")
+    room_id = create_room(alice)
+    pat.request("joinRoom", expect="joinRequested", roomId=room_id)
+    alice.wait_for("members", lambda e: (member(e, "Pat") or {}).get("online") is True)
+    pat.close()
+    gone = alice.wait_for("members", lambda e: (member(e, "Pat") or {}).get("online") is False)
+    assert member(gone, "Pat")["status"] == "pending"  # type: ignore[index]
+    make_client("Pat", key=pat.key)
+    alice.wait_for("members", lambda e: (member(e, "Pat") or {}).get("online") is True)
