@@ -275,7 +275,7 @@ class Gateway:
             self._api.route_selection_expression, frame, list(self._api.routes)
         )
         if route is None:
-            await self._reply_error(connection, "Forbidden", request_id)
+            self._reply_error(connection, "Forbidden", request_id)
             return
         event = events.message_event(
             info, route, frame, request_id, events.new_request_id(), _now_ms()
@@ -285,20 +285,19 @@ class Gateway:
             result = await self._runner.invoke(target.function, event, request_id)
         except InvocationError as exc:
             log.warning("route %s failed: %s", route, exc)
-            await self._reply_error(connection, "Internal server error", request_id)
+            self._reply_error(connection, "Internal server error", request_id)
             return
         if target.two_way and isinstance(result, dict) and result.get("body") is not None:
             # A route response: the integration's body goes back to the caller.
             connection.outbox.put_nowait(str(result["body"]))
 
-    async def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
+    def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
         reply = {
             "message": message,
             "connectionId": connection.info.connection_id,
             "requestId": request_id,
         }
-        with contextlib.suppress(ConnectionClosed):
-            await connection.socket.send(json.dumps(reply))
+        connection.outbox.put_nowait(json.dumps(reply))
 
     async def _disconnected(self, connection: _Connection) -> None:
         assert self._api is not None

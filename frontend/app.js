@@ -57,6 +57,13 @@
     return r;
   }
 
+  // The server's view of a room (roomId, name, role, status) onto our local state.
+  function adopt(view) {
+    const r = room(view.roomId);
+    Object.assign(r, { name: view.name, role: view.role, status: view.status });
+    return r;
+  }
+
   // --- the connection ---
   function connect() {
     clearTimeout(state.reconnectTimer);
@@ -112,8 +119,7 @@
       $("whoami").hidden = false;
       const seen = new Set();
       for (const info of data.rooms) {
-        const r = room(info.roomId);
-        Object.assign(r, { name: info.name, role: info.role, status: info.status });
+        const r = adopt(info);
         seen.add(info.roomId);
         if (r.status === "approved") {
           send("getMembers", { roomId: r.roomId });
@@ -137,16 +143,14 @@
       render();
     },
     roomCreated(data) {
-      const r = room(data.room.roomId);
-      Object.assign(r, { name: data.room.name, role: data.room.role, status: data.room.status });
+      const r = adopt(data.room);
       if (!data.ref) { render(); return; } // created in another tab of ours
       $("create-input").value = "";
       select(r.roomId);
       showNotice(`Room created. Share its id ${r.roomId} or the invite link so people can ask to join.`, "info");
     },
     joinRequested(data) {
-      const r = room(data.room.roomId);
-      Object.assign(r, { name: data.room.name, role: data.room.role, status: data.room.status });
+      const r = adopt(data.room);
       if (!data.ref) { render(); return; } // asked from another tab of ours
       $("join-input").value = "";
       select(r.roomId);
@@ -160,8 +164,7 @@
       render();
     },
     joinDecision(data) {
-      const r = room(data.room.roomId);
-      Object.assign(r, { name: data.room.name, status: data.status });
+      const r = adopt(data.room); // room.status is the decision
       if (data.status === "approved") {
         send("getMembers", { roomId: r.roomId });
         send("getHistory", { roomId: r.roomId, limit: HISTORY_PAGE });

@@ -11,8 +11,6 @@ from chat.app import Request, route
 @route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_get_history(payload)
-    caller = request.caller()
-    _, members = request.store.load_room(command.room_id)
-    rules.require_approved(members, caller.user_id)
+    request.as_member(command.room_id)
     messages, more = request.store.messages(command.room_id, command.before, command.limit)
     request.reply(rules.history_event(command.room_id, messages, command.before, more))

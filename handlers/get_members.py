@@ -11,7 +11,5 @@ from chat.app import Request, route
 @route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_room_ref(payload)
-    caller = request.caller()
-    room, members = request.store.load_room(command.room_id)
-    rules.require_approved(members, caller.user_id)
+    room, members, _ = request.as_member(command.room_id)
     request.reply(rules.members_event(room, members))

@@ -16,9 +16,8 @@ from chat.rules import Message
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_send_message(payload)
-    caller = request.caller()
-    room, members = request.store.load_room(command.room_id)
-    rules.require_approved(members, caller.user_id)
+    room, members, _ = request.as_member(command.room_id)
+    caller = request.caller()  # cached: the name this connection signed in with
     message = Message(
         room_id=room.room_id,
         message_id=rules.new_message_id(),

@@ -15,9 +15,8 @@ from chat.app import Request, route
 @route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_room_ref(payload)
-    caller = request.caller()
-    room, members = request.store.load_room(command.room_id)
-    typist = rules.require_approved(members, caller.user_id)
+    room, members, typist = request.as_member(command.room_id)
+    caller = request.caller()  # cached: the name this connection signed in with
     notice = {
         "type": "typing",
         "roomId": room.room_id,

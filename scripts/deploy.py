@@ -59,7 +59,7 @@ class DeployError(Exception):
     """Something the user must resolve (e.g. a name taken by a resource not ours)."""
 
 
-def _error_code(exc: ClientError) -> str:
+def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
@@ -71,7 +71,7 @@ def role_not_yet_assumable(exc: Exception) -> bool:
     """
     return (
         isinstance(exc, ClientError)
-        and _error_code(exc) == "InvalidParameterValueException"
+        and error_code(exc) == "InvalidParameterValueException"
         and "cannot be assumed by Lambda" in str(exc)
     )
 
@@ -229,7 +229,7 @@ class Deployer:
         try:
             description = self.dynamodb.describe_table(TableName=name)["Table"]
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
 
             def create() -> None:
@@ -369,7 +369,7 @@ class Deployer:
             tags = self.iam.list_role_tags(RoleName=name).get("Tags", [])
             self._check_ours("role", name, {t["Key"]: t["Value"] for t in tags})
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
 
             def create() -> str:
@@ -377,7 +377,7 @@ class Deployer:
                     RoleName=name,
                     AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
                     Description=f"Runs the {self.stack.name} Lambda functions",
-                    Tags=_tag_list(self._tags(), key="Key", value="Value"),
+                    Tags=_tag_list(self._tags()),
                 )
                 self.iam.get_waiter("role_exists").wait(RoleName=name)
                 return str(role["Role"]["Arn"])
@@ -393,7 +393,7 @@ class Deployer:
                 if isinstance(document, str):
                     document = json.loads(document)
             except ClientError as exc:
-                if _error_code(exc) != "NoSuchEntity":
+                if error_code(exc) != "NoSuchEntity":
                     raise
         if document != wanted:
             self._apply(
@@ -420,7 +420,7 @@ class Deployer:
         try:
             current = self.awslambda.get_function(FunctionName=name)
         except ClientError as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
 
             def create() -> str:
@@ -476,7 +476,7 @@ class Deployer:
                 policy = json.loads(self.awslambda.get_policy(FunctionName=name)["Policy"])
                 sids = {s.get("Sid") for s in policy.get("Statement", [])}
             except ClientError as exc:
-                if _error_code(exc) != "ResourceNotFoundException":
+                if error_code(exc) != "ResourceNotFoundException":
                     raise
         if statement_id in sids:
             self.report(UNCHANGED, "permission", name)
@@ -657,7 +657,7 @@ class Deployer:
             try:
                 current = self.apigw.get_stage(ApiId=api_id, StageName=stage)
             except ClientError as exc:
-                if _error_code(exc) != "NotFoundException":
+                if error_code(exc) != "NotFoundException":
                     raise
         if current is None:
             # AutoDeploy: every route change goes live without a separate deployment.
@@ -680,11 +680,11 @@ class Deployer:
         try:
             self.s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
-            if _error_code(exc) in ("403", "AccessDenied"):
+            if error_code(exc) in ("403", "AccessDenied"):
                 raise DeployError(
                     f"bucket {bucket} belongs to another account: choose another --prefix"
                 ) from exc
-            if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
             self._apply(lambda: self._create_bucket(bucket))
             self.report(CREATED, "bucket", bucket)
@@ -692,7 +692,7 @@ class Deployer:
         try:
             tags = self.s3.get_bucket_tagging(Bucket=bucket).get("TagSet", [])
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchTagSet":
+            if error_code(exc) != "NoSuchTagSet":
                 raise
             tags = []
         self._check_ours("bucket", bucket, {t["Key"]: t["Value"] for t in tags})
@@ -701,7 +701,7 @@ class Deployer:
             current = self.s3.get_bucket_website(Bucket=bucket)
             have = {"IndexDocument": current.get("IndexDocument")}
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchWebsiteConfiguration":
+            if error_code(exc) != "NoSuchWebsiteConfiguration":
                 raise
             have = {}
         if have != WEBSITE:
@@ -712,7 +712,7 @@ class Deployer:
         try:
             current_policy = json.loads(self.s3.get_bucket_policy(Bucket=bucket)["Policy"])
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchBucketPolicy":
+            if error_code(exc) != "NoSuchBucketPolicy":
                 raise
             current_policy = None
         if current_policy != bucket_policy(bucket):
@@ -728,15 +728,13 @@ class Deployer:
         try:
             self.s3.create_bucket(Bucket=bucket, **options)
         except ClientError as exc:
-            if _error_code(exc) == "BucketAlreadyExists":
+            if error_code(exc) == "BucketAlreadyExists":
                 raise DeployError(
                     f"bucket name {bucket} is taken by another account: choose another --prefix"
                 ) from exc
             raise
         self.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
-        self.s3.put_bucket_tagging(
-            Bucket=bucket, Tagging={"TagSet": _tag_list(self._tags(), key="Key", value="Value")}
-        )
+        self.s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(self._tags())})
         self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
         self._open_for_reading(bucket)
 
@@ -770,7 +768,7 @@ class Deployer:
                     )
                     action = UNCHANGED if same else UPDATED
                 except ClientError as exc:
-                    if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                    if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                         raise
             if action != UNCHANGED:
                 self._apply(
@@ -812,8 +810,8 @@ def client_config(websocket_url: str) -> bytes:
     return f"window.CHAT_CONFIG = {json.dumps({'websocketUrl': websocket_url})};\n".encode()
 
 
-def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
-    return [{key: k, value: v} for k, v in tags.items()]
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from functools import partial
 
 from botocore.exceptions import ClientError
 
-from scripts.deploy import POLICY_NAME, Deployer, Report, _error_code
+from scripts.deploy import POLICY_NAME, Deployer, Report, error_code
 from scripts.stack import Stack
 from scripts.targets import Target, TargetError
 
@@ -38,14 +40,12 @@ class Destroyer(Deployer):
         for function in stack.all_functions:
             name = stack.function_name(function)
             self._absent_ok(
-                "function", name, lambda n=name: self.awslambda.delete_function(FunctionName=n)
+                "function", name, partial(self.awslambda.delete_function, FunctionName=name)
             )
         self.remove_role()
         for table in stack.tables:
             name = stack.table_name(table)
-            if self._absent_ok(
-                "table", name, lambda n=name: self.dynamodb.delete_table(TableName=n)
-            ):
+            if self._absent_ok("table", name, partial(self.dynamodb.delete_table, TableName=name)):
                 self.dynamodb.get_waiter("table_not_exists").wait(TableName=name)
 
     def remove_role(self) -> None:
@@ -53,7 +53,7 @@ class Destroyer(Deployer):
         try:
             self.iam.delete_role_policy(RoleName=name, PolicyName=POLICY_NAME)
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchEntity":
+            if error_code(exc) != "NoSuchEntity":
                 raise
         self._absent_ok("role", name, lambda: self.iam.delete_role(RoleName=name))
 
@@ -67,17 +67,16 @@ class Destroyer(Deployer):
                 if objects:
                     self.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
         except ClientError as exc:
-            if _error_code(exc) != "NoSuchBucket":
+            if error_code(exc) != "NoSuchBucket":
                 raise
         self._absent_ok("bucket", bucket, lambda: self.s3.delete_bucket(Bucket=bucket))
 
-    def _absent_ok(self, kind: str, name: str, delete: object) -> bool:
+    def _absent_ok(self, kind: str, name: str, delete: Callable[[], object]) -> bool:
         """Run a delete; a resource that is already gone is fine. True when deleted."""
-        assert callable(delete)
         try:
             delete()
         except ClientError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             if code not in ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket"):
                 raise
             self.report(ABSENT, kind, name)

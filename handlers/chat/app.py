@@ -73,6 +73,12 @@ class Request:
                 raise NotConnected("this connection is not registered; reconnect")
         return self._caller
 
+    def as_member(self, room_id: str) -> tuple[Room, list[Member], Member]:
+        """The room, its memberships and the caller's, if the caller is approved in it."""
+        caller = self.caller()
+        room, members = self.store.load_room(room_id)
+        return room, members, rules.require_approved(members, caller.user_id)
+
     def reply(self, payload: Mapping[str, Any]) -> None:
         """Send to the caller's connection, tagged with the request's ``ref``."""
         message = dict(payload)

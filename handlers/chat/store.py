@@ -226,14 +226,6 @@ class Store:
             raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
         return room, members
 
-    def get_room(self, room_id: str) -> Room:
-        reply = self._client.get_item(
-            TableName=self._rooms, Key=_item({"roomId": room_id, "sk": ROOM_SK})
-        )
-        if "Item" not in reply:
-            raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
-        return _room(_plain(reply["Item"]))
-
     def memberships(self, user_id: str) -> list[Member]:
         """Every membership of a user (any status), through the ``byUser`` index."""
         return [
