@@ -1,20 +1,20 @@
-"""Create or update every resource of the stack, idempotently, on any target.
+"""Create or update every resource of a stack, idempotently, on any target.
 
 Each ``ensure_*`` step looks the resource up, creates it when missing, updates it
-when it differs from :mod:`scripts.stack`, and reports ``created``, ``updated`` or
-``unchanged``. A second run against an up-to-date stack makes no write call at all.
-With ``--dry-run`` the same look-ups run and the plan is printed; nothing is written.
-
-    python -m scripts.deploy --target aws --region eu-west-1 [--prefix dev] [--dry-run]
+when it differs from the :class:`~emulator.stack.Stack`, and reports ``created``,
+``updated`` or ``unchanged``. A second run against an up-to-date stack makes no write
+call at all. With ``dry_run`` the same look-ups run and the plan is reported; nothing
+is written. The chat's command line is ``scripts/deploy.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -23,18 +23,9 @@ from typing import Any, TextIO, TypeVar
 
 from botocore.exceptions import ClientError
 
-from scripts import package
-from scripts.stack import (
-    CLIENT_CONFIG_KEY,
-    FRONTEND_DIR,
-    FRONTEND_FILES,
-    RUNTIME,
-    Function,
-    Stack,
-    StackError,
-    Table,
-)
-from scripts.targets import Target, TargetError
+from emulator import package
+from emulator.stack import API_ID, Function, Stack, Table, Website
+from emulator.targets import Target
 
 T = TypeVar("T")
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
@@ -96,14 +87,16 @@ def retry(
 
 @dataclass
 class Report:
-    """What each step did (or, in a dry run, would do), printed as it happens."""
+    """What each step did (or, in a dry run, would do), printed to ``out`` as it happens."""
 
-    out: TextIO = sys.stdout
+    out: TextIO | None = sys.stdout  # None: keep the steps, print nothing
     dry_run: bool = False
     steps: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __call__(self, action: str, kind: str, name: str) -> None:
         self.steps.append((action, kind, name))
+        if self.out is None:
+            return
         shown = (
             f"would {action.removesuffix('d')}" if self.dry_run and action != UNCHANGED else action
         )
@@ -112,6 +105,14 @@ class Report:
     @property
     def changes(self) -> list[tuple[str, str, str]]:
         return [s for s in self.steps if s[0] != UNCHANGED]
+
+    def summary(self) -> str:
+        """One line: how many of each kind each action touched."""
+        counts = Counter((action, kind) for action, kind, _ in self.steps)
+        by_action: dict[str, list[str]] = {}
+        for (action, kind), n in counts.items():
+            by_action.setdefault(action, []).append(f"{n} {kind}{'s' if n > 1 else ''}")
+        return "; ".join(f"{action} {', '.join(kinds)}" for action, kinds in by_action.items())
 
 
 @dataclass(frozen=True)
@@ -140,15 +141,30 @@ class Outputs:
 
 
 class Deployer:
-    """Brings one target in line with one :class:`Stack`."""
+    """Brings one target in line with one :class:`Stack`.
+
+    Function packages are built into ``build_dir`` (by default a temporary directory
+    that lives as long as the deployer); ``cache_dir`` keeps installed dependencies.
+    """
 
     def __init__(
-        self, stack: Stack, target: Target, report: Report | None = None, dry_run: bool = False
+        self,
+        stack: Stack,
+        target: Target,
+        report: Report | None = None,
+        dry_run: bool = False,
+        build_dir: Path | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.stack = stack
         self.target = target
         self.dry_run = dry_run
         self.report = report or Report(dry_run=dry_run)
+        if build_dir is None:
+            self._build_tmp = tempfile.TemporaryDirectory(prefix="ws-emulator-build-")
+            build_dir = Path(self._build_tmp.name)
+        self.build_dir = build_dir
+        self.cache_dir = cache_dir
         self.dynamodb = target.client("dynamodb")
         self.iam = target.client("iam")
         self.awslambda = target.client("lambda")
@@ -162,36 +178,50 @@ class Deployer:
 
     # --- the whole stack -------------------------------------------------------
 
+    def build(self, function: Function) -> package.Package:
+        """The function's package, in the build directory."""
+        return package.build(
+            function,
+            self.stack.function_name(function),
+            self.build_dir,
+            self.stack.source,
+            self.cache_dir,
+        )
+
     def deploy(self, websocket_url: str | None = None) -> Outputs:
         """Create or update everything; ``websocket_url`` overrides the API's own."""
         stack = self.stack
         account = self.target.account_id()
+        packages = {stack.function_name(f): self.build(f) for f in stack.all_functions}
         for table in stack.tables:
             self.ensure_table(table)
         api_id, api_endpoint = self.ensure_api()
         role_arn = self.ensure_role(account, api_id)
-        arns: dict[str, str] = {}
-        packages: dict[str, str] = {}
-        for function in stack.all_functions:
-            name = stack.function_name(function)
-            code = package.build(stack.source, function, name)
-            packages[name] = str(code.path)
-            arns[name] = self.ensure_function(function, role_arn, code)
+        arns = {
+            name: self.ensure_function(function, role_arn, packages[name], api_id)
+            for function in stack.all_functions
+            for name in [stack.function_name(function)]
+        }
         authorizer_id = self.ensure_authorizer(api_id, arns)
         self.ensure_routes(api_id, arns, authorizer_id)
         for function in stack.all_functions:
             self.ensure_permission(function, account, api_id)
         self.ensure_stage(api_id)
+        for name in stack.buckets:
+            self.ensure_bucket(stack.bucket(name))
         websocket_url = websocket_url or f"{api_endpoint}/{stack.stage}"
         bucket = website_url = None
-        if stack.website:
-            bucket = stack.bucket_name(account)
-            bucket_is_new = self.ensure_bucket(bucket)
-            self.ensure_client(bucket, websocket_url, bucket_is_new)
+        if stack.website is not None:
+            bucket = stack.website_bucket(account)
+            bucket_is_new = self.ensure_bucket(bucket, stack.website)
+            self.ensure_client(stack.website, bucket, websocket_url, bucket_is_new)
             website_url = self.website_url(bucket)
         functions = {
-            f.route_key or "authorizer": stack.function_name(f) for f in stack.all_functions
+            route_key: stack.function_name(function)
+            for route_key, (function, _) in stack.route_function().items()
         }
+        if stack.authorizer is not None:
+            functions["authorizer"] = stack.function_name(stack.authorizer.function)
         return Outputs(
             target=self.target.name,
             region=self.target.region,
@@ -202,8 +232,8 @@ class Deployer:
             website_url=website_url,
             bucket=bucket,
             functions=functions,
-            tables={t.env_var: stack.table_name(t) for t in stack.tables},
-            packages=packages,
+            tables={t.env_var or t.name: stack.table_name(t) for t in stack.tables},
+            packages={name: str(code.path) for name, code in packages.items()},
         )
 
     def website_url(self, bucket: str) -> str:
@@ -240,10 +270,21 @@ class Deployer:
             self._apply(create)
             self.report(CREATED, "table", name)
             return
-        if description["KeySchema"] != definition["KeySchema"]:
+        have_types = {
+            a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]
+        }
+        want_types = {
+            a["AttributeName"]: a["AttributeType"] for a in definition["AttributeDefinitions"]
+        }
+        keys = [k["AttributeName"] for k in definition["KeySchema"]]
+        if description["KeySchema"] != definition["KeySchema"] or any(
+            have_types.get(k) != want_types[k] for k in keys
+        ):
             raise DeployError(
-                f"table {name} exists with another key schema; it is not this stack's: "
-                "choose another --prefix, or remove it"
+                f"table {name} exists with another key schema "
+                f"({_schema_text(description['KeySchema'], have_types)}, the stack wants "
+                f"{_schema_text(definition['KeySchema'], want_types)}); a table's key can't "
+                "change: remove the table, or choose another prefix"
             )
         existing = {i["IndexName"] for i in description.get("GlobalSecondaryIndexes", [])}
         missing = [
@@ -283,35 +324,38 @@ class Deployer:
 
     @staticmethod
     def _table_definition(table: Table, name: str) -> dict[str, Any]:
-        keys = [table.hash_key, table.range_key]
-        for index in table.indexes:
-            keys += [index.hash_key, index.range_key]
-        attributes = sorted({k for k in keys if k})
-
         def schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
             out = [{"AttributeName": hash_key, "KeyType": "HASH"}]
             if range_key:
                 out.append({"AttributeName": range_key, "KeyType": "RANGE"})
             return out
 
+        def index(spec: Any) -> dict[str, Any]:
+            projection: dict[str, Any] = {"ProjectionType": spec.projection}
+            if spec.non_key_attributes:
+                projection["NonKeyAttributes"] = list(spec.non_key_attributes)
+            return {
+                "IndexName": spec.name,
+                "KeySchema": schema(spec.hash_key, spec.range_key),
+                "Projection": projection,
+            }
+
         definition: dict[str, Any] = {
             "TableName": name,
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [
-                {"AttributeName": a, "AttributeType": "S"} for a in attributes
+                {"AttributeName": a, "AttributeType": table.key_type(a)}
+                for a in table.key_attributes
             ],
             "KeySchema": schema(table.hash_key, table.range_key),
             "SSESpecification": {"Enabled": True},
         }
-        if table.indexes:
-            definition["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": schema(i.hash_key, i.range_key),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in table.indexes
-            ]
+        global_indexes = [index(i) for i in table.indexes if not i.local]
+        local_indexes = [index(i) for i in table.indexes if i.local]
+        if global_indexes:
+            definition["GlobalSecondaryIndexes"] = global_indexes
+        if local_indexes:
+            definition["LocalSecondaryIndexes"] = local_indexes
         return definition
 
     # --- IAM -------------------------------------------------------------------
@@ -407,15 +451,21 @@ class Deployer:
 
     # --- functions ---------------------------------------------------------------
 
-    def ensure_function(self, function: Function, role_arn: str, code: package.Package) -> str:
+    def ensure_function(
+        self, function: Function, role_arn: str, code: package.Package, api_id: str
+    ) -> str:
         name = self.stack.function_name(function)
+        variables = {
+            key: value.replace(API_ID, api_id)
+            for key, value in self.stack.environment(function).items()
+        }
         wanted = {
             "Role": role_arn,
             "Handler": function.handler,
-            "Runtime": RUNTIME,
+            "Runtime": function.runtime,
             "Timeout": function.timeout,
             "MemorySize": function.memory,
-            "Environment": {"Variables": self.stack.environment()},
+            "Environment": {"Variables": variables},
         }
         try:
             current = self.awslambda.get_function(FunctionName=name)
@@ -428,7 +478,7 @@ class Deployer:
                     lambda: self.awslambda.create_function(
                         FunctionName=name,
                         Code={"ZipFile": code.data},
-                        Description=f"{self.stack.name} route {function.route_key or 'authorizer'}",
+                        Description=_describe(function),
                         Tags=self._tags(),
                         **wanted,
                     ),
@@ -583,7 +633,7 @@ class Deployer:
     ) -> None:
         known = api_id != NEW
         integrations = {
-            i.get("IntegrationUri"): i["IntegrationId"]
+            str(i.get("IntegrationUri")): i
             for i in (
                 _pages(self.apigw, "get_integrations", "Items", ApiId=api_id) if known else []
             )
@@ -592,26 +642,15 @@ class Deployer:
             r["RouteKey"]: r
             for r in (_pages(self.apigw, "get_routes", "Items", ApiId=api_id) if known else [])
         }
-        for route_key, function in self.stack.route_function().items():
+        for route_key, (function, spec) in self.stack.route_function().items():
             uri = self._integration_uri(arns[self.stack.function_name(function)])
-            integration_id = integrations.get(uri)
-            if integration_id is None:
-                created = self._apply(
-                    partial(
-                        self.apigw.create_integration,
-                        ApiId=api_id,
-                        IntegrationType="AWS_PROXY",
-                        IntegrationMethod="POST",
-                        IntegrationUri=uri,
-                    )
-                )
-                integration_id = str(created["IntegrationId"]) if created else NEW
-                integrations[uri] = integration_id
-                self.report(CREATED, "integration", route_key)
+            integration_id = self._ensure_integration(
+                api_id, integrations, uri, spec.content_handling, route_key
+            )
             wanted: dict[str, Any] = {"Target": f"integrations/{integration_id}"}
             if route_key == "$connect" and authorizer_id is not None:
                 wanted |= {"AuthorizationType": "CUSTOM", "AuthorizerId": authorizer_id}
-            if function.two_way:
+            if spec.two_way:
                 wanted["RouteResponseSelectionExpression"] = "$default"
             route = routes.pop(route_key, None)
             if route is None:
@@ -620,12 +659,10 @@ class Deployer:
                 )
                 route_id = str(created_route["RouteId"]) if created_route else NEW
                 self.report(CREATED, "route", route_key)
-                becomes_two_way = function.two_way
+                becomes_two_way = spec.two_way
             else:
                 route_id = route["RouteId"]
-                becomes_two_way = function.two_way and not route.get(
-                    "RouteResponseSelectionExpression"
-                )
+                becomes_two_way = spec.two_way and not route.get("RouteResponseSelectionExpression")
                 if {k: route.get(k) for k in wanted} != wanted:
                     self._apply(
                         partial(self.apigw.update_route, ApiId=api_id, RouteId=route_id, **wanted)
@@ -649,6 +686,47 @@ class Deployer:
             # Our API: a route no longer in the stack description goes.
             self._apply(partial(self.apigw.delete_route, ApiId=api_id, RouteId=route["RouteId"]))
             self.report(DELETED, "route", route_key)
+
+    def _ensure_integration(
+        self,
+        api_id: str,
+        integrations: dict[str, dict[str, Any]],
+        uri: str,
+        content_handling: str | None,
+        route_key: str,
+    ) -> str:
+        """The Lambda proxy integration of a function, shared by the routes it serves."""
+        integration = integrations.get(uri)
+        if integration is None:
+            options = {"ContentHandlingStrategy": content_handling} if content_handling else {}
+            created = self._apply(
+                partial(
+                    self.apigw.create_integration,
+                    ApiId=api_id,
+                    IntegrationType="AWS_PROXY",
+                    IntegrationMethod="POST",
+                    IntegrationUri=uri,
+                    **options,
+                )
+            )
+            integration = {
+                "IntegrationId": str(created["IntegrationId"]) if created else NEW,
+                "ContentHandlingStrategy": content_handling,
+            }
+            integrations[uri] = integration
+            self.report(CREATED, "integration", route_key)
+        elif integration.get("ContentHandlingStrategy") != content_handling and content_handling:
+            self._apply(
+                partial(
+                    self.apigw.update_integration,
+                    ApiId=api_id,
+                    IntegrationId=integration["IntegrationId"],
+                    ContentHandlingStrategy=content_handling,
+                )
+            )
+            integration["ContentHandlingStrategy"] = content_handling
+            self.report(UPDATED, "integration", route_key)
+        return str(integration["IntegrationId"])
 
     def ensure_stage(self, api_id: str) -> None:
         stage = self.stack.stage
@@ -675,8 +753,8 @@ class Deployer:
 
     # --- website -----------------------------------------------------------------
 
-    def ensure_bucket(self, bucket: str) -> bool:
-        """The website bucket with hosting and a public-read policy; True if new."""
+    def ensure_bucket(self, bucket: str, website: Website | None = None) -> bool:
+        """A bucket; for a website, with hosting and public reads of its files. True if new."""
         try:
             self.s3.head_bucket(Bucket=bucket)
         except ClientError as exc:
@@ -686,7 +764,7 @@ class Deployer:
                 ) from exc
             if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
-            self._apply(lambda: self._create_bucket(bucket))
+            self._apply(lambda: self._create_bucket(bucket, website))
             self.report(CREATED, "bucket", bucket)
             return True
         try:
@@ -697,6 +775,9 @@ class Deployer:
             tags = []
         self._check_ours("bucket", bucket, {t["Key"]: t["Value"] for t in tags})
         action = UNCHANGED
+        if website is None:
+            self.report(action, "bucket", bucket)
+            return False
         try:
             current = self.s3.get_bucket_website(Bucket=bucket)
             have = {"IndexDocument": current.get("IndexDocument")}
@@ -715,13 +796,13 @@ class Deployer:
             if error_code(exc) != "NoSuchBucketPolicy":
                 raise
             current_policy = None
-        if current_policy != bucket_policy(bucket):
-            self._apply(lambda: self._open_for_reading(bucket))
+        if current_policy != bucket_policy(bucket, website.keys):
+            self._apply(lambda: self._open_for_reading(bucket, website))
             action = UPDATED
         self.report(action, "bucket", bucket)
         return False
 
-    def _create_bucket(self, bucket: str) -> None:
+    def _create_bucket(self, bucket: str, website: Website | None) -> None:
         options: dict[str, Any] = {}
         if self.target.region != "us-east-1":
             options["CreateBucketConfiguration"] = {"LocationConstraint": self.target.region}
@@ -735,10 +816,11 @@ class Deployer:
             raise
         self.s3.get_waiter("bucket_exists").wait(Bucket=bucket)
         self.s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(self._tags())})
-        self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
-        self._open_for_reading(bucket)
+        if website is not None:
+            self.s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration=WEBSITE)
+            self._open_for_reading(bucket, website)
 
-    def _open_for_reading(self, bucket: str) -> None:
+    def _open_for_reading(self, bucket: str, website: Website) -> None:
         self.s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
@@ -748,14 +830,19 @@ class Deployer:
                 "RestrictPublicBuckets": False,
             },
         )
-        self.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy(bucket)))
+        self.s3.put_bucket_policy(
+            Bucket=bucket, Policy=json.dumps(bucket_policy(bucket, website.keys))
+        )
 
-    def ensure_client(self, bucket: str, websocket_url: str, bucket_is_new: bool) -> None:
-        files = {key: (FRONTEND_DIR / key).read_bytes() for key in FRONTEND_FILES}
-        files[CLIENT_CONFIG_KEY] = client_config(websocket_url)
+    def ensure_client(
+        self, website: Website, bucket: str, websocket_url: str, bucket_is_new: bool
+    ) -> None:
+        types = dict(website.files)
+        files = {key: (website.directory / key).read_bytes() for key in types}
+        files[website.config_file] = client_config(website, websocket_url)
         for key, body in files.items():
-            content_type = FRONTEND_FILES.get(key, "text/javascript; charset=utf-8")
-            cache = CACHE_HTML if key in ("index.html", CLIENT_CONFIG_KEY) else CACHE_ASSETS
+            content_type = types.get(key, "text/javascript; charset=utf-8")
+            cache = CACHE_HTML if key in ("index.html", website.config_file) else CACHE_ASSETS
             etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
             action = CREATED
             if not bucket_is_new:
@@ -787,8 +874,8 @@ class Deployer:
 WEBSITE = {"IndexDocument": {"Suffix": "index.html"}}
 
 
-def bucket_policy(bucket: str) -> dict[str, Any]:
-    """Public reads of the client's files only."""
+def bucket_policy(bucket: str, keys: list[str]) -> dict[str, Any]:
+    """Public reads of the website's files only."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -797,17 +884,25 @@ def bucket_policy(bucket: str) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": [
-                    f"arn:aws:s3:::{bucket}/{key}" for key in [*FRONTEND_FILES, CLIENT_CONFIG_KEY]
-                ],
+                "Resource": [f"arn:aws:s3:::{bucket}/{key}" for key in keys],
             }
         ],
     }
 
 
-def client_config(websocket_url: str) -> bytes:
-    """The client's configuration, written at deploy so nobody edits app.js."""
-    return f"window.CHAT_CONFIG = {json.dumps({'websocketUrl': websocket_url})};\n".encode()
+def client_config(website: Website, websocket_url: str) -> bytes:
+    """The client's configuration, written at deploy so nobody edits the client's code."""
+    config = json.dumps({"websocketUrl": websocket_url})
+    return f"window.{website.config_global} = {config};\n".encode()
+
+
+def _describe(function: Function) -> str:
+    routes = ", ".join(r.key for r in function.routes)
+    return f"serves {routes}" if routes else "authorizer"
+
+
+def _schema_text(schema: list[dict[str, str]], types: dict[str, str]) -> str:
+    return " + ".join(f"{k['AttributeName']} {types.get(k['AttributeName'], '?')}" for k in schema)
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
@@ -817,38 +912,3 @@ def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(key, [])
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--target", choices=["localstack", "aws"], required=True)
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--prefix", default="", help="name prefix, so stacks can coexist")
-    parser.add_argument("--stage", default="prod")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    args = parser.parse_args(argv)
-    try:
-        stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
-        target = (
-            Target.localstack(args.region)
-            if args.target == "localstack"
-            else Target.aws(args.region)
-        )
-        verb = "Planning a deploy of" if args.dry_run else "Deploying"
-        print(f"{verb} the chat to {target.name} ({target.region})")
-        outputs = Deployer(stack, target, dry_run=args.dry_run).deploy()
-    except (TargetError, DeployError, StackError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if args.dry_run:
-        print("\nDry run: nothing was changed.")
-        return 0
-    path = stack.outputs_path(target.name)
-    outputs.write(path)
-    print(f"\nWebSocket URL: {outputs.websocket_url}\nWebsite URL:   {outputs.website_url}")
-    print(f"(also in {path})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,23 +1,17 @@
 """Remove everything deploy created for one stack, in dependency order; safe to repeat.
 
-    python -m scripts.destroy --target aws --region eu-west-1 [--prefix dev]
-
-Each step reports ``deleted`` or ``absent``. Only resources named by
-:mod:`scripts.stack` for this prefix are touched.
+Each step reports ``deleted`` or ``absent``. Only resources the stack names, for its
+prefix, are touched. The chat's command line is ``scripts/destroy.py``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from functools import partial
 
 from botocore.exceptions import ClientError
 
-from scripts.deploy import POLICY_NAME, Deployer, Report, error_code
-from scripts.stack import Stack
-from scripts.targets import Target, TargetError
+from emulator.deploy import POLICY_NAME, Deployer, error_code
 
 DELETED, ABSENT = "deleted", "absent"
 
@@ -28,8 +22,10 @@ class Destroyer(Deployer):
     def destroy(self) -> None:
         stack = self.stack
         account = self.target.account_id()
-        if stack.website:
-            self.remove_bucket(stack.bucket_name(account))
+        if stack.website is not None:
+            self.remove_bucket(stack.website_bucket(account))
+        for bucket in stack.buckets:
+            self.remove_bucket(stack.bucket(bucket))
         api = self.find_api()
         if api is None:
             self.report(ABSENT, "websocket api", stack.api_name)
@@ -83,31 +79,3 @@ class Destroyer(Deployer):
             return False
         self.report(DELETED, kind, name)
         return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Remove the chat stack from a target.")
-    parser.add_argument("--target", choices=["local", "localstack", "aws"], required=True)
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--prefix", default="")
-    parser.add_argument("--stage", default="prod")
-    args = parser.parse_args(argv)
-    if args.target == "local":
-        print("The local target lives in memory: stopping `make local` removes it all.")
-        return 0
-    stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
-    target = (
-        Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
-    )
-    print(f"Removing the chat from {target.name} ({target.region})")
-    try:
-        Destroyer(stack, target, Report()).destroy()
-    except TargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    stack.outputs_path(target.name).unlink(missing_ok=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
