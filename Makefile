@@ -8,6 +8,8 @@ TARGET ?= local
 REGION ?= us-east-1
 PREFIX ?=
 STAGE ?= prod
+STATE_DIR ?= .chat/state
+OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
 .PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench clean
@@ -32,7 +34,8 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
 	$(BIN)/python -m emulator serve scripts.stack:CHAT --port $(or $(WS_PORT),8765) \
-	  --website-port $(or $(PORT),8080) --outputs .chat/outputs-local.json
+	  --website-port $(or $(PORT),8080) --outputs $(OUTPUTS) \
+	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
 	$(BIN)/python -m pytest

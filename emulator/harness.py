@@ -18,12 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from emulator import state
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
-from emulator.deploy import Deployer, Outputs, Report
+from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
+from emulator.package import PackageError
 from emulator.runner import LambdaRunner, runtime_library
 from emulator.stack import Stack
+from emulator.state import Restored
 from emulator.targets import Target
 from emulator.tls import execute_api_host, make_certificates
 from emulator.website import WebsiteServer
@@ -50,6 +53,20 @@ class HarnessSettings:
     log_dir: Path | None = None  # function logs; None: a temporary directory
     outputs_path: Path | None = None  # where to write what deploy made, if anywhere
     account_id: str | None = None  # the embedded account's id; None: a random one
+    state_dir: Path | None = None  # keep the tables' data here across restarts
+    fresh: bool = False  # start with empty tables even if state_dir holds data
+
+
+class ReloadError(Exception):
+    """A change that can't be applied to the running stack; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What a redeploy changed: functions now on new code, and every other change."""
+
+    functions: list[str]
+    changes: list[tuple[str, str, str]]
 
 
 class Harness:
@@ -67,6 +84,8 @@ class Harness:
         self.outputs: Outputs | None = None
         self.target: Target | None = None
         self.report = Report(out=out)
+        self.stack = settings.stack
+        self.restored: Restored | None = None
 
     @property
     def workdir(self) -> Path:
@@ -105,24 +124,16 @@ class Harness:
             settings.connections_port,
         )
         await self.gateway.start()
-        deployer = Deployer(
-            stack,
-            self.target,
-            self.report,
-            build_dir=settings.build_dir or self.workdir / "build",
-            cache_dir=settings.cache_dir,
-        )
-        self.outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
-        api = await asyncio.to_thread(
-            load_api,
-            self.target.client("apigatewayv2"),
-            self.target.client("lambda"),
-            self.outputs.api_id,
-            stack.stage,
-            {name: Path(path) for name, path in self.outputs.packages.items()},
-            self.workdir / "code",
-        )
+        api = await self._deploy(stack, self.report)
+        if settings.state_dir is not None:
+            if settings.fresh:
+                state.clear(settings.state_dir)
+            dynamodb = self.target.client("dynamodb")
+            self.restored = await asyncio.to_thread(
+                state.restore, dynamodb, stack, settings.state_dir
+            )
         self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        assert self.outputs is not None
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
@@ -132,6 +143,60 @@ class Harness:
             self.outputs = replace(self.outputs, website_url=self.website.url)
         if settings.outputs_path is not None:
             self.outputs.write(settings.outputs_path)
+
+    async def _deploy(self, stack: Stack, report: Report) -> ApiConfig:
+        """Deploy the stack into the harness's account; what the gateway must serve."""
+        assert self.target is not None
+        assert self.gateway is not None
+        deployer = Deployer(
+            stack,
+            self.target,
+            report,
+            build_dir=self.settings.build_dir or self.workdir / "build",
+            cache_dir=self.settings.cache_dir,
+        )
+        outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
+        if self.website is not None:
+            outputs = replace(outputs, website_url=self.website.url)
+        self.outputs = outputs
+        return await asyncio.to_thread(
+            load_api,
+            self.target.client("apigatewayv2"),
+            self.target.client("lambda"),
+            outputs.api_id,
+            stack.stage,
+            {name: Path(path) for name, path in outputs.packages.items()},
+            self.workdir / "code",
+        )
+
+    async def redeploy(self, stack: Stack | None = None) -> Reloaded:
+        """Apply a changed stack (or changed code) while serving: open connections stay.
+
+        Deploy changes only what differs; functions whose code or configuration changed
+        get fresh workers for their next invocation. Raises ReloadError (and keeps
+        serving what it served) for a change that needs a restart.
+        """
+        assert self.gateway is not None
+        assert self.runner is not None
+        stack = stack or self.stack
+        if (stack.stage, stack.region, stack.name, stack.prefix) != (
+            self.stack.stage,
+            self.stack.region,
+            self.stack.name,
+            self.stack.prefix,
+        ):
+            raise ReloadError(
+                "the stack's name, prefix, stage or region changed: restart to serve it"
+            )
+        report = Report(out=None)
+        try:
+            api = await self._deploy(stack, report)
+        except (DeployError, PackageError) as exc:
+            raise ReloadError(str(exc)) from exc
+        changed = await self.runner.update(api.functions)
+        self.gateway.serve(api, self.runner)
+        self.stack = stack
+        return Reloaded(changed, report.changes)
 
     def runner_for(self, api: ApiConfig, ca_path: Path) -> LambdaRunner:
         """The Lambda runner for the API's functions, in this harness's account."""
@@ -163,6 +228,17 @@ class Harness:
             await self.gateway.stop()
         if self.runner is not None:
             await self.runner.close()
+        if self.settings.state_dir is not None and self.outputs is not None:
+            assert self.target is not None
+            try:
+                await asyncio.to_thread(
+                    state.save,
+                    self.target.client("dynamodb"),
+                    self.stack,
+                    self.settings.state_dir,
+                )
+            except Exception:
+                log.exception("could not save the tables to %s", self.settings.state_dir)
         if self.website is not None:
             self.website.stop()
         if self.control_plane is not None:

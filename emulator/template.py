@@ -173,6 +173,8 @@ def _expand_sam(
     except InvalidDocumentException as exc:
         causes = "; ".join(cause.message for cause in exc.causes)
         raise TemplateError(f"SAM could not expand the template: {causes}") from exc
+    finally:
+        translator.metrics.publish()  # to its no-op publisher; else it warns when collected
     return expanded, local_code
 
 
