@@ -9,9 +9,13 @@ import signal
 import sys
 import time
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from emulator.api import ApiError
 from emulator.harness import Harness, HarnessSettings
-from scripts.stack import Stack
-from scripts.targets import TargetError
+from scripts.deploy import DeployError
+from scripts.stack import Stack, StackError
+from scripts.targets import Target, TargetError, fail
 
 
 async def run(settings: HarnessSettings) -> None:
@@ -22,11 +26,12 @@ async def run(settings: HarnessSettings) -> None:
     try:
         await harness.start()
         assert harness.website is not None
-        assert harness.gateway is not None
+        assert harness.outputs is not None
+        server = "our gateway emulator" if harness.gateway is not None else "LocalStack"
         print(
             f"\nReady in {time.monotonic() - started:.1f} s.\n"
             f"  Open the chat:   {harness.website.url}\n"
-            f"  WebSocket API:   {harness.gateway.url}\n"
+            f"  WebSocket API:   {harness.outputs.websocket_url}  (served by {server})\n"
             f"  AWS endpoint:    {harness.control_plane_url}\n"
             "Press Ctrl-C to stop.",
             flush=True,
@@ -47,6 +52,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080, help="website port (default 8080)")
     parser.add_argument("--ws-port", type=int, default=8765, help="WebSocket port (default 8765)")
     parser.add_argument("--quiet", action="store_true", help="don't print function logs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument(
         "--control-plane",
         metavar="URL",
@@ -70,9 +76,17 @@ def main() -> int:
         asyncio.run(run(settings))
     except KeyboardInterrupt:
         print("\nStopped.")
-    except TargetError as exc:
-        print(f"error: {exc}")
+    except (DeployError, StackError, ApiError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (BotoCoreError, ClientError, TargetError) as exc:
+        region = settings.stack.region
+        target = (
+            Target.localstack(region, args.control_plane)
+            if args.control_plane
+            else Target.local("the embedded emulator", region)
+        )
+        return fail(exc, target, args.debug)
     except OSError as exc:
         print(
             f"Could not start: {exc} (website port {args.port}, WebSocket port "

@@ -26,7 +26,7 @@ from emulator.tls import make_certificates
 from emulator.website import WebsiteServer
 from scripts.deploy import Deployer, Outputs, Report
 from scripts.stack import Stack
-from scripts.targets import EMULATOR_CREDENTIALS, Target
+from scripts.targets import API_IN_EMBEDDED_CONTROL_PLANE, EMULATOR_CREDENTIALS, Target
 
 log = logging.getLogger("emulator.harness")
 T = TypeVar("T")
@@ -60,28 +60,50 @@ class Harness:
     @property
     def control_plane_url(self) -> str:
         """Where the AWS control planes (and DynamoDB, S3) are served."""
-        if self.moto is None:
-            assert self.settings.control_plane_url is not None
+        if self.settings.control_plane_url is not None:
             return self.settings.control_plane_url
-        host, port = self.moto.get_host_and_port()
+        assert self.moto is not None
+        return self._url_of(self.moto)
+
+    @staticmethod
+    def _url_of(moto: ThreadedMotoServer) -> str:
+        host, port = moto.get_host_and_port()
         return f"http://{host}:{port}"
+
+    def _localstack_target(self, report: Report) -> Target:
+        """LocalStack, with the WebSocket API's definition in moto if it has no API Gateway v2."""
+        target = Target.localstack(self.settings.stack.region, self.control_plane_url)
+        if target.has_websocket_apis():
+            return target
+        self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=0, verbose=False)
+        self.moto.start()
+        report.note(API_IN_EMBEDDED_CONTROL_PLANE)
+        return target.with_api_home(Target.local(self._url_of(self.moto), target.region))
 
     async def start(self) -> None:
         settings = self.settings
         stack = settings.stack
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        report = Report(out=self._out) if self._out else Report()
         if self.moto is not None:
             self.moto.start()
             self.target = Target.local(self.control_plane_url, stack.region)
         else:
-            self.target = Target.localstack(stack.region, self.control_plane_url)
+            self.target = await asyncio.to_thread(self._localstack_target, report)
+        deployer = Deployer(stack, self.target, report)
+        if self.target.name == "localstack" and self.target.api_home is None:
+            # A LocalStack plan with WebSocket APIs serves the API itself, if its Lambda
+            # can run the functions (it needs Docker); if not, our gateway serves it.
+            self.outputs = await asyncio.to_thread(deployer.deploy)
+            if deployer.target_runs_functions:
+                await self._serve_website()
+                return
         workdir = Path(self._workdir.name)
         certificates = make_certificates(workdir / "tls")
         self.gateway = Gateway(
             stack.stage, certificates, settings.host, settings.gateway_port, settings.limits
         )
         await self.gateway.start()
-        deployer = Deployer(stack, self.target, Report(out=self._out) if self._out else None)
         self.outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
         api = await asyncio.to_thread(
             load_api,
@@ -106,14 +128,20 @@ class Harness:
             },
         )
         self.gateway.serve(api, self.runner)
+        await self._serve_website()
+
+    async def _serve_website(self) -> None:
+        assert self.outputs is not None
+        assert self.target is not None
+        settings = self.settings
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
             )
             self.website.start()
-            # The bucket is served here, not by moto: that is the website's address.
+            # The bucket is served here, not by the emulator: that is the website's address.
             self.outputs = replace(self.outputs, website_url=self.website.url)
-        self.outputs.write(stack.outputs_path(self.target.name))
+        self.outputs.write(settings.stack.outputs_path(self.target.name))
 
     async def stop(self) -> None:
         if self.gateway is not None:

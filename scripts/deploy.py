@@ -11,6 +11,7 @@ With ``--dry-run`` the same look-ups run and the plan is printed; nothing is wri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -21,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from scripts import package
 from scripts.stack import (
@@ -34,7 +35,14 @@ from scripts.stack import (
     StackError,
     Table,
 )
-from scripts.targets import Target, TargetError
+from scripts.targets import (
+    API_IN_EMBEDDED_CONTROL_PLANE,
+    LOCALSTACK_ENDPOINT,
+    Target,
+    TargetError,
+    embedded_control_plane,
+    fail,
+)
 
 T = TypeVar("T")
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
@@ -113,6 +121,10 @@ class Report:
     def changes(self) -> list[tuple[str, str, str]]:
         return [s for s in self.steps if s[0] != UNCHANGED]
 
+    def note(self, text: str) -> None:
+        """Something the user should know about this deploy; not a step."""
+        print(f"  note: {text}", file=self.out, flush=True)
+
 
 @dataclass(frozen=True)
 class Outputs:
@@ -155,6 +167,8 @@ class Deployer:
         self.apigw = target.client("apigatewayv2")
         self.s3 = target.client("s3")
         self.sts = target.client("sts")
+        # False once the target has shown it can't run functions (LocalStack without Docker).
+        self.target_runs_functions = True
 
     def _apply(self, write: Callable[[], T]) -> T | None:
         """Run a write, unless this is a dry run."""
@@ -417,55 +431,90 @@ class Deployer:
             "MemorySize": function.memory,
             "Environment": {"Variables": self.stack.environment()},
         }
+
+        def create() -> str:
+            created = retry(
+                lambda: self.awslambda.create_function(
+                    FunctionName=name,
+                    Code={"ZipFile": code.data},
+                    Description=f"{self.stack.name} route {function.route_key or 'authorizer'}",
+                    Tags=self._tags(),
+                    **wanted,
+                ),
+                role_not_yet_assumable,
+            )
+            self._wait_for_function("function_active_v2", name)
+            return str(created["FunctionArn"])
+
         try:
             current = self.awslambda.get_function(FunctionName=name)
         except ClientError as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-
-            def create() -> str:
-                created = retry(
-                    lambda: self.awslambda.create_function(
-                        FunctionName=name,
-                        Code={"ZipFile": code.data},
-                        Description=f"{self.stack.name} route {function.route_key or 'authorizer'}",
-                        Tags=self._tags(),
-                        **wanted,
-                    ),
-                    role_not_yet_assumable,
-                )
-                self.awslambda.get_waiter("function_active_v2").wait(FunctionName=name)
-                return str(created["FunctionArn"])
-
             arn = self._apply(create)
             self.report(CREATED, "function", name)
             region, account = self.target.region, role_arn.split(":")[4]
             return arn or f"arn:aws:lambda:{region}:{account}:function:{name}"
         self._check_ours("function", name, current.get("Tags"))
         configuration = current["Configuration"]
-        action = UNCHANGED
-        if configuration.get("CodeSha256") != code.sha256:
-
-            def update_code() -> None:
-                self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
-                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
-
-            self._apply(update_code)
-            action = UPDATED
         have = {key: configuration.get(key) for key in wanted}
         have["Environment"] = {
             "Variables": (configuration.get("Environment") or {}).get("Variables", {})
         }
+        code_differs = configuration.get("CodeSha256") != code.sha256
+        cannot_run = self._cannot_run(configuration)
+        if not code_differs and have == wanted:
+            self.report(UNCHANGED, "function", name)
+            return str(configuration["FunctionArn"])
+        if cannot_run:
+            # LocalStack refuses to update a function it failed to start; it is only
+            # configuration and code to it, so the new version replaces the old.
+            def replace_function() -> None:
+                self.awslambda.delete_function(FunctionName=name)
+                create()
+
+            self._apply(replace_function)
+            self.report(UPDATED, "function", name)
+            return str(configuration["FunctionArn"])
+        if code_differs:
+
+            def update_code() -> None:
+                self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
+                self._wait_for_function("function_updated_v2", name)
+
+            self._apply(update_code)
         if have != wanted:
 
             def update_configuration() -> None:
                 self.awslambda.update_function_configuration(FunctionName=name, **wanted)
-                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+                self._wait_for_function("function_updated_v2", name)
 
             self._apply(update_configuration)
-            action = UPDATED
-        self.report(action, "function", name)
+        self.report(UPDATED, "function", name)
         return str(configuration["FunctionArn"])
+
+    def _cannot_run(self, configuration: dict[str, Any]) -> bool:
+        """A function LocalStack failed to start (it runs them only with Docker)."""
+        failed = self.target.name == "localstack" and configuration.get("State") == "Failed"
+        if failed:
+            self._say_functions_run_elsewhere(configuration.get("StateReason"))
+        return failed
+
+    def _wait_for_function(self, waiter: str, name: str) -> None:
+        try:
+            self.awslambda.get_waiter(waiter).wait(FunctionName=name)
+        except WaiterError as exc:
+            configuration = (exc.last_response or {}).get("Configuration") or {}
+            if not self._cannot_run(configuration):
+                raise
+
+    def _say_functions_run_elsewhere(self, reason: object) -> None:
+        if self.target_runs_functions:
+            self.target_runs_functions = False
+            self.report.note(
+                f"LocalStack can't run the functions here ({reason!s:.80}; its Lambda needs "
+                "Docker): the gateway emulator runs them"
+            )
 
     def ensure_permission(self, function: Function, account: str, api_id: str) -> None:
         name = self.stack.function_name(function)
@@ -825,21 +874,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--prefix", default="", help="name prefix, so stacks can coexist")
     parser.add_argument("--stage", default="prod")
+    parser.add_argument("--endpoint", default=LOCALSTACK_ENDPOINT, help="LocalStack's URL")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     try:
         stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
-        target = (
-            Target.localstack(args.region)
-            if args.target == "localstack"
-            else Target.aws(args.region)
-        )
-        verb = "Planning a deploy of" if args.dry_run else "Deploying"
-        print(f"{verb} the chat to {target.name} ({target.region})")
-        outputs = Deployer(stack, target, dry_run=args.dry_run).deploy()
-    except (TargetError, DeployError, StackError) as exc:
+    except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    target = (
+        Target.localstack(args.region, args.endpoint)
+        if args.target == "localstack"
+        else Target.aws(args.region)
+    )
+    verb = "Planning a deploy of" if args.dry_run else "Deploying"
+    print(f"{verb} the chat to {target.name} ({target.region})")
+    with contextlib.ExitStack() as resources:
+        try:
+            if target.name == "localstack" and not target.has_websocket_apis():
+                if not args.dry_run:
+                    raise TargetError(
+                        "LocalStack's free plan has no API Gateway v2: `make localstack` "
+                        "deploys the rest to LocalStack and keeps the WebSocket API in its "
+                        "embedded control plane (`make localstack DRY_RUN=1` prints that plan)"
+                    )
+                embedded = resources.enter_context(embedded_control_plane(args.region))
+                target = target.with_api_home(embedded)
+                print(f"  note: {API_IN_EMBEDDED_CONTROL_PLANE}")
+            outputs = Deployer(stack, target, dry_run=args.dry_run).deploy()
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            return fail(exc, target, args.debug)
     if args.dry_run:
         print("\nDry run: nothing was changed.")
         return 0

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from scripts.deploy import POLICY_NAME, Deployer, Report, error_code
 from scripts.stack import Stack
-from scripts.targets import Target, TargetError
+from scripts.targets import LOCALSTACK_ENDPOINT, Target, fail
 
 DELETED, ABSENT = "deleted", "absent"
 
@@ -30,13 +30,7 @@ class Destroyer(Deployer):
         account = self.target.account_id()
         if stack.website:
             self.remove_bucket(stack.bucket_name(account))
-        api = self.find_api()
-        if api is None:
-            self.report(ABSENT, "websocket api", stack.api_name)
-        else:
-            # Routes, integrations and stages go with their API.
-            self.apigw.delete_api(ApiId=api["ApiId"])
-            self.report(DELETED, "websocket api", stack.api_name)
+        self.remove_api()
         for function in stack.all_functions:
             name = stack.function_name(function)
             self._absent_ok(
@@ -47,6 +41,25 @@ class Destroyer(Deployer):
             name = stack.table_name(table)
             if self._absent_ok("table", name, partial(self.dynamodb.delete_table, TableName=name)):
                 self.dynamodb.get_waiter("table_not_exists").wait(TableName=name)
+
+    def remove_api(self) -> None:
+        name = self.stack.api_name
+        if (
+            self.target.name == "localstack"
+            and self.target.api_home is None
+            and not self.target.has_websocket_apis()
+        ):
+            # Without API Gateway v2 in LocalStack, `make localstack` kept the API in its
+            # embedded control plane, which went when it stopped.
+            self.report(ABSENT, "websocket api", f"{name} (went with `make localstack`)")
+            return
+        api = self.find_api()
+        if api is None:
+            self.report(ABSENT, "websocket api", name)
+            return
+        # Routes, integrations and stages go with their API.
+        self.apigw.delete_api(ApiId=api["ApiId"])
+        self.report(DELETED, "websocket api", name)
 
     def remove_role(self) -> None:
         name = self.stack.role_name
@@ -91,20 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--stage", default="prod")
+    parser.add_argument("--endpoint", default=LOCALSTACK_ENDPOINT, help="LocalStack's URL")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.target == "local":
         print("The local target lives in memory: stopping `make local` removes it all.")
         return 0
     stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
     target = (
-        Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
+        Target.localstack(args.region, args.endpoint)
+        if args.target == "localstack"
+        else Target.aws(args.region)
     )
     print(f"Removing the chat from {target.name} ({target.region})")
     try:
         Destroyer(stack, target, Report()).destroy()
-    except TargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return fail(exc, target, args.debug)
     stack.outputs_path(target.name).unlink(missing_ok=True)
     return 0
 
