@@ -467,15 +467,12 @@ class Deployer:
             self.report(UNCHANGED, "function", name)
             return str(configuration["FunctionArn"])
         if cannot_run:
-            # LocalStack refuses to update a function it failed to start; it is only
-            # configuration and code to it, so the new version replaces the old.
-            def replace_function() -> None:
-                self.awslambda.delete_function(FunctionName=name)
-                create()
-
-            self._apply(replace_function)
-            self.report(UPDATED, "function", name)
-            return str(configuration["FunctionArn"])
+            raise DeployError(
+                f"LocalStack failed to start function {name} (its Lambda needs Docker) and "
+                "refuses to update or delete it since: restart LocalStack (its state is in "
+                "memory); `make localstack-up` starts one whose Lambda keeps functions "
+                "without Docker"
+            )
         if code_differs:
 
             def update_code() -> None:
@@ -494,7 +491,7 @@ class Deployer:
         return str(configuration["FunctionArn"])
 
     def _cannot_run(self, configuration: dict[str, Any]) -> bool:
-        """A function LocalStack failed to start (it runs them only with Docker)."""
+        """A function LocalStack failed to start (its own Lambda runs them only with Docker)."""
         failed = self.target.name == "localstack" and configuration.get("State") == "Failed"
         if failed:
             self._say_functions_run_elsewhere(configuration.get("StateReason"))

@@ -58,6 +58,9 @@ FILESYSTEM_ROOT = STATE_DIR / "fs"
 RUN_FILE = STATE_DIR / "run.json"
 LOG_FILE = STATE_DIR / "localstack.log"
 COMPOSE_FILE = ROOT / "docker-compose.localstack.yml"
+# LocalStack's Lambda without Docker: keeps functions, runs none (see the module there).
+NO_DOCKER_EXECUTOR_DIR = ROOT / "localstack-plugin"
+NO_DOCKER_EXECUTOR = "chat-no-docker"
 # Where LocalStack's installer looks first, relative to FILESYSTEM_ROOT.
 STATIC_LIBS = Path("usr/lib/localstack")
 DYNAMODB_LOCAL_VERSION = "2"  # the version LocalStack's DynamoDB asks for
@@ -280,8 +283,12 @@ def _start_from_pypi(port: int, log_file: Path) -> Running:
         "DNS_ADDRESS": "0",  # no DNS server on port 53
         "DISABLE_EVENTS": "1",  # no usage events sent home
         "SKIP_SSL_CERT_DOWNLOAD": "1",  # a self-signed certificate, not a download
+        # No Docker here (or compose would run LocalStack): its Lambda keeps the
+        # functions and runs none; the gateway emulator runs them.
+        "LAMBDA_RUNTIME_EXECUTOR": NO_DOCKER_EXECUTOR,
+        "PYTHONPATH": str(NO_DOCKER_EXECUTOR_DIR),
     }
-    for name in ("PYTHONPATH", "VIRTUAL_ENV", "AWS_ENDPOINT_URL"):
+    for name in ("VIRTUAL_ENV", "AWS_ENDPOINT_URL"):
         environment.pop(name, None)  # ours, not LocalStack's
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:

@@ -48,8 +48,8 @@ SERVICE_NAMES = {
 LOCALSTACK_START = "start it with `make localstack-up`"
 API_IN_EMBEDDED_CONTROL_PLANE = (
     "LocalStack has no API Gateway v2 (its free plan): the WebSocket API's definition "
-    "(routes, integrations, authorizer, stage) goes to the embedded control plane, and "
-    "the gateway emulator serves it"
+    "(routes, integrations, authorizer, stage) goes to the embedded control plane; the "
+    "gateway emulator serves it and runs the functions"
 )
 
 

@@ -1,23 +1,59 @@
-"""Fixtures shared by the end-to-end and browser tiers: one local stack per session."""
+"""Fixtures shared by the end-to-end and browser tiers: one stack per session.
+
+One suite, several targets, chosen by ``CHAT_TEST_TARGET`` (as moto runs its suite
+again against its server):
+
+- ``local`` (the default): the embedded AWS emulator, in this process;
+- ``localstack``: a real LocalStack — the one at ``LOCALSTACK_ENDPOINT`` if set, the one
+  on port 4566 if it answers, otherwise one started for the session (docker compose or
+  PyPI, see ``scripts/localstack.py``) and stopped at the end. Without API Gateway v2 in
+  LocalStack, the WebSocket API's definition lives in the embedded control plane.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from scripts import localstack
+from scripts.deploy import Report
+from scripts.destroy import Destroyer
 from scripts.stack import Stack
 from tests.client import ChatClient
 
+TARGETS = ("local", "localstack")
+TARGET = os.environ.get("CHAT_TEST_TARGET", "local")
+if TARGET not in TARGETS:
+    raise pytest.UsageError(f"CHAT_TEST_TARGET={TARGET!r}: use one of {', '.join(TARGETS)}")
+
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Harness]:
-    """The whole local stack: embedded AWS emulator, deployed chat, gateway, website."""
-    settings = HarnessSettings(stack=Stack(prefix=f"t{secrets.token_hex(3)}", stage="test"))
+def control_plane_url() -> Iterator[str | None]:
+    """LocalStack's URL on the localstack target; None: embed moto's server."""
+    if TARGET == "local":
+        yield None
+        return
+    with localstack.running_localstack(os.environ.get("LOCALSTACK_ENDPOINT")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def stack(control_plane_url: str | None) -> Iterator[Harness]:
+    """The whole stack on the chosen target: control planes, deployed chat, gateway, website."""
+    settings = HarnessSettings(
+        stack=Stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
+        control_plane_url=control_plane_url,
+    )
     with BackgroundHarness(settings) as harness:
         yield harness
+        if control_plane_url is not None:  # LocalStack outlives the session: tidy up
+            assert harness.target is not None
+            Destroyer(settings.stack, harness.target, Report(out=io.StringIO())).destroy()
 
 
 @pytest.fixture
