@@ -38,7 +38,8 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 	fi
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
-	$(BIN)/python -m emulator $(if $(PORT),--port $(PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT))
+	$(BIN)/python -m emulator serve scripts.stack:CHAT --port $(or $(WS_PORT),8765) \
+	  --website-port $(or $(PORT),8080) --outputs .chat/outputs-local.json
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
 	$(BIN)/python -m pytest
@@ -62,7 +63,12 @@ format: venv  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 localstack: venv  ## run the chat on a running LocalStack (make localstack-up starts one); DRY_RUN=1: plan only
-	$(if $(DRY_RUN),$(BIN)/python -m scripts.deploy --target localstack --endpoint $(LOCALSTACK_ENDPOINT) --stage $(STAGE) --dry-run,$(BIN)/python -m emulator --control-plane $(LOCALSTACK_ENDPOINT))
+ifdef DRY_RUN
+	$(BIN)/python -m scripts.deploy --target localstack --endpoint $(LOCALSTACK_ENDPOINT) --stage local --dry-run
+else
+	$(BIN)/python -m emulator serve scripts.stack:CHAT --control-plane $(LOCALSTACK_ENDPOINT) \
+	  --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080) --outputs .chat/outputs-localstack.json
+endif
 
 $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
 	@test -n "$(PYTHON313)" || { echo "LocalStack needs Python 3.13: install it, or set PYTHON313=/path/to/python3.13"; exit 1; }
@@ -97,7 +103,8 @@ aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: 
 	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
-	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \
+	  $(if $(filter localstack,$(TARGET)),--endpoint $(LOCALSTACK_ENDPOINT))
 
 bench: venv  ## benchmarks, printed as ratios against a baseline run side by side
 	$(BIN)/python -m bench

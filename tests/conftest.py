@@ -12,18 +12,17 @@ again against its server):
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from emulator.deploy import Report
+from emulator.destroy import Destroyer
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
 from scripts import localstack
-from scripts.deploy import Report
-from scripts.destroy import Destroyer
-from scripts.stack import Stack
+from scripts.stack import chat_stack
 from tests.client import ChatClient
 
 TARGETS = ("local", "localstack")
@@ -43,17 +42,20 @@ def control_plane_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def stack(control_plane_url: str | None) -> Iterator[Harness]:
+def stack(
+    control_plane_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
     """The whole stack on the chosen target: control planes, deployed chat, gateway, website."""
     settings = HarnessSettings(
-        stack=Stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
+        stack=chat_stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
         control_plane_url=control_plane_url,
+        outputs_path=tmp_path_factory.mktemp("outputs") / f"outputs-{TARGET}.json",
     )
     with BackgroundHarness(settings) as harness:
         yield harness
         if control_plane_url is not None:  # LocalStack outlives the session: tidy up
             assert harness.target is not None
-            Destroyer(settings.stack, harness.target, Report(out=io.StringIO())).destroy()
+            Destroyer(settings.stack, harness.target, Report(out=None)).destroy()
 
 
 @pytest.fixture

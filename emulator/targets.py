@@ -6,12 +6,10 @@ the emulator and the tests all get their boto3 clients from :class:`Target`.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
@@ -62,13 +60,17 @@ class Target:
     name: str  # local | localstack | aws
     region: str
     endpoint_url: str | None = None
+    # (access key id, secret): an emulator account of its own; None for the default
+    credentials: tuple[str, str] | None = None
     # Where the WebSocket API's definition lives when this target has no API Gateway v2
     # (LocalStack's free plan): the embedded control plane. None: on this target.
     api_home: Target | None = None
 
     @classmethod
-    def local(cls, endpoint_url: str, region: str) -> Target:
-        return cls("local", region, endpoint_url)
+    def local(
+        cls, endpoint_url: str, region: str, credentials: tuple[str, str] | None = None
+    ) -> Target:
+        return cls("local", region, endpoint_url, credentials)
 
     @classmethod
     def localstack(cls, region: str, endpoint_url: str = LOCALSTACK_ENDPOINT) -> Target:
@@ -103,10 +105,23 @@ class Target:
             raise
         return True
 
+    @property
+    def access_key(self) -> tuple[str, str]:
+        """The credentials an emulated target's functions and clients use."""
+        if self.credentials is not None:
+            return self.credentials
+        return EMULATOR_CREDENTIALS["aws_access_key_id"], EMULATOR_CREDENTIALS[
+            "aws_secret_access_key"
+        ]
+
     @cached_property
     def session(self) -> boto3.Session:
-        credentials = EMULATOR_CREDENTIALS if self.emulated else {}
-        return boto3.Session(region_name=self.region, **credentials)
+        if not self.emulated:
+            return boto3.Session(region_name=self.region)
+        key, secret = self.access_key
+        return boto3.Session(
+            region_name=self.region, aws_access_key_id=key, aws_secret_access_key=secret
+        )
 
     def account_id(self) -> str:
         """Who we are on the target; turns the usual set-up mistakes into one-line advice."""
@@ -148,21 +163,7 @@ class Target:
         return client
 
 
-@contextlib.contextmanager
-def embedded_control_plane(region: str) -> Iterator[Target]:
-    """moto's server in this process, on a free loopback port, for as long as the block."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield Target.local(f"http://{host}:{port}", region)
-    finally:
-        server.stop()
-
-
-def fail(exc: BaseException, target: Target, debug: bool = False) -> int:
+def fail(exc: BaseException, target: Target, debug: bool = False, out: TextIO = sys.stderr) -> int:
     """Print the one-line explanation of a failure and return 1.
 
     With ``debug``, or for an exception that is no AWS failure (a bug), re-raise it so
@@ -171,7 +172,7 @@ def fail(exc: BaseException, target: Target, debug: bool = False) -> int:
     line = explain(exc, target)
     if debug or line is None:
         raise exc
-    print(f"error: {line}", file=sys.stderr)
+    print(f"error: {line}", file=out)
     return 1
 
 
