@@ -539,8 +539,8 @@ class Deployer:
             self.target_runs_functions = False
             reason = str(configuration.get("StateReason"))
             self.report.note(
-                f"LocalStack can't run the functions here ({reason:.80}; its Lambda needs "
-                "Docker): the gateway emulator runs them"
+                f"LocalStack could not start the functions ({reason:.80}; its Lambda needs "
+                "Docker): it keeps their configuration and code only"
             )
         return failed
 

@@ -121,6 +121,7 @@ class Harness:
             if deployer.target_runs_functions:
                 self._serve_website()
                 return
+            self.report.note("the gateway emulator serves LocalStack's API and runs the functions")
         certificates = make_certificates(self.workdir / "tls", stack.region)
         self.gateway = Gateway(
             stack.stage,
