@@ -1,7 +1,10 @@
 """Where a deploy goes: the embedded emulator, LocalStack, or a real AWS account.
 
 The one module that knows each target's endpoint and credentials; deploy, destroy,
-the emulator and the tests all get their boto3 clients from :class:`Target`.
+the emulator and the tests all get their boto3 clients from :class:`Target`. A target
+may keep its WebSocket API's control plane elsewhere (:attr:`Target.api_home`: LocalStack
+without API Gateway v2 beside the embedded one). :func:`explain` turns a failure against
+any target into one line naming the service and the next step.
 """
 
 from __future__ import annotations
