@@ -22,13 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.controlplane import LOOPBACK, new_account_id
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.package import PackageError
 from emulator.reload import StackSource, Watcher
 from emulator.stack import DEFAULT_REGION, Stack, StackError
-from emulator.targets import TargetError
+from emulator.targets import Target, TargetError, fail
 from emulator.template import TemplateError, load
 
 DEFAULT_PORT = 8765
@@ -93,25 +95,34 @@ def stack_source(
 
 
 def _banner(harness: Harness, started: float) -> str:
-    assert harness.gateway is not None
     assert harness.target is not None
+    assert harness.outputs is not None
     gateway = harness.gateway
     key, secret = harness.target.access_key
-    lines = [
-        f"\nReady in {time.monotonic() - started:.1f} s.",
-        f"  WebSocket API   {gateway.url}",
-        "                  connect clients here; on AWS this is "
-        f"wss://{gateway.domain_name}/{gateway.stage}",
-    ]
+    lines = [f"\nReady in {time.monotonic() - started:.1f} s."]
+    if gateway is None:  # a LocalStack plan with WebSocket APIs serves it
+        lines += [
+            f"  WebSocket API   {harness.outputs.websocket_url}",
+            "                  LocalStack's own; it runs the functions in its Lambda",
+        ]
+    else:
+        lines += [
+            f"  WebSocket API   {gateway.url}",
+            "                  connect clients here; on AWS this is "
+            f"wss://{gateway.domain_name}/{gateway.stage}",
+        ]
     if harness.website is not None:
         lines += [
             f"  Website         {harness.website.url}",
             "                  the website bucket, served as S3 website hosting would",
         ]
+    if gateway is not None:
+        lines += [
+            f"  @connections    {gateway.management_endpoint}",
+            "                  what functions post to; their workers resolve it to "
+            f"127.0.0.1:{gateway.connections_port}",
+        ]
     lines += [
-        f"  @connections    {gateway.management_endpoint}",
-        "                  what functions post to; their workers resolve it to "
-        f"127.0.0.1:{gateway.connections_port}",
         f"  AWS endpoint    {harness.control_plane_url}",
         f"                  DynamoDB, S3, Lambda…: AWS_ENDPOINT_URL={harness.control_plane_url}"
         f" AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret}",
@@ -138,6 +149,8 @@ async def _serve(
     try:
         await harness.start()
         if not verbose:
+            for note in harness.report.notes:
+                print(f"  note: {note}", file=out)
             print(f"  {harness.report.summary()}", file=out)
         if harness.restored is not None and settings.state_dir is not None:
             print(f"  {harness.restored.summary(settings.state_dir)}", file=out)
@@ -246,6 +259,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 raise
             print(f"error: {exc}", file=out)
             return 2 if isinstance(exc, UsageError) else 1
+        except (BotoCoreError, ClientError) as exc:
+            target = (
+                Target.localstack(args.region, args.control_plane)
+                if args.control_plane
+                else Target.local("the embedded AWS emulator", args.region)
+            )
+            return fail(exc, target, args.debug, out)
         except OSError as exc:
             if args.debug:
                 raise

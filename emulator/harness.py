@@ -27,7 +27,7 @@ from emulator.package import PackageError
 from emulator.runner import LambdaRunner, runtime_library
 from emulator.stack import Stack
 from emulator.state import Restored
-from emulator.targets import Target
+from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
 from emulator.tls import execute_api_host, make_certificates
 from emulator.website import WebsiteServer
 
@@ -98,10 +98,23 @@ class Harness:
     @property
     def control_plane_url(self) -> str:
         """Where the AWS control planes (and DynamoDB, S3) are served."""
-        if self.control_plane is None:
-            assert self.settings.control_plane_url is not None
+        if self.settings.control_plane_url is not None:
             return self.settings.control_plane_url
+        assert self.control_plane is not None
         return self.control_plane.url
+
+    def _localstack_target(self) -> Target:
+        """LocalStack, with the WebSocket API's definition embedded if it has no API Gateway v2."""
+        settings = self.settings
+        target = Target.localstack(settings.stack.region, self.control_plane_url)
+        if target.has_websocket_apis():
+            return target
+        self.control_plane = ControlPlane(settings.control_plane_port)
+        self.control_plane.start()
+        self.report.note(API_IN_EMBEDDED_CONTROL_PLANE)
+        return target.with_api_home(
+            self.control_plane.new_account(target.region, settings.account_id)
+        )
 
     async def start(self) -> None:
         settings = self.settings
@@ -112,7 +125,16 @@ class Harness:
                 self.control_plane.new_account, stack.region, settings.account_id
             )
         else:
-            self.target = Target.localstack(stack.region, self.control_plane_url)
+            self.target = await asyncio.to_thread(self._localstack_target)
+        if self.target.name == "localstack" and self.target.api_home is None:
+            # A LocalStack plan with WebSocket APIs serves the API itself, if its Lambda
+            # can run the functions (it needs Docker); if not, our gateway serves it.
+            deployer = self._deployer(stack, self.report)
+            self.outputs = await asyncio.to_thread(deployer.deploy)
+            if deployer.target_runs_functions:
+                self._serve_website()
+                return
+            self.report.note("the gateway emulator serves LocalStack's API and runs the functions")
         certificates = make_certificates(self.workdir / "tls", stack.region)
         self.gateway = Gateway(
             stack.stage,
@@ -133,28 +155,37 @@ class Harness:
                 state.restore, dynamodb, stack, settings.state_dir
             )
         self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        self._serve_website()
+
+    def _serve_website(self) -> None:
         assert self.outputs is not None
+        assert self.target is not None
+        settings = self.settings
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
             )
             self.website.start()
-            # The bucket is served here, not by moto: that is the website's address.
+            # The bucket is served here, not by the emulator: that is the website's address.
             self.outputs = replace(self.outputs, website_url=self.website.url)
         if settings.outputs_path is not None:
             self.outputs.write(settings.outputs_path)
 
-    async def _deploy(self, stack: Stack, report: Report) -> ApiConfig:
-        """Deploy the stack into the harness's account; what the gateway must serve."""
+    def _deployer(self, stack: Stack, report: Report) -> Deployer:
         assert self.target is not None
-        assert self.gateway is not None
-        deployer = Deployer(
+        return Deployer(
             stack,
             self.target,
             report,
             build_dir=self.settings.build_dir or self.workdir / "build",
             cache_dir=self.settings.cache_dir,
         )
+
+    async def _deploy(self, stack: Stack, report: Report) -> ApiConfig:
+        """Deploy the stack into the harness's account; what the gateway must serve."""
+        assert self.target is not None
+        assert self.gateway is not None
+        deployer = self._deployer(stack, report)
         outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
         if self.website is not None:
             outputs = replace(outputs, website_url=self.website.url)

@@ -1,26 +1,61 @@
-"""Fixtures shared by the end-to-end and browser tiers: one local stack per session."""
+"""Fixtures shared by the end-to-end and browser tiers: one stack per session.
+
+One suite, several targets, chosen by ``CHAT_TEST_TARGET`` (as moto runs its suite
+again against its server):
+
+- ``local`` (the default): the embedded AWS emulator, in this process;
+- ``localstack``: a real LocalStack — the one at ``LOCALSTACK_ENDPOINT`` if set, the one
+  on port 4566 if it answers, otherwise one started for the session (docker compose or
+  PyPI, see ``scripts/localstack.py``) and stopped at the end. Without API Gateway v2 in
+  LocalStack, the WebSocket API's definition lives in the embedded control plane.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from emulator.deploy import Report
+from emulator.destroy import Destroyer
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from scripts import localstack
 from scripts.stack import chat_stack
 from tests.client import ChatClient
 
+TARGETS = ("local", "localstack")
+TARGET = os.environ.get("CHAT_TEST_TARGET", "local")
+if TARGET not in TARGETS:
+    raise pytest.UsageError(f"CHAT_TEST_TARGET={TARGET!r}: use one of {', '.join(TARGETS)}")
+
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The whole local stack: embedded AWS emulator, deployed chat, gateway, website."""
+def control_plane_url() -> Iterator[str | None]:
+    """LocalStack's URL on the localstack target; None: embed moto's server."""
+    if TARGET == "local":
+        yield None
+        return
+    with localstack.running_localstack(os.environ.get("LOCALSTACK_ENDPOINT")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def stack(
+    control_plane_url: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
+    """The whole stack on the chosen target: control planes, deployed chat, gateway, website."""
     settings = HarnessSettings(
         stack=chat_stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
-        outputs_path=tmp_path_factory.mktemp("outputs") / "outputs-local.json",
+        control_plane_url=control_plane_url,
+        outputs_path=tmp_path_factory.mktemp("outputs") / f"outputs-{TARGET}.json",
     )
     with BackgroundHarness(settings) as harness:
         yield harness
+        if control_plane_url is not None:  # LocalStack outlives the session: tidy up
+            assert harness.target is not None
+            Destroyer(settings.stack, harness.target, Report(out=None)).destroy()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Deploy and destroy against the embedded emulator, counting the calls they make."""
+"""Deploy and destroy against the test target, counting the calls they make."""
 
 from __future__ import annotations
 
@@ -279,7 +279,7 @@ def test_botocore_validates_what_aws_would_refuse(
 
 
 def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
-    """make local leaves the same machine-readable outputs as the other targets."""
+    """make local (and make localstack) leave the same machine-readable outputs as deploy."""
     assert stack.gateway is not None
     assert stack.website is not None
     assert stack.settings.outputs_path is not None
