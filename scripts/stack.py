@@ -97,6 +97,11 @@ FUNCTIONS = (
     Function("get-history", "get_history.handler", rules.GET_HISTORY),
     Function("leave-room", "leave_room.handler", rules.LEAVE_ROOM),
     Function("typing", "typing_indicator.handler", rules.TYPING),
+    Function("edit-message", "edit_message.handler", rules.EDIT_MESSAGE),
+    Function("delete-message", "delete_message.handler", rules.DELETE_MESSAGE),
+    Function("remove-member", "remove_member.handler", rules.REMOVE_MEMBER),
+    Function("transfer-admin", "transfer_admin.handler", rules.TRANSFER_ADMIN),
+    Function("get-room", "get_room.handler", rules.GET_ROOM),
 )
 
 # The client files uploaded to the website bucket; config.js is written at deploy.
