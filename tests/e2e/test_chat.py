@@ -2,61 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from chat import rules
 from emulator.harness import Harness
-from tests.client import ChatClient
-
-MakeClient = Callable[..., ChatClient]
-
-
-def create_room(admin: ChatClient, name: str = "Lobby") -> str:
-    reply = admin.request("createRoom", expect="roomCreated", name=name)
-    assert reply["type"] == "roomCreated", reply
-    return str(reply["room"]["roomId"])
-
-
-def join(admin: ChatClient, user: ChatClient, room_id: str) -> None:
-    """user asks, admin approves, both see it happen."""
-    assert user.request("joinRoom", expect="joinRequested", roomId=room_id)["type"] == (
-        "joinRequested"
-    )
-    admin.wait_for("joinRequest", roomId=room_id)
-    decided = admin.request(
-        "joinRoom", expect="joinDecided", roomId=room_id, op="approve", userId=user.user_id
-    )
-    assert decided["status"] == "approved", decided
-    assert user.wait_for("joinDecision", status="approved")["room"]["roomId"] == room_id
-
-
-def members_of(client: ChatClient, room_id: str) -> dict[str, dict[str, Any]]:
-    reply = client.request("getMembers", expect="members", roomId=room_id)
-    assert reply["type"] == "members", reply
-    return {m["name"]: m for m in reply["members"]}
-
-
-def member(event: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((m for m in event["members"] if m["name"] == name), None)
-
-
-def say(client: ChatClient, room_id: str, text: str) -> dict[str, Any]:
-    return client.request("sendMessage", expect="messageSent", roomId=room_id, text=text)
-
-
-def is_text(event: dict[str, Any]) -> bool:
-    """A ``message`` event that carries a member's text, not a notice of who joined or left."""
-    return event["type"] == "message" and event["message"]["kind"] == "text"
-
-
-def heard(client: ChatClient, where: Callable[[dict[str, Any]], bool] = is_text) -> str:
-    """The text of the next member's message the client receives."""
-    return str(client.wait_for("message", lambda e: is_text(e) and where(e))["message"]["text"])
+from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, members_of, say
 
 
 def test_create_request_approve_chat_and_members(make_client: MakeClient) -> None:
@@ -276,6 +228,14 @@ def test_vanished_connections_do_not_stop_delivery(stack: Harness, make_client: 
             "userId",
         ),
         ('{"action": "joinRoom", "roomId": "abcdefghjk"}', "ROOM_NOT_FOUND", None),
+        (
+            '{"action": "sendMessage", "roomId": "abcdefghjk", "text": "hi", "messageId": "X"}',
+            "INVALID_PAYLOAD",
+            "messageId",
+        ),
+        ('{"action": "deleteMessage", "roomId": "abcdefghjk"}', "INVALID_PAYLOAD", "messageId"),
+        ('{"action": "removeMember", "roomId": "abcdefghjk"}', "INVALID_PAYLOAD", "userId"),
+        ('{"action": "getRoom", "roomId": "abcdefghjk"}', "ROOM_NOT_FOUND", None),
         ('{"action": "getMembers", "roomId": "abcdefghjk", "ref": 7}', "INVALID_PAYLOAD", "ref"),
     ],
 )
