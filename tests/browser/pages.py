@@ -19,7 +19,7 @@ def create_room(page: Page, name: str) -> str:
     page.get_by_label("New room").fill(name)
     page.get_by_role("button", name="Create").click()
     expect(page.locator("#room-title")).to_have_text(name)
-    return page.locator("#room-id").inner_text()
+    return str(page.locator("#room-id").text_content())
 
 
 def message_box(page: Page) -> Locator:
