@@ -311,12 +311,13 @@
       const r = room(data.roomId);
       const newest = data.before === undefined || data.before === null;
       const overlaps = data.messages.some((m) => r.messages.has(m.messageId));
-      if (!newest || r.messages.size === 0 || (!overlaps && data.more)) {
+      if (!newest || !r.loaded || (!overlaps && data.more)) {
         // An older page, a first load, or a catch-up after a long drop that left a gap:
         // "Load older" continues from this page, and de-duplication fills the gap.
         r.older = data.cursor;
         r.more = data.more;
       }
+      r.loaded = true;
       addMessages(data.roomId, data.messages, false);
     },
     typing(data) {
@@ -1022,8 +1023,8 @@
           const name = el("span", "name", m.name);
           name.title = m.name;
           line.append(name);
-          if (you) line.append(el("span", "you", "(you)"));
-          if (m.role === "admin") line.append(el("span", "role-badge", "admin"));
+          if (you) line.append(" ", el("span", "you", "(you)"));
+          if (m.role === "admin") line.append(" ", el("span", "role-badge", "admin"));
           who.append(line, el("span", "status", presence));
           li.replaceChildren(avatar, who);
           if (manage) {

@@ -29,3 +29,10 @@ def message_box(page: Page) -> Locator:
 def send(page: Page, text: str) -> None:
     message_box(page).fill(text)
     message_box(page).press("Enter")
+
+
+def ask_to_join(page: Page) -> None:
+    """On an invite link's page: the invitation names the room; ask to join it."""
+    invitation = page.locator("#invite")
+    expect(invitation).to_contain_text("You're invited to")
+    invitation.get_by_role("button", name="Ask to join").click()

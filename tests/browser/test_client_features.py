@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Dialog, Locator, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.pages import OpenPage, create_room, message_box, sign_in
+from tests.browser.pages import OpenPage, ask_to_join, create_room, message_box, sign_in
 from tests.client import ChatClient
 
 MakeClient = Callable[..., ChatClient]
@@ -53,13 +54,14 @@ def test_load_older_pages_through_history(open_page: OpenPage, make_client: Make
 
     reader = open_page(f"?room={room_id}")
     sign_in(reader, "Reader")
-    expect(reader.get_by_label("Join by room id")).to_have_value(room_id)
-    reader.get_by_role("button", name="Ask to join").click()
+    ask_to_join(reader)
     approve(admin, room_id)
 
+    # The newest 50 entries: m07 to m55, and the notice that the reader joined.
     bubbles = reader.locator("#messages .message .bubble")
-    expect(bubbles).to_have_count(50)
-    expect(bubbles.first).to_have_text("m06")
+    expect(bubbles).to_have_count(49)
+    expect(bubbles.first).to_have_text("m07")
+    expect(reader.locator("#messages .notice-entry")).to_have_text(re.compile("You joined"))
     expect(bubbles.last).to_have_text("m55")
     older = reader.get_by_role("button", name="Load older messages")
     expect(older).to_be_visible()
@@ -186,24 +188,19 @@ def test_member_leaves_room(open_page: OpenPage) -> None:
     room_id = create_room(admin, "Short stay")
     guest = open_page(f"?room={room_id}")
     sign_in(guest, "Gus")
-    guest.get_by_role("button", name="Ask to join").click()
+    ask_to_join(guest)
     admin.get_by_role("button", name="Approve Gus").click()
     expect(message_box(guest)).to_be_visible()
     expect(admin.locator("#member-list .member")).to_have_count(2)
 
-    dialogs: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    guest.on("dialog", accept)
     guest.get_by_role("button", name="Leave").click()
+    dialog = guest.get_by_role("dialog")
+    expect(dialog).to_contain_text("Leave Short stay?")
+    dialog.get_by_role("button", name="Leave").click()
+    expect(dialog).to_be_hidden()
     expect(guest.locator("#room-list .room-item")).to_have_count(0)
     expect(guest.locator("#room-empty")).to_be_visible()
     expect(guest.locator("#no-rooms")).to_be_visible()
-    assert len(dialogs) == 1, dialogs
-    assert "Short stay" in dialogs[0], dialogs
 
     expect(admin.locator("#member-list .member")).to_have_count(1)
     expect(admin.locator("#member-list")).not_to_contain_text("Gus")
