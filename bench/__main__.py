@@ -26,7 +26,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.sync.client import connect
 
 from emulator.harness import BackgroundHarness, HarnessSettings
-from scripts.stack import Stack
+from scripts.stack import chat_stack
 from tests.client import ChatClient
 
 ROUND_TRIPS = 150
@@ -120,7 +120,7 @@ def fan_out(url: str) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    settings = HarnessSettings(stack=Stack(prefix=f"b{secrets.token_hex(3)}", stage="bench"))
+    settings = HarnessSettings(stack=chat_stack(prefix=f"b{secrets.token_hex(3)}", stage="bench"))
     with BackgroundHarness(settings) as harness:
         assert harness.gateway is not None
         url = harness.gateway.url
