@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.pages import OpenPage, ask_to_join, create_room, message_box, sign_in
-from tests.client import ChatClient
-
-MakeClient = Callable[..., ChatClient]
-
-
-def room_entry(page: Page, name: str) -> Locator:
-    return page.locator("#room-list .room-item", has_text=name)
-
-
-def approve(admin: ChatClient, room_id: str) -> str:
-    """The ChatClient admin approves the next request to ``room_id``; the requester's id."""
-    user_id: str = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
-    decided = admin.request(
-        "joinRoom", expect="joinDecided", roomId=room_id, op="approve", userId=user_id
-    )
-    assert decided["status"] == "approved", decided
-    return user_id
-
-
-def focus_by_tab(page: Page, target: str, most: int = 20) -> None:
-    """Press Tab until the element with id ``target`` has the focus."""
-    for _ in range(most):
-        if page.evaluate("document.activeElement && document.activeElement.id") == target:
-            return
-        page.keyboard.press("Tab")
-    expect(page.locator(f"#{target}")).to_be_focused()
-
-
-def no_horizontal_overflow(page: Page) -> None:
-    sizes = page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert sizes[0] <= sizes[1], f"page is {sizes[0]}px wide in a {sizes[1]}px viewport"
+from tests.browser.pages import (
+    MakeClient,
+    OpenPage,
+    approve,
+    ask_to_join,
+    create_room,
+    focus_by_tab,
+    message_box,
+    no_horizontal_overflow,
+    room_entry,
+    sign_in,
+)
 
 
 def test_load_older_pages_through_history(open_page: OpenPage, make_client: MakeClient) -> None:
