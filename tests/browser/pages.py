@@ -34,6 +34,7 @@ def open_rooms(page: Page) -> None:
     menu = page.locator("#menu-toggle")
     if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
         menu.click()
+        expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
 
 
 def show_members(page: Page) -> None:

@@ -90,7 +90,7 @@ def test_reader_scrolled_up_keeps_place_and_sees_new_marker(
     page = member_page(open_page, admin, room_id, "Reader", screen)
     expect(page.locator("#messages .message")).to_have_count(40)
     page.evaluate(f"{SCROLLED} = 0")
-    page.wait_for_function(f"{SCROLLED} === 0")
+    page.wait_for_function(f"() => {SCROLLED} === 0")
 
     say(admin, room_id, "while you were reading")
     jump = page.locator("#jump")
@@ -142,7 +142,8 @@ def test_lost_reply_is_retried_with_the_same_id(
     page.locator("#invite").get_by_role("button", name="Ask to join").click()
     approve(admin, room_id)
 
-    network.hold_replies.append('"type":"messageSent"')
+    # Both what tells the page its message is in: its own copy, and the reply.
+    network.hold_replies += ['"text":"exactly once"', '"type":"messageSent"']
     admin.drain()
     message_box(page).fill("exactly once")
     message_box(page).press("Enter")
@@ -171,7 +172,7 @@ def test_unanswered_message_fails_with_retry_and_keeps_its_text(
     page.locator("#invite").get_by_role("button", name="Ask to join").click()
     approve(admin, room_id)
 
-    network.hold_replies.append('"type":"messageSent"')
+    network.hold_replies += ['"text":"keep me"', '"type":"messageSent"']
     message_box(page).fill("keep me")
     message_box(page).press("Enter")
     failed = page.locator("#messages .message.failed")
@@ -233,7 +234,8 @@ def test_phone_header_fits_name_and_fingers(open_page: OpenPage) -> None:
     assert header["height"] < 64, f"the room header takes {header['height']} px"
     small = page.evaluate(
         """[...document.querySelectorAll('button, input, textarea')]
-             .filter((el) => el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden')
+             .filter((el) => el.getClientRects().length)
+             .filter((el) => getComputedStyle(el).visibility !== 'hidden')
              .map((el) => [el.id || el.textContent.trim(), el.getBoundingClientRect().height])
              .filter(([, height]) => height < 44)"""
     )
@@ -294,18 +296,18 @@ def test_message_list_scrolls_by_keyboard_with_a_visible_ring(
     messages = page.locator("#messages")
     expect(messages.locator(".message")).to_have_count(30)
     message_box(page).focus()
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")  # the list is the stop before the message box
     expect(messages).to_be_focused()
     page.keyboard.press("Home")
-    page.wait_for_function(f"{SCROLLED} === 0")
+    page.wait_for_function(f"() => {SCROLLED} === 0")
     page.keyboard.press("End")
-    page.wait_for_function(f"{SCROLLED} > 0")
+    page.wait_for_function(f"() => {SCROLLED} > 0")
     ring = page.evaluate(
         """(() => {
-             const lum = (c) => { const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(Number).map((v) => {
-               v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-               return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+             const channel = (v) => {
+               v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+             const lum = (c) => { const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(Number)
+               .map(channel); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
              const style = getComputedStyle(document.activeElement);
              return [style.outlineStyle, 1.05 / (lum(style.outlineColor) + 0.05)];
            })()"""
@@ -420,7 +422,7 @@ def test_rejected_room_can_be_removed_from_the_list(
 
 
 def test_vanished_room_and_draft_are_not_lost_silently(stack: Harness, open_page: OpenPage) -> None:
-    """When the server no longer has the open room (a reset), the page says so, keeping the draft."""
+    """When the server no longer has the open room (a reset), the page says so, with the draft."""
     page = open_page(**DESKTOP)
     network = Network(page)
     sign_in(page, "Drafter")
@@ -448,7 +450,7 @@ def test_vanished_room_and_draft_are_not_lost_silently(stack: Harness, open_page
     expect(page.get_by_role("button", name="Dismiss")).to_be_focused()
 
 
-# --- 7. dead ends ----------------------------------------------------------------------------------
+# --- 7. dead ends ------------------------------------------------------------------------
 
 
 @SCREENS
