@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chat import config
+from chat.store import Store
+from emulator.harness import Harness
 from tests.client import ChatClient
 
 MakeClient = Callable[..., ChatClient]
@@ -51,3 +54,17 @@ def is_text(event: dict[str, Any]) -> bool:
 def heard(client: ChatClient, where: Callable[[dict[str, Any]], bool] = is_text) -> str:
     """The text of the next member's message the client receives."""
     return str(client.wait_for("message", lambda e: is_text(e) and where(e))["message"]["text"])
+
+
+def store_for(stack: Harness) -> Store:
+    """The chat's own store, on the stack's tables, for checks below the rules."""
+    assert stack.target is not None
+    assert stack.outputs is not None
+    tables = stack.outputs.tables
+    settings = config.Settings(
+        connections_table=tables[config.CONNECTIONS_TABLE],
+        rooms_table=tables[config.ROOMS_TABLE],
+        messages_table=tables[config.MESSAGES_TABLE],
+        log_level="INFO",
+    )
+    return Store(settings, client=stack.target.client("dynamodb"))

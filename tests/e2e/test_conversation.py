@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from chat import config, rules
+from chat import rules
 from chat.errors import MessageNotFound
-from chat.store import Store
 from emulator.harness import Harness
 from tests.client import ChatClient
-from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, say
+from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, say, store_for
 
 
 def new_id() -> str:
@@ -35,20 +34,6 @@ def history(client: ChatClient, room_id: str) -> list[dict[str, Any]]:
 
 def copies(events: list[dict[str, Any]], message_id: str) -> int:
     return sum(1 for e in events if is_text(e) and e["message"]["messageId"] == message_id)
-
-
-def store_for(stack: Harness) -> Store:
-    """The chat's own store, on the stack's tables, for checks below the rules."""
-    assert stack.target is not None
-    assert stack.outputs is not None
-    tables = stack.outputs.tables
-    settings = config.Settings(
-        connections_table=tables[config.CONNECTIONS_TABLE],
-        rooms_table=tables[config.ROOMS_TABLE],
-        messages_table=tables[config.MESSAGES_TABLE],
-        log_level="INFO",
-    )
-    return Store(settings, client=stack.target.client("dynamodb"))
 
 
 # --- sendMessage is idempotent ---------------------------------------------------------
