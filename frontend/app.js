@@ -624,7 +624,7 @@
       r.newBelow = 0;
       $("message-input").value = drafts[roomId] || "";
       updateCounter($("message-input"), "message-count");
-      $("messages").replaceChildren();
+      $("message-list").replaceChildren();
     }
     const panelOpen = $("sidebar").classList.contains("open");
     closePanels(); // on a narrow screen, show the room rather than the panel it was chosen in
@@ -760,8 +760,8 @@
         const label = dayLabel(date);
         items.push({
           key: `day:${day}`, sig: label,
-          create: () => { const li = el("li", "day"); li.setAttribute("role", "separator"); return li; },
-          update: (li) => { li.replaceChildren(el("span", "", label)); li.setAttribute("aria-label", label); },
+          create: () => el("li", "day"),
+          update: (li) => li.replaceChildren(el("span", "", label)),
         });
         previous = null;
       }
@@ -916,14 +916,15 @@
 
   function renderConversation({ stick = false }) {
     const r = state.current && state.rooms.get(state.current);
-    const list = $("messages");
+    const box = $("messages"); // the scrolling log; its list holds the entries
+    const list = $("message-list");
     if (!r || r.status !== "approved") return;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;
     // The reader's place: the first entry on screen, and where it is now.
     let anchor = null;
     let anchorTop = 0;
     for (const child of list.children) {
-      if (child.offsetTop + child.offsetHeight > list.scrollTop) { anchor = child; anchorTop = child.offsetTop; break; }
+      if (child.offsetTop + child.offsetHeight > box.scrollTop) { anchor = child; anchorTop = child.offsetTop; break; }
     }
     // Entries that arrive below what is shown while the reader is further up are new.
     const shown = [...list.children].map((c) => r.messages.get(c.dataset.key)).filter(Boolean);
@@ -939,10 +940,10 @@
     }
     reconcile(list, entries(r));
     if (stick || atBottom) {
-      list.scrollTop = list.scrollHeight;
+      box.scrollTop = box.scrollHeight;
       r.newBelow = 0;
     } else if (anchor && anchor.isConnected) {
-      list.scrollTop += anchor.offsetTop - anchorTop;
+      box.scrollTop += anchor.offsetTop - anchorTop;
     }
     renderJump(r);
   }
