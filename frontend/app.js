@@ -80,6 +80,7 @@
     editing: null, // messageId being edited in the open room
     focusAfter: null, // what to focus when a list update removes the focused element
     notice: null, // {scope}
+    atBottom: true, // the reader is at the latest message
     joinPreviewFor: null,
   };
   const outbox = new Map(stored(OUTBOX_STORE, []).map((entry) => [entry.messageId, entry]));
@@ -838,6 +839,7 @@
           );
         }
         if (foot.childNodes.length) parts.push(foot);
+        if (foot.querySelectorAll(".quiet").length === foot.childNodes.length) foot.classList.add("only-actions");
         li.replaceChildren(...parts);
       },
     };
@@ -945,6 +947,7 @@
     } else if (anchor && anchor.isConnected) {
       box.scrollTop += anchor.offsetTop - anchorTop;
     }
+    state.atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;
     renderJump(r);
   }
 
@@ -1291,8 +1294,15 @@
       send("typing", { roomId: state.current });
     }
   });
+  // A panel appearing above the conversation (a join request) shrinks it: a reader who
+  // was at the latest message stays there.
+  new ResizeObserver(() => {
+    const box = $("messages");
+    if (state.atBottom) box.scrollTop = box.scrollHeight;
+  }).observe($("messages"));
   $("messages").addEventListener("scroll", () => {
     const list = $("messages");
+    state.atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
     const r = state.current && state.rooms.get(state.current);
     if (r && list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX && r.newBelow) {
       r.newBelow = 0;
