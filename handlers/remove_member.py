@@ -15,10 +15,8 @@ from chat.rules import Kind
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
-    command = rules.parse_member_ref(payload)
-    caller = request.caller()
-    room, members = request.store.load_room(command.room_id)
-    target = rules.check_removal(room, members, caller.user_id, command.user_id)
+    room, members, target = request.admin_target(payload, rules.check_removal)
+    caller = request.caller()  # cached
     notice = rules.notice(Kind.REMOVED, target, rules.new_message_id(), app.now())
     request.store.remove_member(caller.user_id, notice)
     remaining = [m for m in members if m.user_id != target.user_id]

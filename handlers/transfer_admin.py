@@ -15,10 +15,8 @@ from chat.rules import Kind, Role
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
-    command = rules.parse_member_ref(payload)
-    caller = request.caller()
-    room, members = request.store.load_room(command.room_id)
-    target = rules.check_transfer(room, members, caller.user_id, command.user_id)
+    room, members, target = request.admin_target(payload, rules.check_transfer)
+    caller = request.caller()  # cached
     notice = rules.notice(Kind.ADMIN, target, rules.new_message_id(), app.now())
     request.store.transfer_admin(caller.user_id, notice)
     roles = {caller.user_id: Role.MEMBER, target.user_id: Role.ADMIN}

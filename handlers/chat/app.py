@@ -86,6 +86,16 @@ class Request:
         message = rules.check_author(self.store.message(room_id, message_id), me.user_id)
         return room, members, message
 
+    def admin_target(
+        self, payload: Mapping[str, Any], check: Callable[[Room, list[Member], str, str], Member]
+    ) -> tuple[Room, list[Member], Member]:
+        """For an admin's action on a member (``userId``): the room, its memberships and
+        that member, once ``check`` (``rules.check_removal``, ``check_transfer``) allows it."""
+        command = rules.parse_member_ref(payload)
+        caller = self.caller()
+        room, members = self.store.load_room(command.room_id)
+        return room, members, check(room, members, caller.user_id, command.user_id)
+
     def post_entry(
         self, room: Room, members: Iterable[Member], entry: Message, kind: str = "message"
     ) -> None:

@@ -108,3 +108,18 @@ def no_horizontal_overflow(page: Page) -> None:
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
     )
     assert sizes[0] <= sizes[1], f"page is {sizes[0]}px wide in a {sizes[1]}px viewport"
+
+
+def hosted_room(make_client: MakeClient, host: str, name: str) -> tuple[ChatClient, str]:
+    """A room created by a protocol-level user ``host``: that client, and the room id."""
+    admin = make_client(host)
+    return admin, str(
+        admin.request("createRoom", expect="roomCreated", name=name)["room"]["roomId"]
+    )
+
+
+def admit_client(page: Page, guest: ChatClient, room_id: str) -> None:
+    """``guest`` asks to join the room open on ``page``, whose user approves on the page."""
+    guest.request("joinRoom", expect="joinRequested", roomId=room_id)
+    page.get_by_role("button", name=f"Approve {guest.name}").click()
+    guest.wait_for("joinDecision", roomId=room_id)

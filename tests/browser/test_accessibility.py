@@ -17,6 +17,7 @@ from tests.browser.pages import (
     MakeClient,
     OpenPage,
     create_room,
+    hosted_room,
     message_box,
     send,
     sign_in,
@@ -72,8 +73,7 @@ def test_axe_finds_nothing_serious_in_any_state(
 
 def test_axe_finds_nothing_serious_on_a_phone(open_page: OpenPage, make_client: MakeClient) -> None:
     """A phone: an invitation, then the room with a request and the drawers opened."""
-    host = make_client("Host")
-    room_id = host.request("createRoom", expect="roomCreated", name="Pocket")["room"]["roomId"]
+    _, room_id = hosted_room(make_client, "Host", "Pocket")
     page = open_page(f"?room={room_id}", **PHONE)
     sign_in(page, "Thumbs")
     expect(page.locator("#invite")).to_contain_text("You're invited to Pocket")

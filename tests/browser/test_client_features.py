@@ -14,6 +14,7 @@ from tests.browser.pages import (
     ask_to_join,
     create_room,
     focus_by_tab,
+    hosted_room,
     message_box,
     no_horizontal_overflow,
     room_entry,
@@ -23,8 +24,7 @@ from tests.browser.pages import (
 
 def test_load_older_pages_through_history(open_page: OpenPage, make_client: MakeClient) -> None:
     """A new member sees the newest 50 messages and "Load older messages" fetches the rest."""
-    admin = make_client("Archivist")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Archive")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Archivist", "Archive")
     for n in range(1, 56):
         sent = admin.request("sendMessage", expect="messageSent", roomId=room_id, text=f"m{n:02d}")
         assert sent["type"] == "messageSent", sent

@@ -14,7 +14,9 @@ from tests.browser.pages import (
     SCREENS,
     MakeClient,
     OpenPage,
+    admit_client,
     create_room,
+    hosted_room,
     member_page,
     message_box,
     open_rooms,
@@ -39,8 +41,7 @@ def test_messages_grouped_by_author_and_minute_with_day_separators(
     stack: Harness, open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """One header per author and minute; a separator at each new day."""
-    admin = make_client("Teller")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Days")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Teller", "Days")
     store = store_for(stack)
     for n, (at, text) in enumerate(
         [("10:00:01", "first of the day"), ("10:00:40", "same minute"), ("10:05:00", "later on")]
@@ -89,8 +90,7 @@ def test_room_list_by_activity_with_preview_and_unread_title(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """Rooms move up when they are active, show their last message, and count in the title."""
-    helper = make_client("Helper")
-    quiet = helper.request("createRoom", expect="roomCreated", name="Quiet")["room"]["roomId"]
+    helper, quiet = hosted_room(make_client, "Helper", "Quiet")
     busy = helper.request("createRoom", expect="roomCreated", name="Busy")["room"]["roomId"]
     say(helper, quiet, "nothing much")
     page = member_page(open_page, helper, busy, "Ida", screen)
@@ -143,8 +143,7 @@ def test_author_edits_and_deletes_and_everyone_sees_it(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """The author edits and deletes a message; another member sees both live and after reload."""
-    admin = make_client("Host")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Edits")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Host", "Edits")
     author = member_page(open_page, admin, room_id, "Author", screen)
     viewer = member_page(open_page, admin, room_id, "Viewer", DESKTOP)
     send(author, "helo wrold")
@@ -184,9 +183,7 @@ def test_admin_removes_a_member(
     sign_in(page, "Moderator")
     room_id = create_room(page, "Moderated")
     guest = make_client("Troll")
-    guest.request("joinRoom", expect="joinRequested", roomId=room_id)
-    page.get_by_role("button", name="Approve Troll").click()
-    guest.wait_for("joinDecision", roomId=room_id)
+    admit_client(page, guest, room_id)
     show_members(page)
     page.get_by_role("button", name="Remove Troll").click()
     confirm(page, "Remove Troll?", "Remove")
@@ -209,9 +206,7 @@ def test_admin_hands_the_room_over_then_leaves(
     sign_in(page, "Founder")
     room_id = create_room(page, "Handover")
     heir = make_client("Heir")
-    heir.request("joinRoom", expect="joinRequested", roomId=room_id)
-    page.get_by_role("button", name="Approve Heir").click()
-    heir.wait_for("joinDecision", roomId=room_id)
+    admit_client(page, heir, room_id)
     expect(page.get_by_role("button", name="Leave")).to_be_hidden()
     show_members(page)
     page.get_by_role("button", name="Make Heir the admin").click()
@@ -235,8 +230,7 @@ def test_leave_can_be_cancelled(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """Cancel (or Escape) in the Leave dialog keeps the member in the room, focus on Leave."""
-    admin = make_client("Host")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Stay")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Host", "Stay")
     page = member_page(open_page, admin, room_id, "Wavering", screen)
     leave = page.get_by_role("button", name="Leave")
     leave.click()

@@ -15,7 +15,9 @@ from tests.browser.pages import (
     MakeClient,
     OpenPage,
     approve,
+    ask_to_join,
     create_room,
+    hosted_room,
     member_page,
     message_box,
     open_rooms,
@@ -75,6 +77,18 @@ class Network:
         self.down = False
 
 
+def networked_member(
+    open_page: OpenPage, admin: ChatClient, room_id: str, name: str, screen: dict[str, Any]
+) -> tuple[Page, Network]:
+    """A member whose connection goes through a :class:`Network` the test controls."""
+    page = open_page(f"?room={room_id}", **screen)
+    network = Network(page)
+    sign_in(page, name)
+    ask_to_join(page)
+    approve(admin, room_id)
+    return page, network
+
+
 # --- 1. scroll position ------------------------------------------------------------------
 
 
@@ -83,8 +97,7 @@ def test_reader_scrolled_up_keeps_place_and_sees_new_marker(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """A live message doesn't move a reader who scrolled up; a marker and a jump control do."""
-    admin = make_client("Talker")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Long")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Talker", "Long")
     for n in range(40):
         say(admin, room_id, f"line {n:02d}\nwith a second line")
     page = member_page(open_page, admin, room_id, "Reader", screen)
@@ -112,8 +125,7 @@ def test_double_enter_and_double_click_send_one_message(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """Two quick Enters, or a double click on Send, post one message, not two."""
-    admin = make_client("Witness")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Once")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Witness", "Once")
     page = member_page(open_page, admin, room_id, "Quick", screen)
     box = message_box(page)
     box.fill("pressed twice")
@@ -134,13 +146,8 @@ def test_lost_reply_is_retried_with_the_same_id(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """The reply to a send is lost with the connection; the resend doesn't make a copy."""
-    admin = make_client("Witness")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Flaky")["room"]["roomId"]
-    page = open_page(f"?room={room_id}", **DESKTOP)
-    network = Network(page)
-    sign_in(page, "Unlucky")
-    page.locator("#invite").get_by_role("button", name="Ask to join").click()
-    approve(admin, room_id)
+    admin, room_id = hosted_room(make_client, "Witness", "Flaky")
+    page, network = networked_member(open_page, admin, room_id, "Unlucky", DESKTOP)
 
     # Both what tells the page its message is in: its own copy, and the reply.
     network.hold_replies += ['"text":"exactly once"', '"type":"messageSent"']
@@ -164,13 +171,8 @@ def test_unanswered_message_fails_with_retry_and_keeps_its_text(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """A send that gets no answer shows as failed, keeps its text, and Retry delivers it once."""
-    admin = make_client("Witness")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Slow")["room"]["roomId"]
-    page = open_page(f"?room={room_id}", **DESKTOP)
-    network = Network(page)
-    sign_in(page, "Patient")
-    page.locator("#invite").get_by_role("button", name="Ask to join").click()
-    approve(admin, room_id)
+    admin, room_id = hosted_room(make_client, "Witness", "Slow")
+    page, network = networked_member(open_page, admin, room_id, "Patient", DESKTOP)
 
     network.hold_replies += ['"text":"keep me"', '"type":"messageSent"']
     message_box(page).fill("keep me")
@@ -209,8 +211,7 @@ def test_phone_invite_link_offers_ask_to_join_on_screen(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """An invite opened on a phone names the room, with Ask to join on screen, not in a drawer."""
-    admin = make_client("Host")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Picnic")["room"]["roomId"]
+    _, room_id = hosted_room(make_client, "Host", "Picnic")
     page = open_page(f"?room={room_id}", **PHONE)
     sign_in(page, "Guest")
     ask = page.locator("#invite").get_by_role("button", name="Ask to join")
@@ -288,8 +289,7 @@ def test_message_list_scrolls_by_keyboard_with_a_visible_ring(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """The message list takes focus, Home/End scroll it, and the focus ring is 3:1 or more."""
-    admin = make_client("Talker")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Scroll")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Talker", "Scroll")
     for n in range(30):
         say(admin, room_id, f"entry {n}\nsecond line")
     page = member_page(open_page, admin, room_id, "Reader", DESKTOP)
@@ -323,8 +323,7 @@ def test_live_region_keeps_its_entries_when_a_message_arrives(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """New messages are added to the polite live region, not a rebuild of the whole list."""
-    admin = make_client("Talker")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Live")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Talker", "Live")
     say(admin, room_id, "first")
     page = member_page(open_page, admin, room_id, "Listener", DESKTOP)
     expect(page.locator("#messages .message")).to_have_count(1)
@@ -352,13 +351,8 @@ def test_offline_state_is_shown_and_clears(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
     """Offline: presence unknown, Send off, a countdown; back online, stale errors go."""
-    admin = make_client("Host")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Weather")["room"]["roomId"]
-    page = open_page(f"?room={room_id}", **screen)
-    network = Network(page)
-    sign_in(page, "Roamer")
-    page.locator("#invite").get_by_role("button", name="Ask to join").click()
-    approve(admin, room_id)
+    admin, room_id = hosted_room(make_client, "Host", "Weather")
+    page, network = networked_member(open_page, admin, room_id, "Roamer", screen)
     host = page.locator("#member-list .member", has_text="Host")
     expect(host).to_contain_text("online")
     network.drop()
@@ -387,8 +381,7 @@ def test_declined_notice_goes_when_asking_again(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """A rejected user asks again with a button; "declined" doesn't linger beside "Waiting"."""
-    admin = make_client("Strict")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Club")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Strict", "Club")
     page = open_page(f"?room={room_id}", **DESKTOP)
     sign_in(page, "Hopeful")
     page.locator("#invite").get_by_role("button", name="Ask to join").click()
@@ -406,8 +399,7 @@ def test_rejected_room_can_be_removed_from_the_list(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """ "Remove from my list" drops a rejected room for good, even after a reload."""
-    admin = make_client("Strict")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Closed")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Strict", "Closed")
     page = open_page(f"?room={room_id}", **DESKTOP)
     sign_in(page, "Persistent")
     page.locator("#invite").get_by_role("button", name="Ask to join").click()
