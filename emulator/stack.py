@@ -60,7 +60,7 @@ REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 TABLE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 FUNCTION_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-VARIABLE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+VARIABLE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
 HANDLER_PATTERN = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 ROUTE_SELECTION_PATTERN = re.compile(r"\$request\.body\.[\w.-]+|\$\{request\.body\.[\w.-]+\}")
 # AWS allows at most 128 characters in a route key.
@@ -206,8 +206,8 @@ class Function:
         for variable, value in self.environment:
             _require(
                 bool(VARIABLE_PATTERN.fullmatch(variable)),
-                f"{what}: environment variable {variable!r} must start with a letter and "
-                "hold only letters, digits and '_'",
+                f"{what}: environment variable {variable!r} must be 2 or more letters, "
+                "digits or '_', starting with a letter",
             )
             _require(
                 variable not in RESERVED_VARIABLES,

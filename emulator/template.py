@@ -664,9 +664,19 @@ class _Reader:
         except (TypeError, ValueError) as exc:
             raise TemplateError(f"{what}: {exc}") from exc
 
-    def _code(self, logical_id: str, code: Mapping[str, Any]) -> Path:
+    def _code(self, logical_id: str, code: Any) -> Path:
         if logical_id in self.local_code:
             return self.local_code[logical_id]
+        if isinstance(code, str) and not code.startswith("s3://"):
+            # A local folder, as `aws cloudformation package` takes it.
+            folder = (self.base / code).resolve()
+            if not folder.is_dir():
+                raise TemplateError(f"function {logical_id}: Code folder {folder} does not exist")
+            return folder
+        if not isinstance(code, Mapping):
+            raise TemplateError(
+                f"function {logical_id}: Code {code!r} must be a local folder or ZipFile"
+            )
         if "ZipFile" in code:
             directory = self.inline_dir / logical_id
             directory.mkdir(parents=True, exist_ok=True)
