@@ -58,3 +58,26 @@ def open_page(browser: Browser, stack: Harness) -> Iterator[Callable[..., Page]]
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# Records each notification the page shows, then shows it as the browser would.
+RECORD_NOTIFICATIONS = """
+window.shown = [];
+window.Notification = class extends window.Notification {
+  constructor(title, options) { super(title, options); window.shown.push(title); }
+};
+"""
+
+
+@pytest.fixture
+def notifying_page(browser: Browser, stack: Harness) -> Iterator[Page]:
+    """A page on the chat whose user has allowed notifications; ``window.shown`` lists them."""
+    assert stack.website is not None
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["notifications"], origin=stack.website.url.rstrip("/"))
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(stack.website.url)
+    yield page
+    context.close()
