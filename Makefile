@@ -10,7 +10,7 @@ PREFIX ?=
 STAGE ?= prod
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
-.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench clean
+.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench cost clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -63,8 +63,11 @@ aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
 	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
 
-bench: venv  ## benchmarks, printed as ratios against a baseline run side by side
+bench: venv  ## our emulator beside serverless-offline and MiniStack; writes docs/performance.md
 	$(BIN)/python -m bench
+
+cost: venv  ## the chat's AWS calls per action, priced per million messages
+	$(BIN)/python -m bench.cost
 
 clean:  ## remove the venv, build output and local state
 	rm -rf $(VENV) .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts

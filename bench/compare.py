@@ -24,7 +24,7 @@ from bench.peers import Unavailable
 ROOMS = [10, 100, 1000]
 PIPELINE = 8
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))  # per run; at least a few messages
+SECONDS = float(os.environ.get("BENCH_SECONDS", "1.5"))  # per run; at least a few messages
 MESSAGE_TIMEOUT = 30.0  # a broadcast not delivered by then is lost (API Gateway gives 29 s)
 
 
@@ -40,6 +40,15 @@ class Cell:
 
 
 CELLS = [Cell(room, inflight) for room in ROOMS for inflight in (1, PIPELINE)]
+# 8 broadcasts to 1,000 at once take the slower peers 30 s to drain: that cell runs in
+# the last round only, which keeps `make bench` within its ten minutes.
+SINGLE_ROUND_DELIVERIES = 8000
+
+
+def runs_in(cell: Cell, round_no: int) -> bool:
+    if cell.room * cell.inflight >= SINGLE_ROUND_DELIVERIES:
+        return round_no == ROUNDS - 1
+    return True
 
 
 @dataclass
@@ -187,6 +196,8 @@ def run(say: Callable[[str], None] = print) -> Comparison:
             for round_no in range(ROUNDS):
                 say(f"Round {round_no + 1} of {ROUNDS}")
                 for index, cell in enumerate(CELLS):
+                    if not runs_in(cell, round_no):
+                        continue
                     shift = round_no + index
                     live = [k for k in order if k not in failed]
                     for key in live[shift % len(live) :] + live[: shift % len(live)]:

@@ -320,19 +320,6 @@ def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
 
 
 if __name__ == "__main__":
-    report = run()
-    for size, sends in report.send.items():
-        print(
-            size,
-            [
-                (
-                    i.posts,
-                    i.dynamodb_calls,
-                    i.window.read_units,
-                    i.window.write_units,
-                    round(i.cpu_s * 1000, 1),
-                    i.billed_ms,
-                )
-                for i in sends
-            ],
-        )
+    from bench import report
+
+    print(report.cost_section(run()))
