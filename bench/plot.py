@@ -41,8 +41,8 @@ def _label(value: float) -> str:
 def chart(panels: Sequence[Panel], x_label: str, y_label: str, width: int = 900) -> str:
     """Panels side by side sharing a log y axis; a legend below."""
     height, top, bottom, left, gap = 400, 40, 60, 70, 40
-    labels = sorted({s.label for p in panels for s in p.series if not s.dashed})
-    legend_rows = math.ceil(len(labels) / 3) + 1
+    labels = list(dict.fromkeys(s.label for p in panels for s in p.series if not s.dashed))
+    legend_rows = math.ceil(len(labels) / 2) + 1
     total_height = height + 22 * legend_rows + 10
     ys = [y for p in panels for s in p.series for _, y in s.points if y > 0]
     xs = [x for p in panels for s in p.series for x, _ in s.points if x > 0]
@@ -110,8 +110,8 @@ def chart(panels: Sequence[Panel], x_label: str, y_label: str, width: int = 900)
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{series.colour}"/>')
     colours = {s.label: s.colour for p in panels for s in p.series}
     for n, label in enumerate(labels):
-        x = left + (n % 3) * 280
-        y = height + 22 * (n // 3)
+        x = left + (n % 2) * 420
+        y = height + 22 * (n // 2)
         out.append(
             f'<line x1="{x}" x2="{x + 24}" y1="{y}" y2="{y}" stroke="{colours[label]}" '
             'stroke-width="3"/>'
