@@ -31,7 +31,8 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 	fi
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
-	$(BIN)/python -m emulator $(if $(PORT),--port $(PORT)) $(if $(WS_PORT),--ws-port $(WS_PORT))
+	$(BIN)/python -m emulator serve scripts.stack:CHAT --port $(or $(WS_PORT),8765) \
+	  --website-port $(or $(PORT),8080) --outputs .chat/outputs-local.json
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
 	$(BIN)/python -m pytest
@@ -55,7 +56,8 @@ format: venv  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 localstack: venv  ## run the chat on LocalStack (start it first: docker compose -f docker-compose.localstack.yml up -d)
-	$(BIN)/python -m emulator --control-plane http://localhost:4566
+	$(BIN)/python -m emulator serve scripts.stack:CHAT --control-plane http://localhost:4566 \
+	  --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080)
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)
 	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)

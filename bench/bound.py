@@ -46,7 +46,7 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 async def serve(directory: Path) -> None:
-    certificates = make_certificates(directory)
+    certificates = make_certificates(directory, "us-east-1")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates.cert_path, certificates.key_path)
     server = await asyncio.start_server(_answer, "127.0.0.1", 0, ssl=context)

@@ -17,7 +17,6 @@ prices are stated in the report beside the figures.
 from __future__ import annotations
 
 import importlib
-import io
 import json
 import math
 import os
@@ -37,10 +36,10 @@ import boto3
 from bench import processes
 from bench.meter import Meter, Window
 from emulator import events
+from emulator.deploy import Deployer, Report
 from emulator.events import ConnectionInfo
-from scripts.deploy import Deployer, Report
-from scripts.stack import FUNCTIONS, Stack
-from scripts.targets import EMULATOR_CREDENTIALS, Target
+from emulator.targets import EMULATOR_CREDENTIALS, Target
+from scripts.stack import FUNCTIONS, chat_stack
 
 ROOMS = (10, 100, 1000)
 MESSAGES = 3  # sendMessage calls measured per room
@@ -73,7 +72,7 @@ class Model:
 
 PRICES = Prices()
 MODEL = Model()
-MEMORY_MB = {f.base_name: f.memory for f in FUNCTIONS}
+MEMORY_MB = {f.name: f.memory for f in FUNCTIONS}
 
 
 @dataclass
@@ -139,7 +138,7 @@ class _Handlers:
         self.meter = meter
         self.domain = domain
         self.report = CostReport()
-        self._functions = {f.route_key: f for f in FUNCTIONS}
+        self._functions = {r.key: f for f in FUNCTIONS for r in f.routes}
         self._modules: dict[str, Any] = {}
 
     def info(self, connection_id: str, query: Mapping[str, str]) -> ConnectionInfo:
@@ -163,7 +162,7 @@ class _Handlers:
         handler(event, None)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         window = self.meter.window()
-        return Invocation(route, function.base_name, window, cpu - window.overhead_cpu, wall)
+        return Invocation(route, function.name, window, cpu - window.overhead_cpu, wall)
 
     def connect(self, info: ConnectionInfo) -> Invocation:
         return self._run("$connect", events.connect_event(info, events.new_request_id(), 0))
@@ -287,9 +286,9 @@ def run() -> CostReport:
 
 
 def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
-    stack = Stack(prefix=f"c{secrets.token_hex(3)}", stage=STAGE, website=False)
+    stack = chat_stack(prefix=f"c{secrets.token_hex(3)}", stage=STAGE)
     target = Target.local(endpoint, REGION)
-    deployer = Deployer(stack, target, Report(out=io.StringIO()))
+    deployer = Deployer(stack, target, Report(out=None))
     for table in stack.tables:
         deployer.ensure_table(table)
     # What Lambda and deploy give every function: region, credentials, tables.
@@ -302,7 +301,7 @@ def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "AWS_CA_BUNDLE": posts["ca"],
             "LOG_LEVEL": "WARNING",
-            **stack.environment(),
+            **stack.environment(FUNCTIONS[0]),
         }
     )
     boto3.setup_default_session(region_name=REGION)

@@ -26,7 +26,7 @@ import boto3
 from bench import processes
 from bench.peers import Installed, Unavailable
 from bench.workload import CONNECTIONS_TABLE, HANDLER, MEMORY_MB, ROOM_INDEX, STAGE, TIMEOUT_S
-from scripts.targets import EMULATOR_CREDENTIALS
+from emulator.targets import EMULATOR_CREDENTIALS
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}

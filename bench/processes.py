@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -73,13 +74,25 @@ def _tail(log: Path, lines: int = 4) -> str:
     return " / ".join(line.strip() for line in text[-lines:])
 
 
-def announcement(process: subprocess.Popen[str], log: Path, timeout: float) -> dict[str, Any]:
-    """Wait for the JSON line a server prints once it serves (in its log)."""
+def announcement(
+    process: subprocess.Popen[str],
+    log: Path,
+    timeout: float,
+    pattern: re.Pattern[str] | None = None,
+) -> dict[str, Any]:
+    """Wait for the line a server prints once it serves (in its log).
+
+    That is a JSON object with a ``url`` for the bench's own servers, or a line that
+    ``pattern`` matches, whose named groups are returned.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             for line in log.read_text(errors="replace").splitlines():
-                if line.startswith("{") and '"url"' in line:
+                if pattern is not None:
+                    if match := pattern.search(line):
+                        return match.groupdict()
+                elif line.startswith("{") and '"url"' in line:
                     return dict(json.loads(line))
         except OSError:
             pass

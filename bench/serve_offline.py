@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 from bench import processes
 from bench.serving import announce, until_stopped
 from bench.workload import CONNECTIONS_TABLE, HANDLER, ROOM_INDEX, SERVERLESS_YML
-from scripts.targets import EMULATOR_CREDENTIALS
+from emulator.targets import EMULATOR_CREDENTIALS
 
 STARTUP_TIMEOUT = 120
 

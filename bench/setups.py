@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import re
 import subprocess
 import threading
 import time
@@ -21,10 +22,13 @@ from typing import Any
 
 from bench import ministack, peers, processes
 from bench.peers import Unavailable
+from bench.workload import STAGE, TEMPLATE
 
-# Our emulator. The one place to change when `python -m emulator serve` takes the
-# template: processes.python("emulator", "serve", str(TEMPLATE), "--port", "0", ...).
-OURS_COMMAND = processes.python("bench.serve_ours")
+# Our emulator, serving the template as a user would.
+OURS_COMMAND = processes.python(
+    "emulator", "serve", str(TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
+)
+OURS_URL = re.compile(r"WebSocket API\s+(?P<url>ws://\S+)")
 STARTUP_TIMEOUT = 120
 READY_TIMEOUT = 240  # opening 1,118 sockets on the slowest peer, one $connect each
 
@@ -39,7 +43,12 @@ class Setup:
 
 SETUPS = (
     Setup("floor", "floor: minimal `websockets` broadcast", "floor", "no AWS at all"),
-    Setup("ours", "this project's emulator", "ours", "endpoint from domainName + stage"),
+    Setup(
+        "ours",
+        "this project's emulator",
+        "ours",
+        "`python -m emulator serve template.yaml`; endpoint from domainName + stage",
+    ),
     Setup(
         "serverless-offline",
         "serverless-offline",
@@ -100,10 +109,12 @@ class Running:
             processes.stop(process)
 
 
-def _server(command: list[str], log: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+def _server(
+    command: list[str], log: Path, pattern: re.Pattern[str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     process = processes.launch(command, log)
     try:
-        return process, processes.announcement(process, log, STARTUP_TIMEOUT)
+        return process, processes.announcement(process, log, STARTUP_TIMEOUT, pattern)
     except BaseException:
         processes.stop(process)
         raise
@@ -116,7 +127,7 @@ def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], s
         process, where = _server(processes.python("bench.floor"), log)
         return process, where["url"], ""
     if setup.key == "ours":
-        process, where = _server(OURS_COMMAND, log)
+        process, where = _server(OURS_COMMAND, log, OURS_URL)
         return process, where["url"], ""
     if setup.key == "serverless-offline":
         installed = peers.serverless_offline()

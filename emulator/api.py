@@ -31,6 +31,7 @@ class Route:
     key: str
     function: str
     two_way: bool = False  # has a route response: the handler's body goes back
+    content_handling: str | None = None  # the integration's ContentHandlingStrategy
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ def load_api(
             # Two-way: deploy sets the selection expression with the $default route
             # response (moto can't list route responses, so the expression decides).
             two_way = bool(route.get("RouteResponseSelectionExpression"))
-            routes[key] = Route(key, function, two_way)
+            routes[key] = Route(
+                key, function, two_way, (integration or {}).get("ContentHandlingStrategy")
+            )
             if key == "$connect" and route.get("AuthorizationType") == "CUSTOM":
                 spec = apigw.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
                 authorizer = AuthorizerConfig(

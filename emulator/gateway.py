@@ -10,6 +10,7 @@ connection, however it ends, is reported to ``$disconnect`` with its close statu
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -32,12 +33,14 @@ from emulator.api import ApiConfig
 from emulator.connections import ConnectionsApi, Gone, PayloadTooLarge
 from emulator.events import ConnectionInfo
 from emulator.runner import InvocationError, LambdaRunner
-from emulator.tls import Certificates
+from emulator.tls import Certificates, execute_api_host
 
 log = logging.getLogger("emulator.gateway")
 
 GOING_AWAY = 1001
+UNSUPPORTED_DATA = 1003  # API Gateway's answer to a binary frame
 INTEGRATION_TIMEOUT = 29  # seconds API Gateway waits for any integration
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -77,20 +80,28 @@ class _Connection:
 
 
 class Gateway:
-    """One WebSocket API stage on ``ws://host:port/{stage}``."""
+    """One WebSocket API stage on ``ws://host:port/{stage}``.
+
+    ``@connections`` listens on loopback only (``connections_port``; 0 picks one):
+    functions reach it by the API's AWS hostname, which their workers resolve there.
+    """
 
     def __init__(
         self,
         stage: str,
+        region: str,
         certificates: Certificates,
-        host: str = "127.0.0.1",
+        host: str = LOOPBACK,
         port: int = 0,
         limits: Limits | None = None,
+        connections_port: int = 0,
     ) -> None:
         self.stage = stage
+        self.region = region
         self.host = host
         self.limits = limits or Limits()
         self._port = port
+        self._connections_port = connections_port
         self.certificates = certificates
         self._api: ApiConfig | None = None
         self._runner: LambdaRunner | None = None
@@ -107,7 +118,12 @@ class Gateway:
     async def start(self) -> None:
         """Listen; until :meth:`serve` is called, upgrades are refused with 503."""
         self._connections_api = ConnectionsApi(
-            self, asyncio.get_running_loop(), self.stage, self.certificates, self.host
+            self,
+            asyncio.get_running_loop(),
+            self.stage,
+            self.certificates,
+            LOOPBACK,
+            self._connections_port,
         )
         self._connections_api.start()
         self._server = await serve(
@@ -144,14 +160,25 @@ class Gateway:
         return f"ws://{self.host}:{self.port}/{self.stage}"
 
     @property
-    def domain_name(self) -> str:
-        """What events carry: ``https://{domainName}/{stage}`` reaches ``@connections``."""
+    def connections_port(self) -> int:
         assert self._connections_api is not None, "start() first"
-        return f"localhost:{self._connections_api.port}"
+        return self._connections_api.port
+
+    @property
+    def domain_name(self) -> str:
+        """What events carry, as on AWS: ``{apiId}.execute-api.{region}.amazonaws.com``."""
+        assert self._api is not None, "serve() first"
+        return execute_api_host(self._api.api_id, self.region)
 
     @property
     def management_endpoint(self) -> str:
+        """``https://{domainName}/{stage}``: where functions reach ``@connections``."""
         return f"https://{self.domain_name}/{self.stage}"
+
+    @property
+    def local_management_endpoint(self) -> str:
+        """The same API from outside the workers (tests, tools): ``https://localhost:…``."""
+        return f"https://localhost:{self.connections_port}/{self.stage}"
 
     # --- handshake -----------------------------------------------------------------
 
@@ -188,7 +215,7 @@ class Gateway:
             try:
                 result = await self._runner.invoke(function, event, request_id)
             except InvocationError as exc:
-                log.warning("$connect failed: %s", exc)
+                _log_failure("route $connect", exc)
                 return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
             status = _status_of(result)
             if not 200 <= status < 300:
@@ -219,7 +246,7 @@ class Gateway:
         try:
             result = await self._runner.invoke(authorizer.function, event, request_id)
         except InvocationError as exc:
-            log.warning("authorizer failed: %s", exc)
+            _log_failure("the authorizer", exc)
             return connection.respond(
                 HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error"
             ), info
@@ -254,6 +281,12 @@ class Gateway:
                     await socket.close(GOING_AWAY, "Going away")
                     break
                 connection.last_active_ms = _now_ms()
+                if isinstance(frame, bytes):
+                    # API Gateway takes no binary frames: it closes with 1003.
+                    reason = "Binary frames are not supported"
+                    connection.closed_by_server = (UNSUPPORTED_DATA, reason)
+                    await socket.close(UNSUPPORTED_DATA, reason)
+                    break
                 task = asyncio.create_task(self._dispatch(connection, frame))
                 connection.tasks.add(task)
                 task.add_done_callback(connection.tasks.discard)
@@ -266,7 +299,7 @@ class Gateway:
                 await asyncio.gather(*connection.tasks, return_exceptions=True)
             await self._disconnected(connection)
 
-    async def _dispatch(self, connection: _Connection, frame: str | bytes) -> None:
+    async def _dispatch(self, connection: _Connection, frame: str) -> None:
         assert self._api is not None
         assert self._runner is not None
         info = connection.info
@@ -277,14 +310,22 @@ class Gateway:
         if route is None:
             self._reply_error(connection, "Forbidden", request_id)
             return
-        event = events.message_event(
-            info, route, frame, request_id, events.new_request_id(), _now_ms()
-        )
         target = self._api.routes[route]
+        body: str | bytes = frame
+        if target.content_handling == "CONVERT_TO_BINARY":
+            try:
+                body = base64.b64decode(frame, validate=True)
+            except ValueError:
+                log.warning("route %s: CONVERT_TO_BINARY needs a base64 text frame", route)
+                self._reply_error(connection, "Internal server error", request_id)
+                return
+        event = events.message_event(
+            info, route, body, request_id, events.new_request_id(), _now_ms()
+        )
         try:
             result = await self._runner.invoke(target.function, event, request_id)
         except InvocationError as exc:
-            log.warning("route %s failed: %s", route, exc)
+            _log_failure(f"route {route}", exc)
             self._reply_error(connection, "Internal server error", request_id)
             return
         if target.two_way and isinstance(result, dict) and result.get("body") is not None:
@@ -312,7 +353,7 @@ class Gateway:
         try:
             await self._runner.invoke(function, event, request_id)
         except InvocationError as exc:
-            log.warning("$disconnect failed: %s", exc)
+            _log_failure("route $disconnect", exc)
 
     # --- the @connections backend --------------------------------------------------
 
@@ -348,6 +389,12 @@ class Gateway:
         reason = "Connection closed by the @connections API"
         connection.closed_by_server = (1000, reason)
         await connection.socket.close(1000, reason)
+
+
+def _log_failure(what: str, exc: InvocationError) -> None:
+    """Two lines on the terminal: what failed and why, then where the full log is."""
+    where = f"\n  log: {exc.log_path}" if exc.log_path is not None else ""
+    log.warning("%s: %s failed: %s%s", what, exc.function, exc.detail, where)
 
 
 def _close_status(connection: _Connection) -> tuple[int, str]:

@@ -1,9 +1,10 @@
-"""The whole chat on localhost: embedded AWS emulator, deploy, gateway and website.
+"""A whole stack on localhost: embedded AWS control plane, deploy, gateway and website.
 
-``make local`` and the end-to-end tests both start one of these. Order matters: the
-gateway listens first (its URL goes into the client's configuration), deploy then
-provisions the emulated account exactly as it would a real one, and the gateway
-finally serves the routes and functions deploy created.
+``python -m emulator serve``, ``make local`` and the end-to-end tests each start one
+of these. Order matters: the gateway listens first (its URL goes into the website's
+configuration), deploy then provisions the control plane exactly as it would a real
+account, and the gateway finally serves the routes and functions deploy created.
+Each harness deploys into an account of its own, so harnesses never share state.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from moto.server import ThreadedMotoServer
-
-from emulator.api import load_api
+from emulator.api import ApiConfig, load_api
+from emulator.controlplane import LOOPBACK, ControlPlane
+from emulator.deploy import Deployer, Outputs, Report
 from emulator.gateway import Gateway, Limits
-from emulator.runner import LambdaRunner
-from emulator.tls import make_certificates
+from emulator.runner import LambdaRunner, runtime_library
+from emulator.stack import Stack
+from emulator.targets import Target
+from emulator.tls import execute_api_host, make_certificates
 from emulator.website import WebsiteServer
-from scripts.deploy import Deployer, Outputs, Report
-from scripts.stack import Stack
-from scripts.targets import EMULATOR_CREDENTIALS, Target
 
 log = logging.getLogger("emulator.harness")
 T = TypeVar("T")
@@ -34,54 +34,84 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class HarnessSettings:
-    host: str = "127.0.0.1"
+    """What to run and where; every port 0 picks a free one."""
+
+    stack: Stack
+    host: str = LOOPBACK  # where the WebSocket API and the website listen
     gateway_port: int = 0
     website_port: int = 0
-    stack: Stack = field(default_factory=Stack)
+    control_plane_port: int = 0
+    connections_port: int = 0
     limits: Limits = field(default_factory=Limits)
     # None: embed moto's server. A URL (LocalStack's): use that account's control planes.
     control_plane_url: str | None = None
+    build_dir: Path | None = None  # function packages; None: a temporary directory
+    cache_dir: Path | None = None  # installed dependencies; None: the user's cache
+    log_dir: Path | None = None  # function logs; None: a temporary directory
+    outputs_path: Path | None = None  # where to write what deploy made, if anywhere
+    account_id: str | None = None  # the embedded account's id; None: a random one
 
 
 class Harness:
-    def __init__(self, settings: HarnessSettings | None = None, out: TextIO | None = None) -> None:
-        self.settings = settings or HarnessSettings()
-        self._out = out
-        self._workdir = tempfile.TemporaryDirectory(prefix="chat-local-")
-        self.moto: ThreadedMotoServer | None = None
-        if self.settings.control_plane_url is None:
-            self.moto = ThreadedMotoServer(ip_address=self.settings.host, port=0, verbose=False)
+    """Starts and stops one stack; ``out`` receives deploy's report (None: no report)."""
+
+    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
+        self.settings = settings
+        self._workdir = tempfile.TemporaryDirectory(prefix="ws-emulator-")
+        self.control_plane: ControlPlane | None = None
+        if settings.control_plane_url is None:
+            self.control_plane = ControlPlane(settings.control_plane_port)
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
         self.website: WebsiteServer | None = None
         self.outputs: Outputs | None = None
         self.target: Target | None = None
+        self.report = Report(out=out)
+
+    @property
+    def workdir(self) -> Path:
+        return Path(self._workdir.name)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.log_dir or self.workdir / "logs"
 
     @property
     def control_plane_url(self) -> str:
         """Where the AWS control planes (and DynamoDB, S3) are served."""
-        if self.moto is None:
+        if self.control_plane is None:
             assert self.settings.control_plane_url is not None
             return self.settings.control_plane_url
-        host, port = self.moto.get_host_and_port()
-        return f"http://{host}:{port}"
+        return self.control_plane.url
 
     async def start(self) -> None:
         settings = self.settings
         stack = settings.stack
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        if self.moto is not None:
-            self.moto.start()
-            self.target = Target.local(self.control_plane_url, stack.region)
+        if self.control_plane is not None:
+            await asyncio.to_thread(self.control_plane.start)
+            self.target = await asyncio.to_thread(
+                self.control_plane.new_account, stack.region, settings.account_id
+            )
         else:
             self.target = Target.localstack(stack.region, self.control_plane_url)
-        workdir = Path(self._workdir.name)
-        certificates = make_certificates(workdir / "tls")
+        certificates = make_certificates(self.workdir / "tls", stack.region)
         self.gateway = Gateway(
-            stack.stage, certificates, settings.host, settings.gateway_port, settings.limits
+            stack.stage,
+            stack.region,
+            certificates,
+            settings.host,
+            settings.gateway_port,
+            settings.limits,
+            settings.connections_port,
         )
         await self.gateway.start()
-        deployer = Deployer(stack, self.target, Report(out=self._out) if self._out else None)
+        deployer = Deployer(
+            stack,
+            self.target,
+            self.report,
+            build_dir=settings.build_dir or self.workdir / "build",
+            cache_dir=settings.cache_dir,
+        )
         self.outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
         api = await asyncio.to_thread(
             load_api,
@@ -90,22 +120,9 @@ class Harness:
             self.outputs.api_id,
             stack.stage,
             {name: Path(path) for name, path in self.outputs.packages.items()},
-            workdir / "code",
+            self.workdir / "code",
         )
-        self.runner = LambdaRunner(
-            api.functions,
-            runtime_env={
-                "AWS_REGION": stack.region,
-                "AWS_DEFAULT_REGION": stack.region,
-                "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
-                "AWS_ENDPOINT_URL": self.control_plane_url,
-                "AWS_CA_BUNDLE": str(certificates.ca_path),
-                # For handlers that take the @connections endpoint from configuration.
-                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.gateway.management_endpoint,
-            },
-        )
-        self.gateway.serve(api, self.runner)
+        self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
@@ -113,7 +130,33 @@ class Harness:
             self.website.start()
             # The bucket is served here, not by moto: that is the website's address.
             self.outputs = replace(self.outputs, website_url=self.website.url)
-        self.outputs.write(stack.outputs_path(self.target.name))
+        if settings.outputs_path is not None:
+            self.outputs.write(settings.outputs_path)
+
+    def runner_for(self, api: ApiConfig, ca_path: Path) -> LambdaRunner:
+        """The Lambda runner for the API's functions, in this harness's account."""
+        assert self.gateway is not None
+        assert self.target is not None
+        key, secret = self.target.access_key
+        region = self.settings.stack.region
+        domain = execute_api_host(api.api_id, region)
+        self.runner = LambdaRunner(
+            api.functions,
+            runtime_env={
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_ENDPOINT_URL": self.control_plane_url,
+                "AWS_CA_BUNDLE": str(ca_path),
+                # For handlers that take the @connections endpoint from configuration.
+                "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"https://{domain}/{api.stage}",
+            },
+            runtime=runtime_library(self.workdir / "runtime"),
+            log_dir=self.log_dir,
+            resolve={domain: (LOOPBACK, self.gateway.connections_port)},
+        )
+        return self.runner
 
     async def stop(self) -> None:
         if self.gateway is not None:
@@ -122,8 +165,8 @@ class Harness:
             await self.runner.close()
         if self.website is not None:
             self.website.stop()
-        if self.moto is not None:
-            self.moto.stop()
+        if self.control_plane is not None:
+            self.control_plane.stop()
         self._workdir.cleanup()
 
 
@@ -134,8 +177,8 @@ class BackgroundHarness:
     it on exit, whatever happened inside.
     """
 
-    def __init__(self, settings: HarnessSettings | None = None) -> None:
-        self.harness = Harness(settings)
+    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
+        self.harness = Harness(settings, out)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="harness", daemon=True)
 

@@ -2,14 +2,20 @@
 
 Each function gets its own pool of :mod:`emulator.worker` processes, started in the
 function's code directory with only its own environment plus the variables Lambda
-sets. A worker that times out or dies is discarded and a new one takes its place;
-nothing a handler does can take the gateway down. Log lines come out under the
-function's name, framed by CloudWatch-style START / END / REPORT lines.
+sets, and able to import only its code and what Lambda's Python runtime provides
+(:func:`runtime_library`). A worker that times out or dies is discarded and a new one
+takes its place; nothing a handler does can take the gateway down.
+
+Each function's log (its output, and CloudWatch-style START / END / REPORT lines and
+error records) goes to ``<log_dir>/<function>.log``. The terminal gets the handler's
+own output at INFO and the START / END / REPORT lines at DEBUG.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -19,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger("emulator.lambda")
 
@@ -27,6 +33,36 @@ WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_PER_FUNCTION = 8
 RESULT_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response limit
 _STREAM_LIMIT = RESULT_LIMIT + 1024 * 1024
+
+# What Lambda's Python runtime puts beside a function's code: boto3 and what it needs.
+RUNTIME_LIBRARIES = {
+    "boto3": "boto3",
+    "botocore": "botocore",
+    "s3transfer": "s3transfer",
+    "jmespath": "jmespath",
+    "dateutil": "python-dateutil",
+    "six": "six",
+    "urllib3": "urllib3",
+}
+
+
+def runtime_library(directory: Path) -> Path:
+    """A folder holding only Lambda's runtime libraries, linked from this environment."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for module, distribution in RUNTIME_LIBRARIES.items():
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{module} is not installed: the emulator needs boto3")
+        locations = spec.submodule_search_locations
+        source = Path(locations[0]) if locations else Path(spec.origin)
+        metadata = importlib.metadata.distribution(distribution)
+        files = [f for f in metadata.files or [] if f.name == "METADATA"]
+        links = [source] + [Path(str(metadata.locate_file(f))).parent for f in files]
+        for path in links:
+            link = directory / path.name
+            if not link.exists():
+                link.symlink_to(path)
+    return directory
 
 
 @dataclass(frozen=True)
@@ -45,23 +81,59 @@ class FunctionSpec:
 class InvocationError(Exception):
     """The function did not return a result: it raised, timed out or crashed."""
 
-    def __init__(self, function: str, kind: str, detail: str) -> None:
+    def __init__(self, function: str, kind: str, detail: str, log_path: Path | None) -> None:
         super().__init__(f"{function}: {kind}: {detail}")
         self.function = function
-        self.kind = kind  # "Handled", "Timeout" or "Crash"
+        self.kind = kind  # "Handled", "Timeout", "Crash" or "ResponseTooLarge"
         self.detail = detail
+        self.log_path = log_path
+
+
+class FunctionLogs:
+    """Each function's log file, opened on first use."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._files: dict[str, IO[str]] = {}
+
+    def path(self, function: str) -> Path:
+        return self.directory / f"{function}.log"
+
+    def write(self, function: str, line: str) -> None:
+        file = self._files.get(function)
+        if file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            file = self._files[function] = self.path(function).open("a", buffering=1)
+        file.write(line + "\n")
+
+    def output(self, function: str, line: str) -> None:
+        """A line the handler printed or logged."""
+        self.write(function, line)
+        log.info("[%s] %s", function, line)
+
+    def frame(self, function: str, line: str) -> None:
+        """A START / END / REPORT line: in the file, on the terminal only when verbose."""
+        self.write(function, line)
+        log.debug("[%s] %s", function, line)
+
+    def close(self) -> None:
+        for file in self._files.values():
+            file.close()
+        self._files.clear()
 
 
 class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process, function: str) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, function: str, logs: FunctionLogs
+    ) -> None:
         self.process = process
         self.function = function
         assert process.stderr is not None
-        self.log_task = asyncio.create_task(self._relay_logs(process.stderr))
+        self.log_task = asyncio.create_task(self._relay_logs(process.stderr, logs))
 
-    async def _relay_logs(self, stream: asyncio.StreamReader) -> None:
+    async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
         while line := await stream.readline():
-            log.info("[%s] %s", self.function, line.decode(errors="replace").rstrip())
+            logs.output(self.function, line.decode(errors="replace").rstrip())
 
     def peak_memory_mb(self) -> int:
         try:
@@ -81,16 +153,26 @@ class _Worker:
 
 
 class LambdaRunner:
-    """Invokes functions by name; ``runtime_env`` is what Lambda adds to every function."""
+    """Invokes functions by name; ``runtime_env`` is what Lambda adds to every function.
+
+    ``runtime`` is the folder of :func:`runtime_library`; ``resolve`` maps hostnames
+    (an API's ``execute-api`` name) to the local ``(address, port)`` that serves them.
+    """
 
     def __init__(
         self,
         functions: Mapping[str, FunctionSpec],
         runtime_env: Mapping[str, str],
+        runtime: Path,
+        log_dir: Path,
+        resolve: Mapping[str, tuple[str, int]] | None = None,
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
     ) -> None:
         self.functions = dict(functions)
         self._runtime_env = dict(runtime_env)
+        self._runtime = runtime
+        self._resolve = dict(resolve or {})
+        self.logs = FunctionLogs(log_dir)
         self._idle: dict[str, list[_Worker]] = {name: [] for name in functions}
         self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[_Worker] = set()
@@ -119,19 +201,24 @@ class LambdaRunner:
         )
         return env
 
+    def _command(self) -> list[str]:
+        command = [sys.executable, "-I", "-S", str(WORKER_SCRIPT), "--runtime", str(self._runtime)]
+        for host, (address, port) in self._resolve.items():
+            command += ["--resolve", f"{host}={address}:{port}"]
+        return command
+
     async def _spawn(self, spec: FunctionSpec) -> _Worker:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-s",
-            str(WORKER_SCRIPT),
+            *self._command(),
             cwd=spec.code_dir,
             env=self.environment(spec),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             limit=_STREAM_LIMIT,
+            start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
         )
-        return _Worker(process, spec.name)
+        return _Worker(process, spec.name, self.logs)
 
     async def invoke(self, function: str, event: Mapping[str, Any], trigger_id: str = "") -> Any:
         """Run one invocation; returns the handler's result or raises InvocationError.
@@ -155,10 +242,23 @@ class LambdaRunner:
             idle.append(worker)
         if "error" in reply:
             error = reply["error"]
+            self._record_error(function, request_id, error)
             raise InvocationError(
-                function, "Handled", f"{error['errorType']}: {error['errorMessage']}"
+                function,
+                "Handled",
+                f"{error['errorType']}: {error['errorMessage']}",
+                self.logs.path(function),
             )
         return reply.get("result")
+
+    def _record_error(self, function: str, request_id: str, error: Mapping[str, Any]) -> None:
+        """The error record Lambda's runtime logs: type, message, then the stack trace."""
+        self.logs.write(
+            function,
+            f"[ERROR] {error['errorType']}: {error['errorMessage']} (RequestId: {request_id})",
+        )
+        for line in "".join(error.get("stackTrace") or []).rstrip().splitlines():
+            self.logs.write(function, f"  {line}")
 
     async def _run(
         self,
@@ -173,48 +273,42 @@ class LambdaRunner:
         assert process.stdout is not None
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
-        log.info(
-            "[%s] START RequestId: %s Version: $LATEST%s",
-            spec.name,
-            request_id,
-            f" (API Gateway request {trigger_id})" if trigger_id else "",
-        )
+        trigger = f" (API Gateway request {trigger_id})" if trigger_id else ""
+        self.logs.frame(spec.name, f"START RequestId: {request_id} Version: $LATEST{trigger}")
         request = {"requestId": request_id, "deadlineMs": deadline_ms, "event": event}
+        log_path = self.logs.path(spec.name)
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
             line = await asyncio.wait_for(process.stdout.readline(), timeout=spec.timeout)
         except TimeoutError:
-            log.info(
-                "[%s] %s Task timed out after %.2f seconds",
-                spec.name,
-                request_id,
-                spec.timeout,
+            self.logs.write(
+                spec.name, f"{request_id} Task timed out after {spec.timeout:.2f} seconds"
             )
             raise InvocationError(
-                spec.name, "Timeout", f"timed out after {spec.timeout} s"
+                spec.name, "Timeout", f"timed out after {spec.timeout} s", log_path
             ) from None
         except (BrokenPipeError, ConnectionResetError) as exc:
-            raise InvocationError(spec.name, "Crash", "the worker process exited") from exc
+            raise InvocationError(
+                spec.name, "Crash", "the worker process exited", log_path
+            ) from exc
         except ValueError as exc:  # asyncio's line limit: the result is far too large
-            raise InvocationError(spec.name, "ResponseTooLarge", "over 6 MB") from exc
+            raise InvocationError(spec.name, "ResponseTooLarge", "over 6 MB", log_path) from exc
         finally:
             duration = (time.monotonic() - started) * 1000
-            log.info("[%s] END RequestId: %s", spec.name, request_id)
-            log.info(
-                "[%s] REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\t"
-                "Memory Size: %d MB\tMax Memory Used: %d MB",
+            self.logs.frame(spec.name, f"END RequestId: {request_id}")
+            self.logs.frame(
                 spec.name,
-                request_id,
-                duration,
-                int(duration) + 1,
-                spec.memory,
-                worker.peak_memory_mb(),
+                f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
+                f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {spec.memory} MB\t"
+                f"Max Memory Used: {worker.peak_memory_mb()} MB",
             )
         if not line:
-            raise InvocationError(spec.name, "Crash", "the worker process exited")
+            raise InvocationError(spec.name, "Crash", "the worker process exited", log_path)
         if len(line) > RESULT_LIMIT:
-            raise InvocationError(spec.name, "ResponseTooLarge", f"{len(line)} bytes; over 6 MB")
+            raise InvocationError(
+                spec.name, "ResponseTooLarge", f"{len(line)} bytes; over 6 MB", log_path
+            )
         return dict(json.loads(line))
 
     async def close(self) -> None:
@@ -225,3 +319,4 @@ class LambdaRunner:
             if worker.process.stdin is not None:
                 worker.process.stdin.close()
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        self.logs.close()

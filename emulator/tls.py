@@ -1,8 +1,9 @@
 """A local certificate authority, so handlers can reach ``https://{domainName}/{stage}``.
 
-The gateway serves ``@connections`` over HTTPS with a certificate for ``localhost``
-and 127.0.0.1 signed by a CA made on the spot; functions get ``AWS_CA_BUNDLE``
-pointing at it, so botocore verifies the connection as it would on AWS.
+The gateway serves ``@connections`` over HTTPS with a certificate for the API's AWS
+hostname (``*.execute-api.{region}.amazonaws.com``), ``localhost`` and 127.0.0.1,
+signed by a CA made on the spot; functions get ``AWS_CA_BUNDLE`` pointing at it, so
+botocore verifies the connection as it would on AWS.
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_certificates(directory: Path) -> Certificates:
+def execute_api_host(api_id: str, region: str) -> str:
+    """The hostname AWS gives an API: ``{apiId}.execute-api.{region}.amazonaws.com``."""
+    return f"{api_id}.execute-api.{region}.amazonaws.com"
+
+
+def make_certificates(directory: Path, region: str) -> Certificates:
     now = datetime.datetime.now(datetime.UTC)
     lifetime = datetime.timedelta(days=2)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -72,7 +78,11 @@ def make_certificates(directory: Path) -> Certificates:
         .not_valid_after(now + lifetime)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName(execute_api_host("*", region)),
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

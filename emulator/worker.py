@@ -1,19 +1,27 @@
 """One Lambda execution environment: loads a handler and serves invocations.
 
-Run by :mod:`emulator.runner` as ``python worker.py`` with the function's code
-directory as working directory and only the function's environment. Requests and
-results are JSON lines on the original stdout/stdin; the handler's own prints and
-logs go to stderr, which the runner shows under the function's name.
+Run by :mod:`emulator.runner` as ``python -I -S worker.py --runtime DIR [--resolve
+HOST=IP:PORT]`` with the function's code directory as working directory and only the
+function's environment. What it can import is what Lambda's would: the function's
+code (its zip, dependencies included) and the runtime's boto3 and botocore from
+``--runtime``; nothing from the emulator's own environment. ``--resolve`` points an
+API's AWS hostname at the local ``@connections`` server, in this process only, so
+handlers reach ``https://{apiId}.execute-api.{region}.amazonaws.com`` unchanged.
 
+Requests and results are JSON lines on the original stdout/stdin; the handler's own
+prints and logs go to stderr, which the runner files under the function's name.
 Kept free of the project's imports: it runs beside the function's code only.
 """
 
 from __future__ import annotations
 
+import argparse
+import decimal
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import traceback
@@ -65,32 +73,66 @@ def _setup_logging() -> _RequestIdFilter:
     return request_filter
 
 
-def _error(exc: BaseException) -> dict[str, Any]:
+def _resolve_locally(names: dict[str, tuple[str, int]]) -> None:
+    """Answer lookups of these hostnames with a local address and port, here only."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.lower() in names:
+            address, local_port = names[host.lower()]
+            return real_getaddrinfo(address, local_port, *args, **kwargs)
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "errorMessage": str(exc),
-        "errorType": type(exc).__name__,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "errorType": error_type or type(exc).__name__,
+        "stackTrace": traceback.format_exception(exc),
     }
 
 
+def _decimal(value: Any) -> Any:
+    """Like Lambda's runtime: Decimals (as DynamoDB returns numbers) become numbers."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runtime", required=True, help="boto3 and botocore, as Lambda has")
+    parser.add_argument("--resolve", action="append", default=[], metavar="HOST=IP:PORT")
+    return parser.parse_args()
+
+
 def main() -> None:
+    options = _options()
     # Keep the real stdout for results; everything the handler prints goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     request_filter = _setup_logging()
-    # Run as a script, Python put the emulator's folder first on the path: the function
-    # must import only what its zip (and the runtime's boto3) provide.
+    # Started with -I -S: no site-packages. The function sees its own code, then the
+    # runtime's libraries, then the standard library; not the emulator's folder.
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [os.getcwd()] + [p for p in sys.path if os.path.abspath(p or ".") != here]
+    standard = [p for p in sys.path if p and os.path.abspath(p) != here]
+    sys.path[:] = [os.getcwd(), options.runtime, *standard]
+    names = {}
+    for entry in options.resolve:
+        host, _, target = entry.partition("=")
+        address, _, port = target.rpartition(":")
+        names[host.lower()] = (address, int(port))
+    _resolve_locally(names)
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:  # reported on every invocation, as Lambda's Runtime.ImportModuleError
-        traceback.print_exc()
-        init_error = _error(exc) | {"errorType": "Runtime.ImportModuleError"}
+        init_error = _error(exc, "Runtime.ImportModuleError")
     for line in sys.stdin:
         request = json.loads(line)
         request_filter.request_id = request["requestId"]
@@ -101,14 +143,16 @@ def main() -> None:
             try:
                 reply = {"result": handler(request["event"], context)}
             except Exception as exc:
-                print(
-                    json.dumps(_error(exc) | {"requestId": request["requestId"]}),
-                    file=sys.stderr,
-                )
                 reply = {"error": _error(exc)}
         sys.stdout.flush()
         sys.stderr.flush()
-        results.write(json.dumps(reply, default=str) + "\n")
+        try:
+            line = json.dumps(reply, default=_decimal)
+        except (TypeError, ValueError) as exc:  # a result JSON can't carry
+            error = _error(exc, "Runtime.MarshalError")
+            error["errorMessage"] = f"Unable to marshal response: {exc}"
+            line = json.dumps({"error": error})
+        results.write(line + "\n")
 
 
 if __name__ == "__main__":

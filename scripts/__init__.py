@@ -1,4 +1,4 @@
-"""Packaging, provisioning and tear-down of the chat stack, for every target."""
+"""The chat's stack description and its deploy and destroy commands, for every target."""
 
 import sys
 from pathlib import Path

@@ -1,88 +1,17 @@
-"""Remove everything deploy created for one stack, in dependency order; safe to repeat.
+"""Remove the chat from LocalStack or an AWS account, in dependency order; safe to repeat.
 
-    python -m scripts.destroy --target aws --region eu-west-1 [--prefix dev]
-
-Each step reports ``deleted`` or ``absent``. Only resources named by
-:mod:`scripts.stack` for this prefix are touched.
+python -m scripts.destroy --target aws --region eu-west-1 [--prefix dev]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from functools import partial
 
-from botocore.exceptions import ClientError
-
-from scripts.deploy import POLICY_NAME, Deployer, Report, error_code
-from scripts.stack import Stack
-from scripts.targets import Target, TargetError
-
-DELETED, ABSENT = "deleted", "absent"
-
-
-class Destroyer(Deployer):
-    """Undoes :meth:`Deployer.deploy`; reuses its clients and look-ups."""
-
-    def destroy(self) -> None:
-        stack = self.stack
-        account = self.target.account_id()
-        if stack.website:
-            self.remove_bucket(stack.bucket_name(account))
-        api = self.find_api()
-        if api is None:
-            self.report(ABSENT, "websocket api", stack.api_name)
-        else:
-            # Routes, integrations and stages go with their API.
-            self.apigw.delete_api(ApiId=api["ApiId"])
-            self.report(DELETED, "websocket api", stack.api_name)
-        for function in stack.all_functions:
-            name = stack.function_name(function)
-            self._absent_ok(
-                "function", name, partial(self.awslambda.delete_function, FunctionName=name)
-            )
-        self.remove_role()
-        for table in stack.tables:
-            name = stack.table_name(table)
-            if self._absent_ok("table", name, partial(self.dynamodb.delete_table, TableName=name)):
-                self.dynamodb.get_waiter("table_not_exists").wait(TableName=name)
-
-    def remove_role(self) -> None:
-        name = self.stack.role_name
-        try:
-            self.iam.delete_role_policy(RoleName=name, PolicyName=POLICY_NAME)
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                raise
-        self._absent_ok("role", name, lambda: self.iam.delete_role(RoleName=name))
-
-    def remove_bucket(self, bucket: str) -> None:
-        try:
-            for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-                objects = [
-                    {"Key": o["Key"], "VersionId": o["VersionId"]}
-                    for o in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                ]
-                if objects:
-                    self.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchBucket":
-                raise
-        self._absent_ok("bucket", bucket, lambda: self.s3.delete_bucket(Bucket=bucket))
-
-    def _absent_ok(self, kind: str, name: str, delete: Callable[[], object]) -> bool:
-        """Run a delete; a resource that is already gone is fine. True when deleted."""
-        try:
-            delete()
-        except ClientError as exc:
-            code = error_code(exc)
-            if code not in ("ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket"):
-                raise
-            self.report(ABSENT, kind, name)
-            return False
-        self.report(DELETED, kind, name)
-        return True
+from emulator.deploy import Report
+from emulator.destroy import Destroyer
+from emulator.targets import Target, TargetError
+from scripts.stack import chat_stack, outputs_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.target == "local":
         print("The local target lives in memory: stopping `make local` removes it all.")
         return 0
-    stack = Stack(prefix=args.prefix, stage=args.stage, region=args.region)
+    stack = chat_stack(prefix=args.prefix, stage=args.stage, region=args.region)
     target = (
         Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
     )
@@ -105,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     except TargetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    stack.outputs_path(target.name).unlink(missing_ok=True)
+    outputs_path(target.name, args.prefix).unlink(missing_ok=True)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The one description of the stack.
+"""The chat's stack: its tables, functions, routes and website, declared once.
 
 Deploy creates what is declared here, destroy removes it, and the gateway emulator
 serves what deploy made from it. Nothing else spells these names.
@@ -6,179 +6,89 @@ serves what deploy made from it. Nothing else spells these names.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from chat import config, rules
+from emulator.stack import DEFAULT_REGION, Function, Index, Route, Stack, Table, Website
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS_DIR = ROOT / "handlers"
 FRONTEND_DIR = ROOT / "frontend"
-BUILD_DIR = ROOT / ".build"
 STATE_DIR = ROOT / ".chat"
-
-RUNTIME = "python3.12"
-ROUTE_SELECTION_EXPRESSION = "$request.body.action"
-DEFAULT_STAGE = "local"
-DEFAULT_REGION = "us-east-1"
-
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    hash_key: str
-    range_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Table:
-    env_var: str  # the function environment variable that carries the name
-    hash_key: str
-    range_key: str | None = None
-    indexes: tuple[Index, ...] = ()
-    ttl_attribute: str | None = None
-    name: str | None = None  # default: the chat's default name for env_var
-
-    @property
-    def base_name(self) -> str:
-        return self.name or config.DEFAULT_TABLES[self.env_var]
-
-
-@dataclass(frozen=True)
-class Function:
-    base_name: str
-    handler: str  # "module.function": module.py at the package root
-    route_key: str | None  # None for a function that serves no route (an authorizer)
-    timeout: int = 10
-    memory: int = 256
-    two_way: bool = False  # a route response sends the handler's result back
-    extra_modules: tuple[str, ...] = ()  # other top-level modules its zip needs
-
-    @property
-    def module(self) -> str:
-        return self.handler.rpartition(".")[0]
-
-
-@dataclass(frozen=True)
-class Authorizer:
-    """A Lambda REQUEST authorizer on ``$connect``."""
-
-    name: str
-    function: Function
-    identity_sources: tuple[str, ...]  # e.g. ("route.request.querystring.token",)
-
 
 TABLES = (
     Table(
+        name=config.DEFAULT_TABLES[config.CONNECTIONS_TABLE],
         env_var=config.CONNECTIONS_TABLE,
         hash_key="connectionId",
         indexes=(Index(config.CONNECTIONS_BY_USER_INDEX, "userId"),),
         ttl_attribute="expiresAt",
     ),
     Table(
+        name=config.DEFAULT_TABLES[config.ROOMS_TABLE],
         env_var=config.ROOMS_TABLE,
         hash_key="roomId",
         range_key="sk",
         indexes=(Index(config.ROOMS_BY_USER_INDEX, "userId", "roomId"),),
     ),
-    Table(env_var=config.MESSAGES_TABLE, hash_key="roomId", range_key="sk"),
+    Table(
+        name=config.DEFAULT_TABLES[config.MESSAGES_TABLE],
+        env_var=config.MESSAGES_TABLE,
+        hash_key="roomId",
+        range_key="sk",
+    ),
 )
 
+
+def _function(name: str, handler: str, route_key: str, timeout: int = 10) -> Function:
+    """One function per route, each with its own package (entry module + ``chat/``)."""
+    return Function(name, handler, routes=(Route(route_key),), timeout=timeout, memory=256)
+
+
 FUNCTIONS = (
-    Function("connect", "connect.handler", "$connect"),
-    Function("disconnect", "disconnect.handler", "$disconnect"),
-    Function("default", "default.handler", "$default"),
-    Function("create-room", "create_room.handler", rules.CREATE_ROOM),
-    Function("join-room", "join_room.handler", rules.JOIN_ROOM),
-    Function("send-message", "send_message.handler", rules.SEND_MESSAGE, timeout=15),
-    Function("get-members", "get_members.handler", rules.GET_MEMBERS),
-    Function("list-rooms", "list_rooms.handler", rules.LIST_ROOMS),
-    Function("get-history", "get_history.handler", rules.GET_HISTORY),
-    Function("leave-room", "leave_room.handler", rules.LEAVE_ROOM),
-    Function("typing", "typing_indicator.handler", rules.TYPING),
+    _function("connect", "connect.handler", "$connect"),
+    _function("disconnect", "disconnect.handler", "$disconnect"),
+    _function("default", "default.handler", "$default"),
+    _function("create-room", "create_room.handler", rules.CREATE_ROOM),
+    _function("join-room", "join_room.handler", rules.JOIN_ROOM),
+    _function("send-message", "send_message.handler", rules.SEND_MESSAGE, timeout=15),
+    _function("get-members", "get_members.handler", rules.GET_MEMBERS),
+    _function("list-rooms", "list_rooms.handler", rules.LIST_ROOMS),
+    _function("get-history", "get_history.handler", rules.GET_HISTORY),
+    _function("leave-room", "leave_room.handler", rules.LEAVE_ROOM),
+    _function("typing", "typing_indicator.handler", rules.TYPING),
 )
 
 # The client files uploaded to the website bucket; config.js is written at deploy.
-FRONTEND_FILES = {
-    "index.html": "text/html; charset=utf-8",
-    "style.css": "text/css; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-}
-CLIENT_CONFIG_KEY = "config.js"
+WEBSITE = Website(
+    directory=FRONTEND_DIR,
+    files=(
+        ("index.html", "text/html; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+    ),
+    config_global="CHAT_CONFIG",
+)
 
 
-PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
-STAGE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+def chat_stack(prefix: str = "", stage: str = "local", region: str = DEFAULT_REGION) -> Stack:
+    """The chat, named for one deployed copy."""
+    return Stack(
+        name="chat",
+        prefix=prefix,
+        stage=stage,
+        region=region,
+        tables=TABLES,
+        functions=FUNCTIONS,
+        source=HANDLERS_DIR,
+        website=WEBSITE,
+    )
 
 
-class StackError(ValueError):
-    """A stack description that AWS would refuse; the message says which part."""
+# What `python -m emulator serve scripts.stack:CHAT` (make local) runs.
+CHAT = chat_stack()
 
 
-@dataclass(frozen=True)
-class Stack:
-    """The names of one deployed copy of the stack; ``prefix`` lets several coexist."""
-
-    prefix: str = ""
-    stage: str = DEFAULT_STAGE
-    region: str = DEFAULT_REGION
-    tables: tuple[Table, ...] = field(default=TABLES)
-    functions: tuple[Function, ...] = field(default=FUNCTIONS)
-    source: Path = HANDLERS_DIR  # the functions' code: entry modules + shared packages
-    website: bool = True
-    authorizer: Authorizer | None = None
-    name: str = "chat"  # what the API, role and functions are called after
-    route_selection_expression: str = ROUTE_SELECTION_EXPRESSION
-
-    def __post_init__(self) -> None:
-        if self.prefix and not PREFIX_PATTERN.fullmatch(self.prefix):
-            raise StackError(
-                f"prefix {self.prefix!r}: use 1-20 lowercase letters, digits or '-', "
-                "starting with a letter (it becomes part of bucket and function names)"
-            )
-        if not STAGE_PATTERN.fullmatch(self.stage):
-            raise StackError(f"stage {self.stage!r}: use 1-64 letters, digits, '-' or '_'")
-        if not REGION_PATTERN.fullmatch(self.region):
-            raise StackError(f"region {self.region!r} is not a region name like eu-west-1")
-
-    @property
-    def stack_id(self) -> str:
-        """The value of the tag that marks resources as this stack's."""
-        return f"{self.name}/{self.prefix or 'default'}"
-
-    @property
-    def all_functions(self) -> tuple[Function, ...]:
-        extra = (self.authorizer.function,) if self.authorizer else ()
-        return self.functions + extra
-
-    def _named(self, name: str, sep: str = "-") -> str:
-        return f"{self.prefix}{sep}{name}" if self.prefix else name
-
-    def table_name(self, table: Table) -> str:
-        return self._named(table.base_name)
-
-    def function_name(self, function: Function) -> str:
-        return self._named(f"{self.name}-{function.base_name}")
-
-    @property
-    def role_name(self) -> str:
-        return self._named(f"{self.name}-lambda")
-
-    @property
-    def api_name(self) -> str:
-        return self._named(f"{self.name}-websocket")
-
-    def bucket_name(self, account_id: str) -> str:
-        return self._named(f"{self.name}-web-{account_id}-{self.region}")
-
-    def environment(self) -> dict[str, str]:
-        """The environment every function gets: where its tables are."""
-        return {t.env_var: self.table_name(t) for t in self.tables}
-
-    def route_function(self) -> dict[str, Function]:
-        return {f.route_key: f for f in self.functions if f.route_key is not None}
-
-    def outputs_path(self, target: str) -> Path:
-        return STATE_DIR / f"outputs-{target}{'-' + self.prefix if self.prefix else ''}.json"
+def outputs_path(target: str, prefix: str = "") -> Path:
+    """Where deploy leaves what it made for a target, for the tests and the user."""
+    return STATE_DIR / f"outputs-{target}{'-' + prefix if prefix else ''}.json"

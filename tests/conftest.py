@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from scripts.stack import Stack
+from scripts.stack import chat_stack
 from tests.client import ChatClient
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Harness]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     """The whole local stack: embedded AWS emulator, deployed chat, gateway, website."""
-    settings = HarnessSettings(stack=Stack(prefix=f"t{secrets.token_hex(3)}", stage="test"))
+    settings = HarnessSettings(
+        stack=chat_stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
+        outputs_path=tmp_path_factory.mktemp("outputs") / "outputs-local.json",
+    )
     with BackgroundHarness(settings) as harness:
         yield harness
 

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ParamValidationError
 
+from emulator.deploy import Deployer, DeployError, Outputs, Report
+from emulator.destroy import Destroyer
 from emulator.harness import Harness
-from scripts.deploy import Deployer, DeployError, Outputs, Report
-from scripts.destroy import Destroyer
-from scripts.stack import FUNCTIONS, HANDLERS_DIR, Stack, StackError
-from scripts.targets import Target
+from emulator.stack import Stack, StackError
+from emulator.targets import Target
+from scripts.stack import FUNCTIONS, HANDLERS_DIR, chat_stack
 
 READ_PREFIXES = ("Get", "Describe", "List", "Head")
 
@@ -60,7 +61,7 @@ def target(stack: Harness) -> Target:
 
 @pytest.fixture
 def fresh_stack() -> Stack:
-    return Stack(prefix=f"d{secrets.token_hex(3)}", stage="prod")
+    return chat_stack(prefix=f"d{secrets.token_hex(3)}", stage="prod")
 
 
 def deploy(stack: Stack, target: Target) -> tuple[Outputs, Report, CallCounter]:
@@ -191,7 +192,7 @@ def test_resources_that_are_not_ours_are_left_alone(fresh_stack: Stack, target: 
 def test_names_aws_would_refuse_are_refused_up_front(options: dict[str, str], message: str) -> None:
     """Prefix, stage and region are checked before any call is made."""
     with pytest.raises(StackError, match=message):
-        Stack(**options)
+        chat_stack(**options)
 
 
 def test_policy_names_only_this_stacks_resources(fresh_stack: Stack, target: Target) -> None:
@@ -260,13 +261,19 @@ def _list(value: Any) -> list[Any]:
 def test_botocore_validates_what_aws_would_refuse(
     fresh_stack: Stack, target: Target, change: dict[str, int], parameter: str
 ) -> None:
-    """Deploy's calls go through botocore's request validation, as they would to AWS."""
+    """Deploy's calls go through botocore's request validation, as they would to AWS.
+
+    A Stack refuses these values itself; the Deployer is handed one directly here.
+    """
+    with pytest.raises(StackError):
+        replace(fresh_stack, functions=(replace(fresh_stack.functions[0], **change),))
     broken = replace(fresh_stack.functions[0], **change)  # type: ignore[arg-type]
-    stack = replace(fresh_stack, functions=(broken,), website=False)
+    deployer = Deployer(fresh_stack, target, Report(out=None))
+    role = f"arn:aws:iam::{target.account_id()}:role/{fresh_stack.role_name}"
     with pytest.raises(ParamValidationError, match=parameter):
-        deploy(stack, target)
+        deployer.ensure_function(broken, role, deployer.build(broken), "api")
     assert not any(
-        f["FunctionName"] == stack.function_name(broken)
+        f["FunctionName"] == fresh_stack.function_name(broken)
         for f in target.client("lambda").list_functions()["Functions"]
     )
 
@@ -275,8 +282,8 @@ def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
     """make local leaves the same machine-readable outputs as the other targets."""
     assert stack.gateway is not None
     assert stack.website is not None
-    path = stack.settings.stack.outputs_path("local")
-    written = Outputs.read(path)
+    assert stack.settings.outputs_path is not None
+    written = Outputs.read(stack.settings.outputs_path)
     assert written.websocket_url == stack.gateway.url
     assert written.website_url == stack.website.url
     assert written.functions["sendMessage"].endswith("chat-send-message")

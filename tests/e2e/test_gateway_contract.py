@@ -7,6 +7,7 @@ in the handlers.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -31,20 +32,30 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.api import ApiError, load_api
+from emulator.controlplane import new_account_id
 from emulator.gateway import Limits
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from tests.fixtures.contract.stack import TOKEN, contract_stack
+from emulator.template import load
 from tests.timing import seconds
 
 SENTINEL = "CONTRACT_TEST_SENTINEL"
+TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "template.yaml"
+TOKEN = "let-me-in"  # the template's default Token parameter
 
 
 @pytest.fixture(scope="module")
-def api() -> Iterator[Harness]:
-    """The contract stack deployed to its own embedded emulator and served."""
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The contract template deployed to its own embedded emulator account and served."""
     os.environ[SENTINEL] = "must not leak into functions"
+    account_id = new_account_id()
+    loaded = load(
+        TEMPLATE,
+        stack_name=f"contract-{secrets.token_hex(3)}",
+        account_id=account_id,
+        work_dir=tmp_path_factory.mktemp("contract"),
+    )
     try:
-        settings = HarnessSettings(stack=contract_stack(f"c{secrets.token_hex(3)}"))
+        settings = HarnessSettings(stack=loaded.stack, account_id=account_id)
         with BackgroundHarness(settings) as harness:
             yield harness
     finally:
@@ -70,7 +81,7 @@ def recorded(api: Harness, connection_id: str, field: str) -> Any:
     """A field the probe wrote for a connection, once it is there."""
     assert api.target is not None
     assert api.outputs is not None
-    table = api.outputs.tables["EVENTS_TABLE"]
+    table = next(name for name in api.outputs.tables.values() if name.endswith("-events"))
     dynamodb = api.target.client("dynamodb")
     deadline = time.monotonic() + seconds(15)
     while time.monotonic() < deadline:
@@ -100,6 +111,8 @@ def test_events_validate_against_powertools_models(api: Harness) -> None:
         cid = message["requestContext"]["connectionId"]
     APIGatewayWebSocketMessageEventModel.model_validate(message)
     context = message["requestContext"]
+    assert api.outputs is not None
+    assert context["domainName"] == f"{api.outputs.api_id}.execute-api.us-east-1.amazonaws.com"
     assert context["domainName"] == api.gateway.domain_name
     assert context["stage"] == "test"
     assert context["routeKey"] == "echo"
@@ -127,12 +140,13 @@ def test_lambda_context_is_like_aws(api: Harness) -> None:
         seen = report(ws)
     context = seen["context"]
     name = context["function_name"]
-    assert name.endswith("-echo")
+    assert "-EchoFunction-" in name
     assert uuid.UUID(context["aws_request_id"])  # Lambda's own id, not API Gateway's
     assert context["aws_request_id"] != seen["event"]["requestContext"]["requestId"]
     assert context["function_version"] == "$LATEST"
+    assert api.target is not None
     assert context["invoked_function_arn"] == (
-        f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        f"arn:aws:lambda:us-east-1:{api.target.account_id()}:function:{name}"
     )
     assert context["memory_limit_in_mb"] == "256"
     assert 0 < context["remaining_ms"] <= 10_000
@@ -145,8 +159,8 @@ def test_each_function_sees_only_its_own_environment(api: Harness) -> None:
     with connect(url(api)) as ws:
         environment = report(ws)["environment"]
     assert api.outputs is not None
-    assert environment["table_name"] == api.outputs.tables["table_name"]
-    assert environment["AWS_LAMBDA_FUNCTION_NAME"].endswith("-echo")
+    assert environment["EVENTS_TABLE"] in api.outputs.tables.values()
+    assert "-EchoFunction-" in environment["AWS_LAMBDA_FUNCTION_NAME"]
     assert environment["AWS_REGION"] == "us-east-1"
     assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
     assert SENTINEL not in environment
@@ -189,19 +203,44 @@ def test_crashing_and_failing_handlers_do_not_take_the_gateway_down(api: Harness
 
 
 def test_logs_are_framed_like_cloudwatch(api: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    """Each invocation logs START, the handler's output, END and REPORT under its name."""
+    """Each invocation's START, output, END and REPORT go to the function's log file;
+    the terminal shows the handler's output, and the frame lines only when verbose."""
     caplog.set_level(logging.INFO, logger="emulator.lambda")
     with connect(url(api)) as ws:
-        request_id = report(ws)["context"]["aws_request_id"]
-    lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
-    name = next(line.split("]")[0] + "]" for line in lines if "START" in line)
-    assert name.endswith("-contract-echo]")
-    assert any(f"START RequestId: {request_id} Version: $LATEST" in line for line in lines)
+        seen = report(ws)
+    request_id = seen["context"]["aws_request_id"]
+    shown = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert [line for line in shown if "START" in line or "REPORT" in line] == []
+    assert any(f"echo handled {request_id}" in line for line in shown)
+    log_file = api.log_dir / f"{seen['context']['function_name']}.log"
+    deadline = time.monotonic() + seconds(15)
+    while f"REPORT RequestId: {request_id}" not in log_file.read_text():
+        assert time.monotonic() < deadline, log_file.read_text()
+        time.sleep(0.05)  # polling a condition with a deadline, not a fixed wait
+    lines = [line for line in log_file.read_text().splitlines() if request_id in line]
+    assert lines[0].startswith(f"START RequestId: {request_id} Version: $LATEST")
     assert any(f"echo handled {request_id}" in line for line in lines)
-    assert any(f"END RequestId: {request_id}" in line for line in lines)
-    report_line = next(line for line in lines if "REPORT" in line)
+    assert any(line == f"END RequestId: {request_id}" for line in lines)
+    report_line = next(line for line in lines if line.startswith("REPORT"))
     assert "Duration:" in report_line
     assert "Memory Size: 256 MB" in report_line
+
+
+def test_a_failure_is_two_lines_on_the_terminal(
+    api: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failing handler shows route, error type and message, then where its log is."""
+    caplog.set_level(logging.INFO, logger="emulator")
+    with connect(url(api)) as ws:
+        assert call(ws, "fail")["message"] == "Internal server error"
+    failure = next(r.getMessage() for r in caplog.records if "route fail" in r.getMessage())
+    first, second = failure.splitlines()
+    assert "route fail:" in first
+    assert "RuntimeError: the probe fails on purpose" in first
+    log_path = Path(second.removeprefix("  log: "))
+    assert log_path.parent == api.log_dir
+    assert "Traceback" in log_path.read_text()
+    assert "RuntimeError: the probe fails on purpose" in log_path.read_text()
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -395,25 +434,39 @@ def test_disconnect_status_codes(api: Harness, how: str, code: int) -> None:
     assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == code
 
 
-# --- a handler written as AWS's examples write them ---------------------------------------
+# --- binary frames --------------------------------------------------------------------------
 
 
-def test_aws_example_chat_runs_unmodified(api: Harness) -> None:
-    """AWS's example chat broadcasts to all, and drops a vanished connection on 410."""
-    clients = [connect(url(api, name=name)).__enter__() for name in ("ann", "bob", "cy")]
-    try:
-        clients[0].send(json.dumps({"meta": {"action": "sendmessage"}, "msg": "hello"}))
-        for ws in clients:
-            assert ws.recv(timeout=seconds(15)) == "ann: hello"
-        vanished = clients.pop()
-        vanished.socket.shutdown(socket.SHUT_RDWR)
-        vanished.socket.close()
-        clients[1].send(json.dumps({"meta": {"action": "sendmessage"}, "msg": "still here"}))
-        for ws in clients:
-            assert ws.recv(timeout=seconds(15)) == "bob: still here"
-    finally:
-        for ws in clients:
-            ws.close()
+def test_a_binary_frame_closes_with_1003(api: Harness) -> None:
+    """API Gateway takes no binary frames: it closes the connection with 1003."""
+    with connect(url(api)) as ws:
+        cid = connection_id(ws)
+        ws.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=seconds(15))
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+    assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1003
+
+
+def test_posted_bytes_arrive_as_a_binary_frame_and_text_as_text(api: Harness) -> None:
+    """Data that is UTF-8 arrives as a text frame; other bytes as a binary frame."""
+    raw = bytes(range(256))
+    with connect(url(api)) as ws:
+        ws.send(
+            json.dumps(
+                {
+                    "meta": {"action": "manage"},
+                    "op": "post",
+                    "bytes": base64.b64encode(raw).decode(),
+                }
+            )
+        )
+        assert ws.recv(timeout=seconds(15)) == raw
+        assert json.loads(ws.recv(timeout=seconds(15))) == {"ok": True}
+        ws.send(json.dumps({"meta": {"action": "manage"}, "op": "post", "data": "héllo"}))
+        assert ws.recv(timeout=seconds(15)) == "héllo"  # a str: it came as a text frame
+        assert json.loads(ws.recv(timeout=seconds(15))) == {"ok": True}
 
 
 def test_a_client_that_never_reads_does_not_block_posts(api: Harness) -> None:
@@ -437,8 +490,9 @@ def test_connections_api_refuses_other_paths(api: Harness) -> None:
     """@connections lives under /{stage}/@connections/{id}; anything else is 403."""
     assert api.gateway is not None
     context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
-    host, port = api.gateway.domain_name.split(":")
-    https = http.client.HTTPSConnection(host, int(port), context=context, timeout=seconds(15))
+    https = http.client.HTTPSConnection(
+        "localhost", api.gateway.connections_port, context=context, timeout=seconds(15)
+    )
     https.request("POST", "/prod/@connections/abc", body=b"x")
     response = https.getresponse()
     assert response.status == 403

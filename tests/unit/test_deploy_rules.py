@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from scripts import package
-from scripts.deploy import retry, role_not_yet_assumable
+from emulator import package
+from emulator.deploy import retry, role_not_yet_assumable
 from scripts.stack import FUNCTIONS, HANDLERS_DIR
 
 
@@ -65,9 +65,9 @@ def test_retry_gives_up_after_its_attempts() -> None:
 
 def test_packages_are_reproducible_and_per_function(tmp_path: Path) -> None:
     """Same sources give the same bytes; each zip holds its entry module and the core."""
-    first = package.build(HANDLERS_DIR, FUNCTIONS[0], "a", tmp_path)
-    again = package.build(HANDLERS_DIR, FUNCTIONS[0], "b", tmp_path)
-    other = package.build(HANDLERS_DIR, FUNCTIONS[1], "c", tmp_path)
+    first = package.build(FUNCTIONS[0], "a", tmp_path, HANDLERS_DIR)
+    again = package.build(FUNCTIONS[0], "b", tmp_path, HANDLERS_DIR)
+    other = package.build(FUNCTIONS[1], "c", tmp_path, HANDLERS_DIR)
     assert first.data == again.data
     assert first.sha256 != other.sha256
     import zipfile

@@ -35,10 +35,14 @@ class Target:
     name: str  # local | localstack | aws
     region: str
     endpoint_url: str | None = None
+    # (access key id, secret): an emulator account of its own; None for the default
+    credentials: tuple[str, str] | None = None
 
     @classmethod
-    def local(cls, endpoint_url: str, region: str) -> Target:
-        return cls("local", region, endpoint_url)
+    def local(
+        cls, endpoint_url: str, region: str, credentials: tuple[str, str] | None = None
+    ) -> Target:
+        return cls("local", region, endpoint_url, credentials)
 
     @classmethod
     def localstack(cls, region: str, endpoint_url: str = LOCALSTACK_ENDPOINT) -> Target:
@@ -52,10 +56,23 @@ class Target:
     def emulated(self) -> bool:
         return self.endpoint_url is not None
 
+    @property
+    def access_key(self) -> tuple[str, str]:
+        """The credentials an emulated target's functions and clients use."""
+        if self.credentials is not None:
+            return self.credentials
+        return EMULATOR_CREDENTIALS["aws_access_key_id"], EMULATOR_CREDENTIALS[
+            "aws_secret_access_key"
+        ]
+
     @cached_property
     def session(self) -> boto3.Session:
-        credentials = EMULATOR_CREDENTIALS if self.emulated else {}
-        return boto3.Session(region_name=self.region, **credentials)
+        if not self.emulated:
+            return boto3.Session(region_name=self.region)
+        key, secret = self.access_key
+        return boto3.Session(
+            region_name=self.region, aws_access_key_id=key, aws_secret_access_key=secret
+        )
 
     def account_id(self) -> str:
         """Who we are on the target; turns the usual set-up mistakes into one-line advice."""

@@ -1,0 +1,227 @@
+"""``python -m emulator serve``: run a WebSocket API on localhost, from a template or Python.
+
+    python -m emulator serve template.yaml [--parameter-overrides K=V …] [--stage S]
+    python -m emulator serve scripts.stack:CHAT       # a Stack written in Python
+
+It starts an embedded AWS control plane (moto's server) in an account of its own,
+deploys the stack into it with the project's deployer, and serves the WebSocket API
+with the gateway emulator until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from emulator.controlplane import LOOPBACK, new_account_id
+from emulator.deploy import DeployError
+from emulator.harness import Harness, HarnessSettings
+from emulator.package import PackageError
+from emulator.stack import DEFAULT_REGION, Stack, StackError
+from emulator.targets import TargetError
+from emulator.template import TemplateError, load
+
+DEFAULT_PORT = 8765
+TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
+
+
+class UsageError(Exception):
+    """The command line asks for something that can't be; the message says what."""
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--parameter-overrides {pair!r}: write Name=Value")
+        values[name] = value
+    return values
+
+
+def _python_stack(reference: str) -> Stack:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        stack = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"{reference}: can't import it ({exc})") from exc
+    if not isinstance(stack, Stack):
+        raise UsageError(f"{reference} is a {type(stack).__name__}, not an emulator Stack")
+    return stack
+
+
+def resolve_stack(args: argparse.Namespace, account_id: str, work_dir: Path, out: TextIO) -> Stack:
+    """The stack the command names: a template file, or ``module:ATTRIBUTE`` in Python."""
+    source: str = args.stack
+    if ":" in source and not source.endswith(TEMPLATE_SUFFIXES):
+        stack = _python_stack(source)
+        if args.stage:
+            stack = replace(stack, stage=args.stage)
+        return stack
+    loaded = load(
+        Path(source),
+        parameters=parse_overrides(args.parameter_overrides),
+        stage=args.stage,
+        region=args.region,
+        account_id=account_id,
+        stack_name=args.stack_name,
+        api=args.api,
+        work_dir=work_dir,
+    )
+    for line in loaded.skipped:
+        print(f"  note: {line}", file=out)
+    return loaded.stack
+
+
+def _banner(harness: Harness, started: float) -> str:
+    assert harness.gateway is not None
+    assert harness.target is not None
+    gateway = harness.gateway
+    key, secret = harness.target.access_key
+    lines = [
+        f"\nReady in {time.monotonic() - started:.1f} s.",
+        f"  WebSocket API   {gateway.url}",
+        "                  connect clients here; on AWS this is "
+        f"wss://{gateway.domain_name}/{gateway.stage}",
+    ]
+    if harness.website is not None:
+        lines += [
+            f"  Website         {harness.website.url}",
+            "                  the website bucket, served as S3 website hosting would",
+        ]
+    lines += [
+        f"  @connections    {gateway.management_endpoint}",
+        "                  what functions post to; their workers resolve it to "
+        f"127.0.0.1:{gateway.connections_port}",
+        f"  AWS endpoint    {harness.control_plane_url}",
+        f"                  DynamoDB, S3, Lambda…: AWS_ENDPOINT_URL={harness.control_plane_url}"
+        f" AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret}",
+        f"  Function logs   {harness.log_dir}/<function>.log",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+async def _serve(settings: HarnessSettings, out: TextIO, verbose: bool) -> None:
+    started = time.monotonic()
+    harness = Harness(settings, out=out if verbose else None)
+    try:
+        await harness.start()
+        if not verbose:
+            print(f"  {harness.report.summary()}", file=out)
+        print(_banner(harness, started), file=out, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        print("\nStopping…", file=out, flush=True)
+    finally:
+        await harness.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description="Run WebSocket APIs on localhost."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="serve a SAM/CloudFormation template (or a Python Stack) until Ctrl-C",
+        description=(__doc__ or "").split("\n\n")[0],
+    )
+    serve.add_argument("stack", help="template.yaml / template.json, or module:STACK")
+    serve.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters",
+    )
+    serve.add_argument("--stage", help="the stage to serve (default: the template's own)")
+    serve.add_argument("--region", default=DEFAULT_REGION)
+    serve.add_argument("--api", help="the WebSocket API's logical id, if the template has several")
+    serve.add_argument("--stack-name", help="default: the template's folder name")
+    serve.add_argument(
+        "--host", default=LOOPBACK, help="where the WebSocket API and website listen"
+    )
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="WebSocket port (0: any)")
+    serve.add_argument("--website-port", type=int, default=0, help="website port (0: any)")
+    serve.add_argument("--control-plane-port", type=int, default=0, help="moto's port (0: any)")
+    serve.add_argument(
+        "--control-plane",
+        metavar="URL",
+        help="deploy to this AWS endpoint (e.g. LocalStack's http://localhost:4566) instead of "
+        "the embedded emulator",
+    )
+    serve.add_argument("--connections-port", type=int, default=0, help="@connections port")
+    serve.add_argument("--build-dir", type=Path, help="function packages (default: temporary)")
+    serve.add_argument("--log-dir", type=Path, help="function logs (default: temporary)")
+    serve.add_argument("--outputs", type=Path, help="write what deploy made to this JSON file")
+    serve.add_argument(
+        "--verbose", action="store_true", help="show START/END/REPORT lines and deploy's steps"
+    )
+    serve.add_argument("--quiet", action="store_true", help="show only failures")
+    serve.add_argument("--debug", action="store_true", help="tracebacks instead of one-line errors")
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=out)
+    logging.getLogger("emulator").setLevel(level)
+    account_id = new_account_id()
+    with tempfile.TemporaryDirectory(prefix="ws-emulator-serve-") as work:
+        try:
+            stack = resolve_stack(args, account_id, Path(work), out)
+            where = args.control_plane or "the embedded AWS emulator"
+            print(f"Deploying {stack.name} to {where}…", file=out, flush=True)
+            settings = HarnessSettings(
+                stack=stack,
+                host=args.host,
+                gateway_port=args.port,
+                website_port=args.website_port,
+                control_plane_port=args.control_plane_port,
+                control_plane_url=args.control_plane,
+                connections_port=args.connections_port,
+                build_dir=args.build_dir,
+                log_dir=args.log_dir,
+                outputs_path=args.outputs,
+                account_id=account_id,
+            )
+            asyncio.run(_serve(settings, out, args.verbose))
+        except (
+            UsageError,
+            TemplateError,
+            StackError,
+            DeployError,
+            PackageError,
+            TargetError,
+        ) as exc:
+            if args.debug:
+                raise
+            print(f"error: {exc}", file=out)
+            return 2 if isinstance(exc, UsageError) else 1
+        except OSError as exc:
+            if args.debug:
+                raise
+            print(
+                f"error: could not start: {exc}. Is another copy running? "
+                "Choose other ports (--port, --website-port; 0 picks a free one).",
+                file=out,
+            )
+            return 1
+        except KeyboardInterrupt:
+            pass
+    print("Stopped.", file=out)
+    return 0
