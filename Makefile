@@ -10,7 +10,7 @@ PREFIX ?=
 STAGE ?= prod
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
-.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench cost clean
+.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench cost profile clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -70,6 +70,10 @@ bench: venv  ## our emulator beside serverless-offline and MiniStack; writes doc
 
 cost: venv  ## the chat's AWS calls per action, priced per million messages
 	$(BIN)/python -m bench.cost
+
+profile: venv  ## py-spy on the gateway and a worker at N=100 (folded stacks in .build/profile)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/profile-requirements.txt
+	$(BIN)/python -m bench.profile
 
 clean:  ## remove the venv, build output and local state
 	rm -rf $(VENV) .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts
