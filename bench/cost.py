@@ -274,14 +274,17 @@ def run() -> CostReport:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             workdir / "moto.log",
         )
-        posts, where = _start(
-            processes.python("bench.bound", "server", str(workdir / "tls")), workdir / "posts.log"
-        )
         try:
-            processes.wait_for_port(port, moto, workdir / "moto.log", 60)
-            return _scenario(f"http://127.0.0.1:{port}", where)
+            posts, where = _start(
+                processes.python("bench.bound", "server", str(workdir / "tls")),
+                workdir / "posts.log",
+            )
+            try:
+                processes.wait_for_port(port, moto, workdir / "moto.log", 60)
+                return _scenario(f"http://127.0.0.1:{port}", where)
+            finally:
+                processes.stop(posts)
         finally:
-            processes.stop(posts)
             processes.stop(moto)
 
 
