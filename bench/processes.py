@@ -47,8 +47,13 @@ def launch(
     env: Mapping[str, str] | None = None,
     cwd: Path = ROOT,
     stdout_pipe: bool = False,
+    own_group: bool = True,
 ) -> subprocess.Popen[str]:
-    """Start ``command`` in a new session; stderr (and stdout unless piped) to ``log``."""
+    """Start ``command``; stderr (and stdout unless piped) to ``log``.
+
+    With ``own_group`` it leads a new session, and :func:`stop` ends its whole group.
+    Without, it stays in its parent's group, so that stopping the parent ends it too.
+    """
     with log.open("a") as out:
         return subprocess.Popen(
             command,
@@ -58,7 +63,7 @@ def launch(
             stdout=subprocess.PIPE if stdout_pipe else out,
             stderr=out,
             text=True,
-            start_new_session=True,
+            start_new_session=own_group,
         )
 
 
@@ -113,6 +118,17 @@ def wait_for_port(port: int, process: subprocess.Popen[str], log: Path, timeout:
                 return
         time.sleep(POLL)
     raise Unavailable(f"port {port} not open after {timeout:.0f} s: {_tail(log)}")
+
+
+def stop_child(process: subprocess.Popen[str], grace: float = 5) -> None:
+    """Stop a process started with ``own_group=False`` (its group is its parent's)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def stop(process: subprocess.Popen[str], grace: float = 10) -> None:

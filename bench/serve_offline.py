@@ -83,13 +83,14 @@ async def main(node_root: Path) -> None:
     command += ["--lambdaPort", str(lambda_port)]
     log = service / "serverless-offline.log"
     log.write_text("")
-    node = processes.launch(command, log, env=env, cwd=service)
+    # In this process's group: when the bench ends the group, Node's Python runners go too.
+    node = processes.launch(command, log, env=env, cwd=service, own_group=False)
     try:
         processes.wait_for_port(ws_port, node, log, STARTUP_TIMEOUT)
         announce({"url": f"ws://127.0.0.1:{ws_port}", "log": str(log)})
         await until_stopped()
     finally:
-        processes.stop(node)
+        processes.stop_child(node)
         moto.stop()
 
 

@@ -30,6 +30,7 @@ OURS_COMMAND = processes.python(
 )
 OURS_URL = re.compile(r"WebSocket API\s+(?P<url>ws://\S+)")
 STARTUP_TIMEOUT = 120
+QUIT_TIMEOUT = 15  # closing 1,118 sockets
 READY_TIMEOUT = 240  # opening 1,118 sockets on the slowest peer, one $connect each
 
 
@@ -102,9 +103,13 @@ class Running:
         return self.reply(timeout)
 
     def stop(self) -> None:
-        if self.driver.poll() is None:
-            with contextlib.suppress(Unavailable, OSError, ValueError):
-                self.command({"quit": True}, timeout=30)
+        """Let the driver close its sockets (a quit command), then stop every process."""
+        if self.driver.poll() is None and self.driver.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.driver.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.driver.stdin.flush()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.driver.wait(QUIT_TIMEOUT)
         for process in [self.driver, self.measured, *self.helpers]:
             processes.stop(process)
 
