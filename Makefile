@@ -18,8 +18,8 @@ STATE_DIR ?= .chat/state
 OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
-.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench clean \
-	localstack-venv localstack-deps localstack-up localstack-down test-localstack
+.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench \
+	cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -111,8 +111,15 @@ destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
 	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \
 	  $(if $(filter localstack,$(TARGET)),--endpoint $(LOCALSTACK_ENDPOINT))
 
-bench: venv  ## benchmarks, printed as ratios against a baseline run side by side
+bench: venv  ## our emulator beside serverless-offline and MiniStack; writes docs/performance.md
 	$(BIN)/python -m bench
+
+cost: venv  ## the chat's AWS calls per action, priced per million messages
+	$(BIN)/python -m bench.cost
+
+profile: venv  ## py-spy on the gateway and a worker at N=100 (folded stacks in .build/profile)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/profile-requirements.txt
+	$(BIN)/python -m bench.profile
 
 clean:  ## remove the venv, build output and local state
 	rm -rf $(VENV) $(LOCALSTACK_VENV) .localstack .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts
