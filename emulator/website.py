@@ -3,12 +3,20 @@
 moto keeps the bucket but doesn't serve it as a website, so this reads each object
 from the emulated S3 and returns it with its stored content type and cache headers;
 ``/`` (with any query string) is the index document.
+
+Every response also carries the security headers a careful host adds in front of a
+bucket (S3's website endpoint itself can't; on AWS that takes a CloudFront response
+headers policy): an HTML page's own ``<meta>`` Content-Security-Policy as a header,
+with ``frame-ancestors 'none'``, which only a header can say; ``X-Frame-Options: DENY``
+for browsers that predate it; and ``Referrer-Policy: no-referrer`` (the chat's invite
+links carry a room id that the sites a message links to needn't learn).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from html.parser import HTMLParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +27,38 @@ from botocore.exceptions import ClientError
 log = logging.getLogger("emulator.website")
 
 INDEX_DOCUMENT = "index.html"
+NO_FRAMING = "frame-ancestors 'none'"
+SECURITY_HEADERS = (
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+)
+
+
+class _MetaPolicy(HTMLParser):
+    """Finds a page's ``<meta http-equiv="Content-Security-Policy" content=…>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.policy: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k.lower(): v or "" for k, v in attrs}
+        if tag == "meta" and values.get("http-equiv", "").lower() == "content-security-policy":
+            self.policy = self.policy or values.get("content")
+
+
+def content_security_policy(body: bytes, content_type: str) -> str:
+    """The header for a response: an HTML page's own policy, and never to be framed."""
+    policy = None
+    if content_type.startswith("text/html"):
+        parser = _MetaPolicy()
+        parser.feed(body.decode("utf-8", errors="replace"))
+        policy = parser.policy
+    directives = [d.strip() for d in (policy or "").split(";") if d.strip()]
+    if not any(d.split()[0].lower() == "frame-ancestors" for d in directives):
+        directives.append(NO_FRAMING)
+    return "; ".join(directives)
 
 
 class WebsiteServer:
@@ -82,7 +122,9 @@ def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", cache)
-            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Security-Policy", content_security_policy(body, content_type))
+            for name, value in SECURITY_HEADERS:
+                self.send_header(name, value)
             self.end_headers()
             if self._with_body:
                 self.wfile.write(body)

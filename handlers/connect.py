@@ -3,6 +3,10 @@
 Nothing is posted and the connection joins no room's fan-out here: until the upgrade
 completes, API Gateway answers posts to it with 410, which would read as "gone".
 The client's first ``listRooms`` subscribes it (see ``list_rooms``).
+
+A user may hold ``max_connections_per_user`` connections at once. At the cap, the
+records of the user's connections are checked with API Gateway first (``GET
+@connections``): one whose ``$disconnect`` was lost doesn't count against the user.
 """
 
 from __future__ import annotations
@@ -23,6 +27,18 @@ def handler(request: Request) -> dict[str, Any]:
     except ChatError as error:
         app.log.info("connect refused: %s", error.message)
         return {"statusCode": 400, "body": error.message}
+    cap = request.limits.max_connections_per_user
+    held = [c.connection_id for c in request.store.open_connections(identity.user_id)]
+    if len(held) >= cap:
+        gone = request.fanout.gone(held)
+        for connection_id in sorted(gone):
+            request.disconnected(connection_id)
+        if len(held) - len(gone) >= cap:
+            app.log.info("connect refused: %s holds %d connections", identity.user_id, cap)
+            return {
+                "statusCode": 429,
+                "body": f"you have {cap} connections open, the most allowed; close one first",
+            }
     request.store.put_connection(
         request.connection_id,
         identity,

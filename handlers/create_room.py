@@ -19,6 +19,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         name=command.name,
         admin_id=caller.user_id,
         created_at=created_at,
+        version=1,
     )
     admin = Member(
         room_id=room.room_id,
@@ -28,11 +29,11 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         status=Status.APPROVED,
         requested_at=created_at,
         room_name=room.name,
-        connections=request.store.user_connections(caller.user_id) | {request.connection_id},
+        connections=request.store.user_connections(caller.user_id) | request.own_connection(),
     )
     request.store.create_room(room, admin)
     created = {"type": "roomCreated", "room": rules.room_view(room, admin)}
     request.reply(created)
     # The creator's other tabs learn of the room too.
     request.send(room, [admin], created, to=admin.connections - {request.connection_id})
-    request.broadcast(room, [admin], rules.members_event(room, [admin]))
+    request.announce_members(room.room_id)

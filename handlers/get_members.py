@@ -1,4 +1,8 @@
-"""``getMembers``: the room's member list, for its approved members."""
+"""``getMembers``: the room's member list, for its approved members.
+
+The list comes in as many ``members`` parts as it takes to fit API Gateway's 128 KB
+per message; before it is read, the pending members' connections may be probed.
+"""
 
 from __future__ import annotations
 
@@ -11,5 +15,7 @@ from chat.app import Request, route
 @route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_room_ref(payload)
-    room, members, _ = request.as_member(command.room_id)
-    request.reply(rules.members_event(room, members))
+    request.as_member(command.room_id)
+    room, members = request.current_members(command.room_id)
+    for event in rules.members_events(room, members):
+        request.reply(event)

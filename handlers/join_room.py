@@ -1,4 +1,8 @@
-"""``joinRoom``: a user asks to join (``op: request``); the admin approves or rejects."""
+"""``joinRoom``: a user asks to join (``op: request``); the admin approves or rejects.
+
+A room holds at most ``max_pending_per_room`` requests waiting, and a user at most
+``max_pending_per_user`` across rooms: counters written with the request itself.
+"""
 
 from __future__ import annotations
 
@@ -30,13 +34,12 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
         status=Status.PENDING,
         requested_at=app.now(),
         room_name=room.name,
-        connections=request.store.user_connections(user_id) | {request.connection_id},
+        connections=request.store.user_connections(user_id) | request.own_connection(),
     )
     request.store.request_join(member)
     requested = {"type": "joinRequested", "room": rules.room_view(room, member)}
     request.reply(requested)
     request.send(room, [member], requested, to=member.connections - {request.connection_id})
-    members = [m for m in members if m.user_id != user_id] + [member]
     admin = rules.find_member(members, room.admin_id)
     if admin is not None:
         notice = {
@@ -47,7 +50,7 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
             "requestedAt": member.requested_at,
         }
         request.send(room, members, notice, to=admin.connections)
-    request.broadcast(room, members, rules.members_event(room, members))
+    request.announce_members(room.room_id)
 
 
 def _decide(
@@ -61,13 +64,12 @@ def _decide(
     if status is Status.APPROVED:  # the conversation records who joined
         notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), app.now())
     decided = request.store.decide(room.room_id, command.user_id, status, notice)
-    members = [m for m in members if m.user_id != decided.user_id] + [decided]
     request.reply(
         {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}
     )
     request.send(
         room,
-        members,
+        [decided],
         {
             "type": "joinDecision",
             "roomId": room.room_id,
@@ -76,6 +78,4 @@ def _decide(
         },
         to=decided.connections,
     )
-    if notice is not None:
-        request.post_entry(room, members, notice)
-    request.broadcast(room, members, rules.members_event(room, members))
+    request.announce_members(room.room_id, notice=notice)

@@ -19,13 +19,10 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     notice = None
     if leaving.status is Status.APPROVED:
         notice = rules.notice(Kind.LEFT, leaving, rules.new_message_id(), app.now())
-    request.store.leave(room.room_id, caller.user_id, notice)
-    remaining = [m for m in members if m.user_id != caller.user_id]
+    request.store.leave(leaving, notice)
     # Every tab of the leaver hears it; the caller's own connection gets the ref.
     request.reply({"type": "left", "roomId": room.room_id})
     others = leaving.connections - {request.connection_id}
     request.send(room, [leaving], {"type": "left", "roomId": room.room_id}, to=others)
-    if notice is not None:
-        request.post_entry(room, remaining, notice)
     if rules.is_listed(leaving):
-        request.broadcast(room, remaining, rules.members_event(room, remaining))
+        request.announce_members(room.room_id, notice=notice)

@@ -15,11 +15,10 @@ from chat.rules import Kind
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
-    room, members, target = request.admin_target(payload, rules.check_removal)
+    room, _, target = request.admin_target(payload, rules.check_removal)
     caller = request.caller()  # cached
     notice = rules.notice(Kind.REMOVED, target, rules.new_message_id(), app.now())
     request.store.remove_member(caller.user_id, notice)
-    remaining = [m for m in members if m.user_id != target.user_id]
     request.reply({"type": "memberRemoved", "roomId": room.room_id, "userId": target.user_id})
     request.send(
         room,
@@ -27,5 +26,4 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         {"type": "removed", "roomId": room.room_id, "roomName": room.name},
         to=target.connections,
     )
-    request.post_entry(room, remaining, notice)
-    request.broadcast(room, remaining, rules.members_event(room, remaining))
+    request.announce_members(room.room_id, notice=notice)

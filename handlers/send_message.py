@@ -5,8 +5,10 @@ post per open connection, then an acknowledgement to the sender.
 
 Idempotent: the client names the message (``messageId``), and the write is conditional
 on that id being new in the room. A repeat of the same id (a retry after a lost reply,
-a double press) stores and delivers nothing and is acknowledged like the original,
-with ``duplicate: true``.
+a double press) stores nothing and is acknowledged like the original, with
+``duplicate: true``. The message is marked delivered once its fan-out has finished; a
+repeat of one that isn't (the function died between storing and delivering it)
+delivers it, so a retry completes what the first attempt began.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         message = rules.check_repeat(
             request.store.message(room.room_id, message.message_id), caller.user_id
         )
-    else:
+    if not duplicate or message.undelivered:
         request.post_entry(room, members, message)
+        request.store.delivered(message)
     # Sent after every post above has finished: the sender knows delivery is done.
     request.reply(
         {

@@ -6,6 +6,8 @@ serves what deploy made from it. Nothing else spells these names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from chat import config, rules
@@ -76,15 +78,28 @@ WEBSITE = Website(
 )
 
 
-def chat_stack(prefix: str = "", stage: str = "local", region: str = DEFAULT_REGION) -> Stack:
-    """The chat, named for one deployed copy."""
+def chat_stack(
+    prefix: str = "",
+    stage: str = "local",
+    region: str = DEFAULT_REGION,
+    limits: Mapping[str, int] | None = None,
+) -> Stack:
+    """The chat, named for one deployed copy; ``limits`` overrides the defaults of
+    :class:`chat.config.Limits` in every function (``{"rate_per_user": 1000}``)."""
+    environment = tuple(
+        sorted((name.upper(), str(value)) for name, value in (limits or {}).items())
+    )
+    unknown = {name for name, _ in environment} - set(config.Limits.variables())
+    if unknown:
+        raise ValueError(f"no such limits: {', '.join(sorted(unknown))}")
+    functions = tuple(replace(f, environment=f.environment + environment) for f in FUNCTIONS)
     return Stack(
         name="chat",
         prefix=prefix,
         stage=stage,
         region=region,
         tables=TABLES,
-        functions=FUNCTIONS,
+        functions=functions,
         source=HANDLERS_DIR,
         website=WEBSITE,
     )

@@ -15,16 +15,19 @@ from functools import cache, wraps
 from typing import Any
 
 from chat import config, rules
-from chat.errors import ChatError, InternalError, NotConnected
+from chat.errors import ChatError, InternalError, NotConnected, ReplyTooLarge
 from chat.events import WebSocketEvent
-from chat.fanout import Fanout
-from chat.rules import Member, Message, Room
+from chat.fanout import TOO_LARGE, Fanout
+from chat.rules import Member, Message, Room, Status
 from chat.store import Connection, Store
 
 log = logging.getLogger("chat")
 
 LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 OK = {"statusCode": 200}
+# How long a closed connection's record stays, for requests still in flight: longer than
+# API Gateway's 29 s integration timeout, so that every request it accepted is served.
+CLOSED_RECORD_SECONDS = 10 * 60
 
 
 @cache
@@ -65,13 +68,30 @@ class Request:
     def connection_id(self) -> str:
         return self.event.connection_id
 
+    @property
+    def limits(self) -> config.Limits:
+        return settings().limits
+
     def caller(self) -> Connection:
-        """Who sent this, from the connection registered at ``$connect``."""
+        """Who sent this, from the connection registered at ``$connect``. A connection
+        that has closed since still counts: the gateway accepted the request."""
         if self._caller is None:
             self._caller = self.store.get_connection(self.connection_id)
             if self._caller is None:
                 raise NotConnected("this connection is not registered; reconnect")
         return self._caller
+
+    def own_connection(self) -> frozenset[str]:
+        """The caller's connection, to attach to a membership, unless it has closed."""
+        return frozenset() if self.caller().closed else frozenset({self.connection_id})
+
+    def count(self) -> None:
+        """Count this request against the connection's and the user's rates."""
+        try:
+            user_id: str | None = self.caller().user_id
+        except NotConnected:
+            user_id = None  # answered NOT_CONNECTED later, in the order of checks
+        self.store.count_request(self.connection_id, user_id, epoch_seconds())
 
     def as_member(self, room_id: str) -> tuple[Room, list[Member], Member]:
         """The room, its memberships and the caller's, if the caller is approved in it."""
@@ -104,19 +124,34 @@ class Request:
         self.broadcast(room, members, {"type": kind, "message": rules.message_view(entry)})
 
     def reply(self, payload: Mapping[str, Any]) -> None:
-        """Send to the caller's connection, tagged with the request's ``ref``."""
+        """Send to the caller's connection, tagged with the request's ``ref``.
+
+        A reply API Gateway refuses (over 128 KB, or throttled past the retries) is
+        replaced by an ``error`` event saying so: a reply never fails silently.
+        """
         message = dict(payload)
         if self.ref is not None:
             message["ref"] = self.ref
-        self.fanout.send([self.connection_id], message)
+        failure = self.fanout.send([self.connection_id], message).failed.get(self.connection_id)
+        if failure is None:
+            return
+        log.error("reply %s to %s failed: %s", payload.get("type"), self.connection_id, failure)
+        error: ChatError = InternalError("the reply could not be delivered; try again")
+        if failure == TOO_LARGE:
+            error = ReplyTooLarge("the reply was too large to send")
+        fallback = self.fanout.send([self.connection_id], rules.error_event(error, self.ref))
+        if fallback.failed:
+            log.error("the error reply to %s failed too", self.connection_id)
 
     def send(
         self, room: Room, members: Iterable[Member], payload: Mapping[str, Any], to: Iterable[str]
     ) -> None:
         """Post to the given connections of a room's members, then forget the gone ones."""
-        gone = self.fanout.send(to, payload)
-        if gone:
-            self.forget(room, members, gone)
+        gone = self.fanout.send(to, payload).gone
+        members = list(members)
+        for connection_id in sorted(gone):
+            log.info("connection %s is gone (410); detaching it", connection_id)
+            self.disconnected(connection_id, members)
 
     def broadcast(
         self,
@@ -129,29 +164,80 @@ class Request:
         members = list(members)
         self.send(room, members, payload, rules.recipients(members, exclude))
 
-    def forget(self, room: Room, members: Iterable[Member], gone: set[str]) -> None:
-        """Clean up connections that API Gateway says are gone.
+    def disconnected(
+        self, connection_id: str, seen_in: Iterable[Member] = (), quiet: str | None = None
+    ) -> None:
+        """A connection has closed (``$disconnect``, a 410 from a post, or a probe): mark
+        its record closed and detach it from its memberships, those of its user and
+        any of ``seen_in`` that hold it (a connection may have no record any more).
 
         ``$disconnect`` is best effort, so this is also where a member who vanished
-        is shown offline: if cleaning up leaves an approved member with no connection,
-        the room hears about it.
+        is shown offline: every room where a listed member is left with no connection
+        hears about it (except ``quiet``, a room whose caller announces it anyway).
         """
-        went_offline = False
-        for member in members:
-            for connection_id in member.connections & gone:
-                log.info("connection %s is gone; removing it", connection_id)
-                after = self.store.detach(room.room_id, member.user_id, connection_id)
-                if after is not None and rules.is_listed(after) and not after.online:
-                    went_offline = True
-        for connection_id in gone:
-            self.store.delete_connection(connection_id)
-        if went_offline:
-            self.announce_members(room.room_id)
+        holding = [m for m in seen_in if connection_id in m.connections]
+        connection = self.store.get_connection(connection_id)
+        if connection is not None:
+            self.store.retire_connection(
+                connection_id, now(), epoch_seconds() + CLOSED_RECORD_SECONDS
+            )
+            holding += [
+                m
+                for m in self.store.memberships(connection.user_id)
+                if connection_id in m.connections
+            ]
+        done: set[tuple[str, str]] = set()
+        for member in holding:
+            if (member.room_id, member.user_id) in done:
+                continue
+            done.add((member.room_id, member.user_id))
+            after = self.store.detach(member.room_id, member.user_id, connection_id)
+            if (
+                after is not None
+                and rules.is_listed(after)
+                and not after.online
+                and member.room_id != quiet
+            ):
+                self.announce_members(member.room_id)
 
-    def announce_members(self, room_id: str, exclude: Iterable[str] = ()) -> None:
-        """Push the current member list to the room (presence, joins, decisions)."""
+    def probe_pending(self, room: Room, members: Iterable[Member]) -> bool:
+        """Ask API Gateway whether the connections of the room's pending members are
+        still open, at most once per ``presence_probe_seconds``; True if any was gone.
+
+        Broadcasts find approved members' closed connections (a post gets 410), but
+        pending members receive no broadcasts: without this, one whose ``$disconnect``
+        was lost would be shown online for good.
+        """
+        waiting = {c for m in members if m.status is Status.PENDING for c in m.connections}
+        if not waiting or not self.store.claim_probe(room.room_id, epoch_seconds()):
+            return False
+        gone = self.fanout.gone(waiting)
+        for connection_id in sorted(gone):
+            log.info("connection %s is gone (probe); detaching it", connection_id)
+            self.disconnected(connection_id, members, quiet=room.room_id)
+        return bool(gone)
+
+    def current_members(self, room_id: str) -> tuple[Room, list[Member]]:
+        """The room's memberships as stored now, pending members' presence checked."""
         room, members = self.store.load_room(room_id)
-        self.broadcast(room, members, rules.members_event(room, members), exclude)
+        if self.probe_pending(room, members):
+            room, members = self.store.load_room(room_id)
+        return room, members
+
+    def announce_members(
+        self, room_id: str, exclude: Iterable[str] = (), notice: Message | None = None
+    ) -> None:
+        """Push the member list to the room, read after the change that calls for it,
+        and before it the conversation's ``notice`` of that change, if any.
+
+        Each list carries the room's version; whatever ran concurrently, the highest
+        version a client receives is the list as stored once things settle.
+        """
+        room, members = self.current_members(room_id)
+        if notice is not None:
+            self.post_entry(room, members, notice)
+        for event in rules.members_events(room, members):
+            self.broadcast(room, members, event, exclude)
 
 
 def route(action: Callable[[Request, dict[str, Any]], None]) -> LambdaHandler:
@@ -161,8 +247,12 @@ def route(action: Callable[[Request, dict[str, Any]], None]) -> LambdaHandler:
     def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         request = Request(event)
         try:
-            payload = rules.parse_body(request.event.body)
-            request.ref = rules.parse_ref(payload)
+            try:
+                payload = rules.parse_body(request.event.body)
+                request.ref = rules.parse_ref(payload)
+            finally:  # every frame counts, even one that isn't JSON
+                request.count()
+            rules.check_encodable(payload)
             action(request, payload)
         except ChatError as error:
             request.reply(rules.error_event(error))

@@ -7,7 +7,8 @@ so ``scripts/stack.py`` imports them from here rather than spelling them again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
 CONNECTIONS_TABLE = "CONNECTIONS_TABLE"
 ROOMS_TABLE = "ROOMS_TABLE"
@@ -26,11 +27,44 @@ CONNECTIONS_BY_USER_INDEX = "byUser"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one client may ask of the chat; each can be set by the variable of its name
+    in upper case (``RATE_WINDOW_SECONDS=10``)."""
+
+    # Requests (frames) per window, counted per connection and per user.
+    rate_window_seconds: int = 10
+    rate_per_connection: int = 60
+    rate_per_user: int = 120
+    # Open connections (tabs) per user.
+    max_connections_per_user: int = 10
+    # Join requests waiting for an admin, per room and per requester.
+    max_pending_per_room: int = 50
+    max_pending_per_user: int = 20
+    # Seconds between probes of the connections of a room's pending members.
+    presence_probe_seconds: int = 30
+
+    @classmethod
+    def variables(cls) -> tuple[str, ...]:
+        """The environment variables that set the limits."""
+        return tuple(f.name.upper() for f in fields(cls))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw:
+                values[f.name] = int(raw)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     connections_table: str
     rooms_table: str
     messages_table: str
     log_level: str
+    limits: Limits = Limits()
 
 
 def load() -> Settings:
@@ -41,4 +75,5 @@ def load() -> Settings:
         rooms_table=env.get(ROOMS_TABLE) or DEFAULT_TABLES[ROOMS_TABLE],
         messages_table=env.get(MESSAGES_TABLE) or DEFAULT_TABLES[MESSAGES_TABLE],
         log_level=env.get(LOG_LEVEL) or "INFO",
+        limits=Limits.from_env(env),
     )

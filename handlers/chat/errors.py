@@ -19,6 +19,9 @@ dispatch on the class, never on the message text. Rules and the store raise thes
     ├── AdminCannotLeave     the admin tried to leave (or remove themselves from) the room
     ├── MessageNotFound      no message with that id in the room (or it was deleted)
     ├── NotAuthor            only a message's author may edit or delete it
+    ├── RateLimited          too many requests from this connection or user just now
+    ├── LimitReached         a bound on what a room or user may hold (waiting requests)
+    ├── ReplyTooLarge        the reply could not be posted: over API Gateway's 128 KB
     └── InternalError        anything unexpected; details are only in the logs
 """
 
@@ -92,6 +95,18 @@ class MessageNotFound(ChatError):
 
 class NotAuthor(ChatError):
     code = "NOT_AUTHOR"
+
+
+class RateLimited(ChatError):
+    code = "RATE_LIMITED"
+
+
+class LimitReached(ChatError):
+    code = "LIMIT_REACHED"
+
+
+class ReplyTooLarge(ChatError):
+    code = "REPLY_TOO_LARGE"
 
 
 class InternalError(ChatError):

@@ -114,6 +114,9 @@ class Room:
     name: str
     admin_id: str
     created_at: str
+    # Counts every change of the member list (membership, role, name, presence): a
+    # ``members`` event carries it so that clients keep the newest list they got.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class Message:
     kind: Kind = Kind.TEXT
     edited_at: str | None = None
     deleted_at: str | None = None
+    # Stored, but its delivery to the room has not finished (or its sender died in it).
+    undelivered: bool = False
 
     @property
     def sort_key(self) -> str:
@@ -233,6 +238,8 @@ def parse_body(body: str | None) -> dict[str, Any]:
         payload = json.loads(body or "")
     except (TypeError, ValueError) as exc:
         raise InvalidJson("the message is not valid JSON", validActions=list(ACTIONS)) from exc
+    except RecursionError as exc:  # nested deeper than the parser's stack allows
+        raise InvalidJson("the message is nested too deeply", validActions=list(ACTIONS)) from exc
     if not isinstance(payload, dict):
         raise InvalidJson(
             "the message must be a JSON object with an action", validActions=list(ACTIONS)
@@ -240,12 +247,35 @@ def parse_body(body: str | None) -> dict[str, Any]:
     return payload
 
 
+def check_encodable(payload: Mapping[str, Any]) -> None:
+    """Every field must be text that UTF-8 can carry back: JSON's ``\\ud800`` escapes
+    decode to lone surrogates, which no reply or table could hold."""
+    for field, value in payload.items():
+        try:
+            json.dumps({field: value}, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise InvalidPayload(
+                f"{field!a} holds a lone surrogate (an unpaired \\ud800-\\udfff escape)",
+                field=field if _encodable(field) else "",
+            ) from None
+        except RecursionError:
+            raise InvalidPayload(f"{field!a} is nested too deeply", field=field) from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_ref(payload: Mapping[str, Any]) -> str | None:
     """The optional ``ref`` a client attaches to match a reply to its request."""
     ref = payload.get("ref")
     if ref is None:
         return None
-    if not isinstance(ref, str) or len(ref) > REF_MAX:
+    if not isinstance(ref, str) or len(ref) > REF_MAX or not _encodable(ref):
         raise InvalidPayload(f"ref must be a string of at most {REF_MAX} characters", field="ref")
     return ref
 
@@ -342,7 +372,9 @@ def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline:
         raise InvalidPayload(f"{field} is required", field=field)
     if not isinstance(value, str):
         raise InvalidPayload(f"{field} must be a string", field=field)
-    value = value.replace("\r\n", "\n").strip()
+    if not _encodable(value):
+        raise InvalidPayload(f"{field} must not contain lone surrogates", field=field)
+    value = _trim(value.replace("\r\n", "\n"))
     if not value:
         raise InvalidPayload(f"{field} must not be empty", field=field)
     if len(value) > max_length:
@@ -353,7 +385,30 @@ def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline:
         )
     if any(_forbidden(ch, multiline) for ch in value):
         raise InvalidPayload(f"{field} must not contain control characters", field=field)
+    if not any(_visible(ch) for ch in value):
+        raise InvalidPayload(f"{field} must have a visible character", field=field)
     return value
+
+
+# Letters and symbols that draw nothing: Hangul fillers, the blank Braille pattern,
+# Khmer's inherent vowels. Unicode counts them as letters, so they'd pass for a name.
+INVISIBLE_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5")
+_NOT_DRAWN = frozenset({"Cc", "Cf", "Cs", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def _trim(value: str) -> str:
+    """Strip white space and invisible fillers from both ends."""
+    start, end = 0, len(value)
+    while start < end and (value[start].isspace() or value[start] in INVISIBLE_FILLERS):
+        start += 1
+    while end > start and (value[end - 1].isspace() or value[end - 1] in INVISIBLE_FILLERS):
+        end -= 1
+    return value[start:end]
+
+
+def _visible(ch: str) -> bool:
+    """Whether the character draws something by itself (a combining accent alone doesn't)."""
+    return ch not in INVISIBLE_FILLERS and unicodedata.category(ch) not in _NOT_DRAWN
 
 
 ZERO_WIDTH_JOINER = "\u200d"  # format character, but part of emoji like 👨‍👩‍👧
@@ -599,15 +654,35 @@ def room_info_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
     return {"type": "roomInfo", "roomId": room.room_id, "name": room.name, "memberCount": approved}
 
 
-def members_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
-    return {
-        "type": "members",
-        "roomId": room.room_id,
-        "members": [member_view(m) for m in visible_members(members)],
-    }
-
-
 POST_BUDGET_BYTES = 120 * 1024  # under API Gateway's 128 KB per message, with room to spare
+
+
+def members_events(
+    room: Room, members: Iterable[Member], budget: int = POST_BUDGET_BYTES
+) -> list[dict[str, Any]]:
+    """The room's member list as ``members`` events: one, or as many parts as it takes
+    for each to fit in one WebSocket message. Every part carries the room's ``version``
+    (clients keep the newest list) and ``part``/``parts`` (clients wait for them all)."""
+    pages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for view in map(member_view, visible_members(members)):
+        entry = len(json.dumps(view, ensure_ascii=False).encode()) + 1
+        if pages[-1] and size + entry > budget:
+            pages.append([])
+            size = 0
+        pages[-1].append(view)
+        size += entry
+    return [
+        {
+            "type": "members",
+            "roomId": room.room_id,
+            "version": room.version,
+            "part": number,
+            "parts": len(pages),
+            "members": page,
+        }
+        for number, page in enumerate(pages, start=1)
+    ]
 
 
 def history_event(
@@ -633,6 +708,11 @@ def history_event(
         "cursor": messages[0].sort_key if messages else None,
         "more": more,
     }
+
+
+def rate_window(epoch_seconds: int, window_seconds: int) -> int:
+    """The number of the fixed window a moment falls in; counters are kept per window."""
+    return epoch_seconds // window_seconds
 
 
 def error_event(error: ChatError, ref: str | None = None) -> dict[str, Any]:

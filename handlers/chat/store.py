@@ -3,21 +3,32 @@
 Tables (names from :mod:`chat.config`):
 
 - connections: ``connectionId`` → ``userId``, ``name``, ``connectedAt``, ``expiresAt`` (TTL),
-  ``subscribed`` once the client has sent ``listRooms``; index ``byUser`` (userId) finds
-  a user's connections (several tabs).
-- rooms: ``roomId`` + ``sk``. ``sk = "ROOM"`` holds the room (name, adminId, createdAt);
-  ``sk = "MEMBER#<userId>"`` holds a membership (name, role, status, requestedAt and
-  ``roomName`` and ``connections``, the string set of the member's open connection ids, so that a
-  broadcast needs one Query). Index ``byUser`` (userId, roomId) lists a user's rooms.
+  ``subscribed`` once the client has sent ``listRooms``, ``closedAt`` once the connection
+  is known to be closed (the record stays until its TTL, so that requests the gateway
+  accepted before the close still know their caller); index ``byUser`` (userId) finds
+  a user's connections (several tabs). Beside them, rate counters: ``connectionId =
+  "rate#<window>#c#<connectionId>"`` and ``"rate#<window>#u#<userId>"`` count one
+  connection's and one user's requests in a fixed window (``n``), expiring by TTL.
+- rooms: ``roomId`` + ``sk``. ``sk = "ROOM"`` holds the room (name, adminId, createdAt,
+  ``version`` counting the member list's changes, ``pending`` counting the requests
+  waiting, ``probedAt``); ``sk = "MEMBER#<userId>"`` holds a membership (name, role,
+  status, requestedAt and ``roomName`` and ``connections``, the string set of the member's
+  open connection ids, so that a broadcast needs one Query). Index ``byUser`` (userId,
+  roomId) lists a user's rooms. ``roomId = "user#<userId>"`` + ``sk = "USER"`` counts the
+  user's requests waiting in any room (``pending``).
 - messages: ``roomId`` + ``sk = "<sentAt>#<messageId>"`` holds an entry of the
   conversation (text, kind, editedAt, deletedAt). Beside each room's partition,
   ``roomId = "ids#<roomId>"`` + ``sk = <messageId>`` maps a message id to its entry's
   ``sk``: written in one transaction with the entry, on condition that the id is
-  new, it makes ``sendMessage`` idempotent and lets an edit find its message.
+  new, it makes ``sendMessage`` idempotent and lets an edit find its message. A member's
+  message is stored with ``undelivered`` set, removed once its fan-out has finished, so a
+  retry of a send whose function died in between completes the delivery.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,18 +42,27 @@ from chat import config
 from chat.errors import (
     AlreadyPending,
     ChatError,
+    LimitReached,
     MessageNotFound,
     NoPendingRequest,
     NoSuchMember,
     NotConnected,
     NotMember,
+    RateLimited,
     RoomNotFound,
 )
 from chat.rules import Identity, Kind, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
 MEMBER_PREFIX = "MEMBER#"
+USER_PREFIX = "user#"  # the rooms table's per-user counters
+USER_SK = "USER"
+RATE_PREFIX = "rate#"  # the connections table's rate counters
 MESSAGE_IDS_PREFIX = "ids#"  # the partition that maps a room's message ids to entries
+_OPEN = "attribute_exists(connectionId) AND attribute_not_exists(closedAt)"
+_CONFLICT_RETRIES = 6  # a transaction cancelled by a concurrent one is tried again
+
+log = logging.getLogger(__name__)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -54,6 +74,13 @@ class Connection:
     user_id: str
     name: str
     connected_at: str
+    closed: bool = False  # closed since; requests it sent before are still served
+    expires_at: int = 0
+
+
+def _cancellations(exc: ClientError) -> list[str]:
+    """Each item's reason a transaction was cancelled (``"None"`` for the innocent)."""
+    return [r.get("Code") or "None" for r in exc.response.get("CancellationReasons") or []]
 
 
 def _is_condition_failure(exc: ClientError) -> bool:
@@ -113,6 +140,7 @@ def _message(item: Mapping[str, Any]) -> Message:
         kind=Kind(item.get("kind", Kind.TEXT.value)),
         edited_at=item.get("editedAt"),
         deleted_at=item.get("deletedAt"),
+        undelivered=bool(item.get("undelivered")),
     )
 
 
@@ -122,17 +150,36 @@ def _room(item: Mapping[str, Any]) -> Room:
         name=item["name"],
         admin_id=item["adminId"],
         created_at=item["createdAt"],
+        version=int(item.get("version", 0)),
+    )
+
+
+def _connection(item: Mapping[str, Any]) -> Connection:
+    return Connection(
+        connection_id=item["connectionId"],
+        user_id=item["userId"],
+        name=item["name"],
+        connected_at=item["connectedAt"],
+        closed="closedAt" in item,
+        expires_at=int(item.get("expiresAt", 0)),
     )
 
 
 class Store:
     """The chat's tables. Pass a client to share one or to point at an emulator."""
 
-    def __init__(self, settings: config.Settings, client: Any = None) -> None:
+    def __init__(
+        self,
+        settings: config.Settings,
+        client: Any = None,
+        pause: Any = time.sleep,
+    ) -> None:
         self._client = client or boto3.client("dynamodb")
         self._connections = settings.connections_table
         self._rooms = settings.rooms_table
         self._messages = settings.messages_table
+        self._limits = settings.limits
+        self._pause = pause
 
     # --- connections ---------------------------------------------------------
 
@@ -154,20 +201,27 @@ class Store:
         )
 
     def get_connection(self, connection_id: str) -> Connection | None:
+        """A connection's record, closed or not: a request the gateway accepted before
+        the close still has a caller."""
         reply = self._client.get_item(
             TableName=self._connections,
             Key=_item({"connectionId": connection_id}),
             ConsistentRead=True,
         )
-        if "Item" not in reply:
-            return None
-        item = _plain(reply["Item"])
-        return Connection(
-            connection_id=item["connectionId"],
-            user_id=item["userId"],
-            name=item["name"],
-            connected_at=item["connectedAt"],
-        )
+        return _connection(_plain(reply["Item"])) if "Item" in reply else None
+
+    def open_connections(self, user_id: str) -> list[Connection]:
+        """A user's connections not known to be closed, through the ``byUser`` index."""
+        return [
+            _connection(item)
+            for item in self._query(
+                TableName=self._connections,
+                IndexName=config.CONNECTIONS_BY_USER_INDEX,
+                KeyConditionExpression="userId = :u",
+                FilterExpression="attribute_not_exists(closedAt)",
+                ExpressionAttributeValues=_item({":u": user_id}),
+            )
+        ]
 
     def subscribe(self, connection_id: str) -> None:
         """Mark a connection as open for fan-out (it has spoken since ``$connect``)."""
@@ -176,7 +230,7 @@ class Store:
                 TableName=self._connections,
                 Key=_item({"connectionId": connection_id}),
                 UpdateExpression="SET subscribed = :t",
-                ConditionExpression="attribute_exists(connectionId)",
+                ConditionExpression=_OPEN,
                 ExpressionAttributeValues=_item({":t": True}),
             )
 
@@ -188,22 +242,70 @@ class Store:
                 TableName=self._connections,
                 IndexName=config.CONNECTIONS_BY_USER_INDEX,
                 KeyConditionExpression="userId = :u",
-                FilterExpression="subscribed = :t",
+                FilterExpression="subscribed = :t AND attribute_not_exists(closedAt)",
                 ExpressionAttributeValues=_item({":u": user_id, ":t": True}),
             )
         )
 
-    def delete_connection(self, connection_id: str) -> None:
-        self._client.delete_item(
-            TableName=self._connections, Key=_item({"connectionId": connection_id})
-        )
+    def retire_connection(self, connection_id: str, closed_at: str, expires_at: int) -> bool:
+        """Mark a connection closed, keeping its record until ``expires_at`` (TTL) for the
+        requests still in flight; True if this call closed it, False if it already was
+        (or there is no record)."""
+        try:
+            self._client.update_item(
+                TableName=self._connections,
+                Key=_item({"connectionId": connection_id}),
+                UpdateExpression="SET closedAt = :at, expiresAt = :exp REMOVE subscribed",
+                ConditionExpression=_OPEN,
+                ExpressionAttributeValues=_item({":at": closed_at, ":exp": expires_at}),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def count_request(self, connection_id: str, user_id: str | None, now: int) -> None:
+        """Count one request against the connection's and the user's rate in the current
+        window (the user's only when known); :class:`RateLimited`, counting nothing, when
+        either is used up."""
+        limits = self._limits
+        window = now // limits.rate_window_seconds
+        retry_after = (window + 1) * limits.rate_window_seconds - now
+        expires = (window + 2) * limits.rate_window_seconds  # TTL clears old windows
+
+        def counter(key: str, limit: int) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": self._connections,
+                    "Key": _item({"connectionId": f"{RATE_PREFIX}{window}#{key}"}),
+                    "UpdateExpression": "ADD n :one SET expiresAt = :exp",
+                    "ConditionExpression": "attribute_not_exists(n) OR n < :max",
+                    "ExpressionAttributeValues": _item({":one": 1, ":exp": expires, ":max": limit}),
+                }
+            }
+
+        items = [counter(f"c#{connection_id}", limits.rate_per_connection)]
+        if user_id is not None:
+            items.append(counter(f"u#{user_id}", limits.rate_per_user))
+        try:
+            self._transact(items)
+        except ClientError as exc:
+            reasons = _cancellations(exc)
+            if "ConditionalCheckFailed" not in reasons:
+                raise
+            whose = "this connection" if reasons[0] == "ConditionalCheckFailed" else "you"
+            raise RateLimited(
+                f"too many requests from {whose}; wait {retry_after} s",
+                retryAfter=retry_after,
+            ) from exc
 
     # --- rooms and members ---------------------------------------------------
 
     def create_room(self, room: Room, admin: Member) -> None:
         """Write the room and its admin together; fails if the id is taken."""
-        self._client.transact_write_items(
-            TransactItems=[
+        self._transact(
+            [
                 {
                     "Put": {
                         "TableName": self._rooms,
@@ -214,6 +316,8 @@ class Store:
                                 "name": room.name,
                                 "adminId": room.admin_id,
                                 "createdAt": room.created_at,
+                                "version": room.version,
+                                "pending": 0,
                             }
                         ),
                         "ConditionExpression": "attribute_not_exists(roomId)",
@@ -230,7 +334,12 @@ class Store:
         )
 
     def load_room(self, room_id: str) -> tuple[Room, list[Member]]:
-        """The room and all its memberships, in one Query."""
+        """The room and all its memberships, in one consistent Query.
+
+        The Query runs backwards, so the room item (``ROOM`` sorts after ``MEMBER#``)
+        and its ``version`` are read before the memberships: whatever list comes with
+        a version reflects at least every change that version counts.
+        """
         room: Room | None = None
         members: list[Member] = []
         for item in self._query(
@@ -238,6 +347,7 @@ class Store:
             KeyConditionExpression="roomId = :r",
             ExpressionAttributeValues=_item({":r": room_id}),
             ConsistentRead=True,
+            ScanIndexForward=False,
         ):
             if item["sk"] == ROOM_SK:
                 room = _room(item)
@@ -245,6 +355,7 @@ class Store:
                 members.append(_member(item))
         if room is None:
             raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
+        members.reverse()
         return room, members
 
     def memberships(self, user_id: str) -> list[Member]:
@@ -260,41 +371,68 @@ class Store:
         ]
 
     def request_join(self, member: Member) -> None:
-        """Record a pending request, unless one is pending or the user is a member."""
-        with _condition_or(AlreadyPending("your request to join is already waiting")):
-            self._client.put_item(
-                TableName=self._rooms,
-                Item=self._member_item(member),
-                ConditionExpression="attribute_not_exists(roomId) OR #s = :rejected",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_item({":rejected": Status.REJECTED.value}),
-            )
+        """Record a pending request, unless one is pending or the user is a member, or
+        the room or the user already has as many requests waiting as allowed."""
+        limits = self._limits
+        items = [
+            {
+                "Put": {
+                    "TableName": self._rooms,
+                    "Item": self._member_item(member),
+                    "ConditionExpression": "attribute_not_exists(roomId) OR #s = :rejected",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": _item({":rejected": Status.REJECTED.value}),
+                }
+            },
+            self._room_change(member.room_id, pending=1, most=limits.max_pending_per_room),
+            self._user_pending(member.user_id, 1, most=limits.max_pending_per_user),
+        ]
+        try:
+            self._transact(items)
+        except ClientError as exc:
+            reasons = _cancellations(exc)
+            if "ConditionalCheckFailed" not in reasons:
+                raise
+            if reasons[0] == "ConditionalCheckFailed":
+                raise AlreadyPending("your request to join is already waiting") from exc
+            if reasons[1] == "ConditionalCheckFailed":
+                raise LimitReached(
+                    "this room has as many requests waiting as it takes; try again later",
+                    limit=limits.max_pending_per_room,
+                ) from exc
+            raise LimitReached(
+                "you have as many requests waiting as you may; wait for an answer, or withdraw one",
+                limit=limits.max_pending_per_user,
+            ) from exc
 
     def decide(
         self, room_id: str, user_id: str, status: Status, notice: Message | None = None
     ) -> Member:
         """Approve or reject a pending request; only a pending one can change.
 
-        With a ``notice`` (the conversation's "joined"), the decision and the notice
-        are written in one transaction.
+        The decision, the counts of waiting requests and, with a ``notice`` (the
+        conversation's "joined"), the notice are written in one transaction.
         """
-        update = {
-            "TableName": self._rooms,
-            "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
-            "UpdateExpression": "SET #s = :new",
-            "ConditionExpression": "#s = :pending",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": _item(
-                {":new": status.value, ":pending": Status.PENDING.value}
-            ),
-        }
+        items = [
+            {
+                "Update": {
+                    "TableName": self._rooms,
+                    "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                    "UpdateExpression": "SET #s = :new",
+                    "ConditionExpression": "#s = :pending",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": _item(
+                        {":new": status.value, ":pending": Status.PENDING.value}
+                    ),
+                }
+            },
+            self._room_change(room_id, pending=-1),
+            self._user_pending(user_id, -1),
+        ]
+        if notice is not None:
+            items.append(self._entry_put(notice))
         with _condition_or(NoPendingRequest("that user has no pending request in this room")):
-            if notice is None:
-                reply = self._client.update_item(**update, ReturnValues="ALL_NEW")
-                return _member(_plain(reply["Attributes"]))
-            self._client.transact_write_items(
-                TransactItems=[{"Update": update}, self._entry_put(notice)]
-            )
+            self._transact(items)
         decided = self.member(room_id, user_id)
         if decided is None:  # left again in the instant since; the decision stands
             raise NoPendingRequest("that user has no pending request in this room")
@@ -322,7 +460,8 @@ class Store:
         except ClientError as exc:
             if not _is_condition_failure(exc):
                 raise
-            # The membership went away meanwhile: nothing to attach to.
+            return  # The membership went away meanwhile: nothing to attach to.
+        self.bump(room_id)
 
     def detach(self, room_id: str, user_id: str, connection_id: str) -> Member | None:
         """Remove a connection from a membership; returns the membership after it."""
@@ -331,27 +470,62 @@ class Store:
                 TableName=self._rooms,
                 Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
                 UpdateExpression="DELETE connections :c",
-                ConditionExpression="attribute_exists(roomId)",
-                ExpressionAttributeValues=_item({":c": {connection_id}}),
+                ConditionExpression="attribute_exists(roomId) AND contains(connections, :id)",
+                ExpressionAttributeValues=_item({":c": {connection_id}, ":id": connection_id}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
                 return None
             raise
+        self.bump(room_id)
         return _member(_plain(reply["Attributes"]))
+
+    def bump(self, room_id: str) -> None:
+        """Count a change of the member list made outside a transaction (presence).
+
+        Done after the change, so a list read after any version includes it."""
+        try:
+            self._client.update_item(**self._room_change(room_id)["Update"])
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            # The room is gone: no list to keep current.
+
+    def claim_probe(self, room_id: str, now: int) -> bool:
+        """Whether it is time to probe the room's pending members' connections; True
+        claims it (at most one probe per ``presence_probe_seconds``)."""
+        try:
+            self._client.update_item(
+                TableName=self._rooms,
+                Key=_item({"roomId": room_id, "sk": ROOM_SK}),
+                UpdateExpression="SET probedAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(roomId) AND "
+                    "(attribute_not_exists(probedAt) OR probedAt <= :due)"
+                ),
+                ExpressionAttributeValues=_item(
+                    {":now": now, ":due": now - self._limits.presence_probe_seconds}
+                ),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     # --- messages --------------------------------------------------------------
 
     def add_message(self, message: Message) -> bool:
         """Store a member's message and its id together, unless the id is already taken.
 
-        Returns False, having written nothing, when a message with this id exists in
-        the room: a repeat of a send whose reply was lost, or a double press.
+        The entry is marked ``undelivered`` until :meth:`delivered`. Returns False,
+        having written nothing, when a message with this id exists in the room: a
+        repeat of a send whose reply was lost, or a double press.
         """
         try:
-            self._client.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "Put": {
                             "TableName": self._messages,
@@ -366,7 +540,7 @@ class Store:
                             "ConditionExpression": "attribute_not_exists(sk)",
                         }
                     },
-                    self._entry_put(message),
+                    self._entry_put(message, undelivered=True),
                 ]
             )
         except ClientError as exc:
@@ -374,6 +548,19 @@ class Store:
                 return False
             raise
         return True
+
+    def delivered(self, message: Message) -> None:
+        """The message's fan-out has finished: a repeat of it needn't deliver it again."""
+        try:
+            self._client.update_item(
+                TableName=self._messages,
+                Key=_item({"roomId": message.room_id, "sk": message.sort_key}),
+                UpdateExpression="REMOVE undelivered",
+                ConditionExpression="attribute_exists(sk)",
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
 
     def message(self, room_id: str, message_id: str) -> Message | None:
         """A member's message by its id: two GetItems (the id, then the entry)."""
@@ -456,32 +643,40 @@ class Store:
         page.reverse()
         return page, more
 
-    def leave(self, room_id: str, user_id: str, notice: Message | None = None) -> None:
-        """Delete a membership that is not the admin's; with the conversation's notice
-        of it, in one transaction."""
-        delete = {
-            "TableName": self._rooms,
-            "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
-            "ConditionExpression": "attribute_exists(roomId) AND #r <> :admin",
-            "ExpressionAttributeNames": {"#r": "role"},
-            "ExpressionAttributeValues": _item({":admin": Role.ADMIN.value}),
-        }
+    def leave(self, leaving: Member, notice: Message | None = None) -> None:
+        """Delete a membership that is not the admin's, in the status it was read in;
+        with the conversation's notice of it, in one transaction."""
+        room_id, user_id = leaving.room_id, leaving.user_id
+        pending = leaving.status is Status.PENDING
+        items = [
+            {
+                "Delete": {
+                    "TableName": self._rooms,
+                    "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                    "ConditionExpression": "#r <> :admin AND #s = :status",
+                    "ExpressionAttributeNames": {"#r": "role", "#s": "status"},
+                    "ExpressionAttributeValues": _item(
+                        {":admin": Role.ADMIN.value, ":status": leaving.status.value}
+                    ),
+                }
+            },
+            self._room_change(room_id, pending=-1 if pending else 0),
+        ]
+        if pending:
+            items.append(self._user_pending(user_id, -1))
+        if notice is not None:
+            items.append(self._entry_put(notice))
         with _condition_or(NotMember("you are not in this room")):
-            if notice is None:
-                self._client.delete_item(**delete)
-            else:
-                self._client.transact_write_items(
-                    TransactItems=[{"Delete": delete}, self._entry_put(notice)]
-                )
+            self._transact(items)
 
     def remove_member(self, admin_id: str, notice: Message) -> None:
         """The admin removes an approved member: the membership goes, the conversation
         records it, and both happen only while ``admin_id`` is still the room's admin."""
         room_id, user_id = notice.room_id, notice.user_id
         with _condition_or(NoSuchMember("that user is not a member of this room")):
-            self._client.transact_write_items(
-                TransactItems=[
-                    self._admin_check(room_id, admin_id),
+            self._transact(
+                [
+                    self._room_change(room_id, admin_id=admin_id),
                     {
                         "Delete": {
                             "TableName": self._rooms,
@@ -522,17 +717,9 @@ class Store:
             }
 
         with _condition_or(NoSuchMember("that user is not a member of this room")):
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._rooms,
-                            "Key": _item({"roomId": room_id, "sk": ROOM_SK}),
-                            "UpdateExpression": "SET adminId = :new",
-                            "ConditionExpression": "adminId = :old",
-                            "ExpressionAttributeValues": _item({":new": user_id, ":old": admin_id}),
-                        }
-                    },
+            self._transact(
+                [
+                    self._room_change(room_id, admin_id=admin_id, new_admin=user_id),
                     set_role(admin_id, Role.ADMIN, Role.MEMBER),
                     set_role(user_id, Role.MEMBER, Role.ADMIN),
                     self._entry_put(notice),
@@ -541,7 +728,56 @@ class Store:
 
     # --- helpers -----------------------------------------------------------------
 
-    def _entry_put(self, message: Message) -> dict[str, Any]:
+    def _room_change(
+        self,
+        room_id: str,
+        pending: int = 0,
+        most: int | None = None,
+        admin_id: str | None = None,
+        new_admin: str | None = None,
+    ) -> dict[str, Any]:
+        """The room item's part in a change of its member list: the version goes up;
+        the count of waiting requests by ``pending`` (up to ``most``); on condition
+        that ``admin_id`` is the admin, who becomes ``new_admin``."""
+        update = "ADD version :one"
+        condition = "attribute_exists(roomId)"
+        values: dict[str, Any] = {":one": 1}
+        if pending:
+            update += ", pending :p"
+            values[":p"] = pending
+        if most is not None:
+            condition += " AND (attribute_not_exists(pending) OR pending < :most)"
+            values[":most"] = most
+        if admin_id is not None:
+            condition += " AND adminId = :admin"
+            values[":admin"] = admin_id
+        if new_admin is not None:
+            update += " SET adminId = :new"
+            values[":new"] = new_admin
+        return {
+            "Update": {
+                "TableName": self._rooms,
+                "Key": _item({"roomId": room_id, "sk": ROOM_SK}),
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": _item(values),
+            }
+        }
+
+    def _user_pending(self, user_id: str, change: int, most: int | None = None) -> dict[str, Any]:
+        """The user's count of requests waiting in any room, changed by ``change``."""
+        update: dict[str, Any] = {
+            "TableName": self._rooms,
+            "Key": _item({"roomId": USER_PREFIX + user_id, "sk": USER_SK}),
+            "UpdateExpression": "ADD pending :p",
+            "ExpressionAttributeValues": _item({":p": change}),
+        }
+        if most is not None:
+            update["ConditionExpression"] = "attribute_not_exists(pending) OR pending < :most"
+            update["ExpressionAttributeValues"] = _item({":p": change, ":most": most})
+        return {"Update": update}
+
+    def _entry_put(self, message: Message, undelivered: bool = False) -> dict[str, Any]:
         """A transaction's Put of a conversation entry (a message or a notice)."""
         return {
             "Put": {
@@ -556,21 +792,29 @@ class Store:
                         "text": message.text,
                         "sentAt": message.sent_at,
                         "kind": message.kind.value,
+                        "undelivered": True if undelivered else None,
                     }
                 ),
                 "ConditionExpression": "attribute_not_exists(sk)",
             }
         }
 
-    def _admin_check(self, room_id: str, admin_id: str) -> dict[str, Any]:
-        return {
-            "ConditionCheck": {
-                "TableName": self._rooms,
-                "Key": _item({"roomId": room_id, "sk": ROOM_SK}),
-                "ConditionExpression": "adminId = :admin",
-                "ExpressionAttributeValues": _item({":admin": admin_id}),
-            }
-        }
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """One transaction; tried again when only a concurrent transaction on the same
+        items cancelled it (DynamoDB's ``TransactionConflict``), as AWS advises."""
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                reasons = _cancellations(exc)
+                conflict = "TransactionConflict" in reasons and "ConditionalCheckFailed" not in (
+                    reasons
+                )
+                if not conflict or attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                log.info("transaction conflict; trying again")
+                self._pause(0.01 * 2**attempt)
 
     def _member_item(self, member: Member) -> dict[str, Any]:
         return _item(

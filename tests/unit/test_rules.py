@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -574,11 +575,72 @@ def test_members_event_shape() -> None:
     admin = make_member(ADMIN_ID, "Zoe", role=Role.ADMIN)
     member = make_member(USER_ID, "Ann", status=Status.PENDING)
     rejected = make_member("u" + "9" * 20, "Rex", status=Status.REJECTED)
-    assert rules.members_event(room, [member, rejected, admin]) == {
-        "type": "members",
-        "roomId": ROOM_ID,
-        "members": [rules.member_view(admin), rules.member_view(member)],
-    }
+    assert rules.members_events(replace(room, version=7), [member, rejected, admin]) == [
+        {
+            "type": "members",
+            "roomId": ROOM_ID,
+            "version": 7,
+            "part": 1,
+            "parts": 1,
+            "members": [rules.member_view(admin), rules.member_view(member)],
+        }
+    ]
+
+
+def test_a_long_member_list_comes_in_parts_that_each_fit_a_post() -> None:
+    """700 members with 32-emoji names overflow 128 KB: the list is split, in order, each
+    part under the budget, every member once, every part with the same version."""
+    room = replace(make_room(), version=3)
+    members = [make_member(ADMIN_ID, "Zoe", role=Role.ADMIN)] + [
+        make_member(f"u{i:020x}", "\U0001f600" * 31 + chr(0x41 + i % 26)) for i in range(700)
+    ]
+    events = rules.members_events(room, members)
+    assert len(events) > 1
+    for event in events:
+        size = len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode())
+        assert size <= rules.POST_BUDGET_BYTES + 200
+        assert (event["version"], event["parts"]) == (3, len(events))
+    assert [e["part"] for e in events] == list(range(1, len(events) + 1))
+    listed = [m for e in events for m in e["members"]]
+    assert listed == [rules.member_view(m) for m in rules.visible_members(members)]
+
+
+@pytest.mark.parametrize("field", ["text", "name", "ref", "roomId", "anything"])
+def test_a_lone_surrogate_in_any_field_is_invalid_payload(field: str) -> None:
+    """JSON's \\ud800 escape decodes to a lone surrogate that no reply could carry:
+    the field is refused, whichever it is."""
+    payload = rules.parse_body(json.dumps({"action": "sendMessage", field: "a\ud800b"}))
+    with pytest.raises(InvalidPayload) as refused:
+        if field == "ref":
+            rules.parse_ref(payload)
+        rules.check_encodable(payload)
+    assert refused.value.details["field"] == field
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["\u3164", "\u3164\u3164\u3164", "\u115f\u1160", "\uffa0 \u2800", "\u0301\u0301", " \u3164 "],
+)
+def test_names_of_invisible_fillers_are_refused(name: str) -> None:
+    """Hangul fillers, a blank Braille cell or accents alone draw nothing: not a name."""
+    refused = invalid_field(lambda: rules.parse_connect({"name": name, "key": KEY}))
+    assert refused.details["field"] == "name"
+    refused = invalid_field(lambda: rules.parse_create_room({"name": name}))
+    assert refused.details["field"] == "name"
+
+
+def test_fillers_around_a_name_are_trimmed_like_spaces() -> None:
+    """A filler at either end is trimmed; one inside a name that has letters stays."""
+    assert rules.parse_connect({"name": "\u3164Ann\u3164", "key": KEY}).name == "Ann"
+    assert rules.parse_connect({"name": "A\u3164B", "key": KEY}).name == "A\u3164B"
+
+
+def test_json_nested_too_deeply_is_invalid_json() -> None:
+    """A 2 KB frame of 100,000 nested arrays is refused, not a RecursionError."""
+    with pytest.raises(InvalidJson):
+        rules.parse_body("[" * 100_000 + "]" * 100_000)
+    deep = rules.parse_body('{"action": "x", "a": ' + "[" * 900 + "]" * 900 + "}")
+    rules.check_encodable(deep)  # deep, but within what the parser took: fine
 
 
 def test_room_view_without_member() -> None:
