@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chat import config
+from chat import config, rules
 from chat.store import Store
 from emulator.harness import Harness
 from tests.client import ChatClient
@@ -68,3 +68,30 @@ def store_for(stack: Harness) -> Store:
         log_level="INFO",
     )
     return Store(settings, client=stack.target.client("dynamodb"))
+
+
+def newest_members(events: list[dict[str, Any]], room_id: str) -> list[dict[str, Any]] | None:
+    """The member list a client keeps from these events, as the reference client does:
+    the highest ``version`` whose parts have all arrived (on a tie, the later list)."""
+    best: tuple[int, int] | None = None
+    lists: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    newest: list[dict[str, Any]] | None = None
+    for order, event in enumerate(events):
+        if event.get("type") != "members" or event.get("roomId") != room_id:
+            continue
+        version = int(event.get("version", 0))
+        parts = lists.setdefault(version, {})
+        parts[int(event.get("part", 1))] = event["members"]
+        if len(parts) == int(event.get("parts", 1)) and (
+            best is None or (version, order) >= best
+        ):
+            best = (version, order)
+            newest = [m for _, page in sorted(parts.items()) for m in page]
+            del lists[version]
+    return newest
+
+
+def stored_members(stack: Harness, room_id: str) -> list[dict[str, Any]]:
+    """The room's member list as the table holds it now, as a client would be shown it."""
+    _, members = store_for(stack).load_room(room_id)
+    return [rules.member_view(m) for m in rules.visible_members(members)]

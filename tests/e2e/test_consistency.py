@@ -1,0 +1,146 @@
+"""What concurrency and faults must not break: member lists that end up as stored, and
+work the gateway accepted that is stored and delivered whatever happened to its sender."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chat.app import now
+from chat.rules import Message
+from emulator.harness import Harness
+from tests.client import ChatClient
+from tests.e2e.chat import (
+    MakeClient,
+    create_room,
+    is_text,
+    join,
+    newest_members,
+    stored_members,
+    store_for,
+)
+from tests.timing import seconds
+
+
+def settles(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    """Whether ``condition`` holds before the deadline (polled, never a fixed sleep)."""
+    deadline = time.monotonic() + seconds(timeout)
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def listen(client: ChatClient) -> list[dict[str, Any]]:
+    """Everything the client has received so far, and whatever arrives within 0.05 s."""
+    try:
+        while True:
+            client.events.append(json.loads(client.socket.recv(timeout=0.05)))
+    except TimeoutError:
+        pass
+    return client.events
+
+
+def assert_admin_list_settles(stack: Harness, admin: ChatClient, room_id: str) -> None:
+    """The list the admin keeps ends up as the stored one, and stays so."""
+
+    def agrees() -> bool:
+        return newest_members(listen(admin), room_id) == stored_members(stack, room_id)
+
+    assert settles(agrees), (newest_members(admin.events, room_id), stored_members(stack, room_id))
+    admin.events = admin.drain()  # whatever was in flight has arrived: still the stored list
+    assert agrees()
+
+
+def test_concurrent_join_requests_all_reach_the_admins_list(
+    stack: Harness, make_client: MakeClient
+) -> None:
+    """Eight users ask to join at the same instant: the admin's newest list has all eight."""
+    admin = make_client("Admin")
+    room_id = create_room(admin)
+    users = [make_client(f"Asker {i}") for i in range(8)]
+    for user in users:
+        user.send("joinRoom", roomId=room_id, ref="go")
+    for user in users:
+        assert user.wait_for_ref("go")["type"] == "joinRequested"
+    assert_admin_list_settles(stack, admin, room_id)
+    listed = {m["userId"] for m in newest_members(admin.events, room_id) or []}
+    assert {u.user_id for u in users} <= listed
+
+
+def test_concurrent_leaves_leave_the_admins_list_as_stored(
+    stack: Harness, make_client: MakeClient
+) -> None:
+    """Four members leave at once: the admin's newest list is the admin alone."""
+    admin = make_client("Admin")
+    room_id = create_room(admin)
+    members = [make_client(f"Member {i}") for i in range(4)]
+    for member in members:
+        join(admin, member, room_id)
+    for member in members:
+        member.send("leaveRoom", roomId=room_id, ref="bye")
+    for member in members:
+        assert member.wait_for_ref("bye")["type"] == "left"
+    assert_admin_list_settles(stack, admin, room_id)
+    assert [m["userId"] for m in newest_members(admin.events, room_id) or []] == [admin.user_id]
+
+
+def test_a_sender_whose_connection_drops_has_everything_it_sent_stored(
+    stack: Harness, make_client: MakeClient
+) -> None:
+    """20 messages sent, then the TCP connection dropped without a close: all 20 stored,
+    and the other member receives all 20."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    ids = [secrets.token_hex(8) for _ in range(20)]
+    for i, message_id in enumerate(ids):
+        bob.send("sendMessage", roomId=room_id, messageId=message_id, text=f"burst {i}")
+    bob.socket.socket.close()  # no close frame: the gateway sees the TCP connection drop
+    store = store_for(stack)
+
+    def stored() -> set[str]:
+        return {m.message_id for m in store.messages(room_id, None, 50)[0]}
+
+    assert settles(lambda: set(ids) <= stored()), f"{len(set(ids) & stored())} of 20 stored"
+    heard = set()
+
+    def all_heard() -> bool:
+        heard.update(e["message"]["messageId"] for e in listen(alice) if is_text(e))
+        return set(ids) <= heard
+
+    assert settles(all_heard), f"alice heard {len(heard & set(ids))} of 20"
+
+
+def test_a_retry_completes_a_delivery_that_died_half_way(
+    stack: Harness, make_client: MakeClient
+) -> None:
+    """A message stored but never delivered (its function died in between): the sender's
+    retry with the same id delivers it to the room, once, and stores nothing new."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    message_id = secrets.token_hex(8)
+    store = store_for(stack)
+    # What the function had done when it died: the message and its id stored, no posts.
+    assert store.add_message(
+        Message(room_id, message_id, alice.user_id, "Alice", "half way", now())
+    )
+    retry = alice.request(
+        "sendMessage", expect="messageSent", roomId=room_id, messageId=message_id, text="x"
+    )
+    assert (retry["type"], retry["duplicate"]) == ("messageSent", True), retry
+    got = bob.wait_for("message", lambda e: e["message"]["messageId"] == message_id)
+    assert got["message"]["text"] == "half way"
+    again = alice.request(
+        "sendMessage", expect="messageSent", roomId=room_id, messageId=message_id, text="x"
+    )
+    assert again["duplicate"] is True
+    texts = [e for e in bob.drain() if is_text(e) and e["message"]["messageId"] == message_id]
+    assert texts == [], "a delivery that finished is not repeated"
+    stored = [m for m in store.messages(room_id, None, 50)[0] if m.message_id == message_id]
+    assert len(stored) == 1
