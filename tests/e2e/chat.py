@@ -82,9 +82,7 @@ def newest_members(events: list[dict[str, Any]], room_id: str) -> list[dict[str,
         version = int(event.get("version", 0))
         parts = lists.setdefault(version, {})
         parts[int(event.get("part", 1))] = event["members"]
-        if len(parts) == int(event.get("parts", 1)) and (
-            best is None or (version, order) >= best
-        ):
+        if len(parts) == int(event.get("parts", 1)) and (best is None or (version, order) >= best):
             best = (version, order)
             newest = [m for _, page in sorted(parts.items()) for m in page]
             del lists[version]

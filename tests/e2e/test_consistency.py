@@ -19,8 +19,8 @@ from tests.e2e.chat import (
     is_text,
     join,
     newest_members,
-    stored_members,
     store_for,
+    stored_members,
 )
 from tests.timing import seconds
 

@@ -610,10 +610,9 @@ def test_a_lone_surrogate_in_any_field_is_invalid_payload(field: str) -> None:
     """JSON's \\ud800 escape decodes to a lone surrogate that no reply could carry:
     the field is refused, whichever it is."""
     payload = rules.parse_body(json.dumps({"action": "sendMessage", field: "a\ud800b"}))
+    check = rules.parse_ref if field == "ref" else rules.check_encodable
     with pytest.raises(InvalidPayload) as refused:
-        if field == "ref":
-            rules.parse_ref(payload)
-        rules.check_encodable(payload)
+        check(payload)
     assert refused.value.details["field"] == field
 
 

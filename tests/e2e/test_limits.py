@@ -1,0 +1,239 @@
+"""The bounds one client can't push past: request rates, connections per user, join
+requests waiting, member lists larger than a post, replies that can't be posted, and
+presence that converges when ``$disconnect`` is lost.
+
+These run on a stack of their own with small limits, so that reaching them is quick.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from chat.rules import Identity
+from chat.store import MEMBER_PREFIX
+from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from scripts.stack import chat_stack
+from tests.client import ChatClient
+from tests.e2e.chat import create_room, join, member, store_for
+from tests.timing import seconds
+
+LIMITS = {
+    "rate_window_seconds": 60,
+    "rate_per_connection": 30,
+    "rate_per_user": 45,
+    "max_connections_per_user": 3,
+    "max_pending_per_room": 3,
+    "max_pending_per_user": 2,
+    "presence_probe_seconds": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The chat with small limits."""
+    stack = chat_stack(prefix=f"l{secrets.token_hex(3)}", stage="test", limits=LIMITS)
+    settings = HarnessSettings(
+        stack=stack, outputs_path=tmp_path_factory.mktemp("limits") / "outputs.json"
+    )
+    with BackgroundHarness(settings) as harness:
+        yield harness
+
+
+@pytest.fixture
+def client(limited: Harness) -> Iterator[Callable[..., ChatClient]]:
+    """Connect users to the limited stack; closed at the end of the test."""
+    clients: list[ChatClient] = []
+
+    def make(name: str, key: str | None = None) -> ChatClient:
+        assert limited.gateway is not None
+        made = ChatClient(limited.gateway.url, name, key)
+        clients.append(made)
+        return made
+
+    yield make
+    for made in clients:
+        made.close()
+
+
+def until(condition: Callable[[], Any], timeout: float = 10) -> Any:
+    """Poll ``condition`` until it is true; fail at the deadline."""
+    deadline = time.monotonic() + seconds(timeout)
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+    return value
+
+
+def test_a_flooding_connection_is_rate_limited_and_others_are_not(
+    limited: Harness, client: Callable[..., ChatClient]
+) -> None:
+    """100 sends in a burst from one connection: those past its rate get RATE_LIMITED
+    (with when to retry), at most the rate are stored, and another member still sends."""
+    alice, bob = client("Alice"), client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    for i in range(100):
+        bob.send("sendMessage", roomId=room_id, text=f"flood {i}", ref=f"f{i}")
+    replies = [bob.wait_for_ref(f"f{i}") for i in range(100)]
+    limited_ = [r for r in replies if r.get("code") == "RATE_LIMITED"]
+    assert len(limited_) >= 100 - LIMITS["rate_per_connection"]
+    assert all(0 < r["retryAfter"] <= LIMITS["rate_window_seconds"] for r in limited_)
+    assert {r["type"] for r in replies} <= {"messageSent", "error"}
+    assert say_ok(alice, room_id, "still heard")
+    stored = store_for(limited).messages(room_id, None, 50)[0]
+    assert sum(1 for m in stored if m.text.startswith("flood")) <= LIMITS["rate_per_connection"]
+
+
+def say_ok(client: ChatClient, room_id: str, text: str) -> bool:
+    reply = client.request("sendMessage", expect="messageSent", roomId=room_id, text=text)
+    return reply["type"] == "messageSent"
+
+
+def test_a_users_tabs_share_the_users_rate(client: Callable[..., ChatClient]) -> None:
+    """Three tabs of one user, each under its own rate, together meet the user's."""
+    first = client("Tabs")
+    tabs = [first, client("Tabs", key=first.key), client("Tabs", key=first.key)]
+    codes = [
+        tab.request("getRoom", expect="roomInfo", roomId="abcdefghjk")["code"]
+        for _ in range(20)
+        for tab in tabs
+    ]
+    assert codes.count("RATE_LIMITED") > 0
+    assert codes.count("ROOM_NOT_FOUND") <= LIMITS["rate_per_user"]
+
+
+def refused_status(limited: Harness, name: str, key: str) -> int | None:
+    """The HTTP status of a refused upgrade, or None when it opened (then closed)."""
+    assert limited.gateway is not None
+    try:
+        with connect(f"{limited.gateway.url}?{urlencode({'name': name, 'key': key})}"):
+            return None
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+def test_connections_per_user_are_capped_and_closed_ones_free_their_place(
+    limited: Harness, client: Callable[..., ChatClient]
+) -> None:
+    """A fourth tab is refused with 429; closing one makes room; a connection whose
+    $disconnect was lost (a record with no socket behind it) doesn't count."""
+    key = secrets.token_hex(16)
+    tabs = [client("Many", key=key) for _ in range(LIMITS["max_connections_per_user"])]
+    assert refused_status(limited, "Many", key) == 429
+    tabs.pop().close()
+    until(lambda: refused_status(limited, "Many", key) is None)
+    # A ghost: the record of a connection that is gone, its $disconnect never seen.
+    ghost = Identity(tabs[0].user_id, "Many")
+    store_for(limited).put_connection("ghost-" + secrets.token_hex(4), ghost, "x", 2**31)
+    tabs.append(client("Many", key=key))  # the ghost is probed and doesn't count
+
+
+def test_join_requests_waiting_are_bounded_per_room_and_per_user(
+    client: Callable[..., ChatClient],
+) -> None:
+    """A room takes 3 waiting requests, a user makes 2: the next gets LIMIT_REACHED and
+    changes nothing; a decision frees a place."""
+    admin = client("Admin")
+    room_id = create_room(admin)
+    askers = [client(f"Asker {i}") for i in range(4)]
+    replies = [a.request("joinRoom", expect="joinRequested", roomId=room_id) for a in askers]
+    assert [r["type"] for r in replies[:3]] == ["joinRequested"] * 3
+    assert (replies[3]["code"], replies[3]["limit"]) == ("LIMIT_REACHED", 3)
+    listed = admin.request("getMembers", expect="members", roomId=room_id)["members"]
+    assert askers[3].user_id not in {m["userId"] for m in listed}
+    admin.request(
+        "joinRoom", expect="joinDecided", roomId=room_id, op="reject", userId=askers[0].user_id
+    )
+    assert askers[3].request("joinRoom", expect="joinRequested", roomId=room_id)["type"] == (
+        "joinRequested"
+    )
+
+    keen = client("Keen")
+    rooms = [create_room(admin, f"Room {i}") for i in range(3)]
+    first, second, third = (
+        keen.request("joinRoom", expect="joinRequested", roomId=r) for r in rooms
+    )
+    assert (first["type"], second["type"]) == ("joinRequested", "joinRequested")
+    assert (third["code"], third["limit"]) == ("LIMIT_REACHED", 2)
+    keen.request("leaveRoom", expect="left", roomId=rooms[0])  # withdraws one
+    assert keen.request("joinRoom", expect="joinRequested", roomId=rooms[2])["type"] == (
+        "joinRequested"
+    )
+
+
+def test_a_member_list_over_128_kb_arrives_in_parts(
+    limited: Harness, client: Callable[..., ChatClient]
+) -> None:
+    """700 members with 32-emoji names (more than one post holds): getMembers answers
+    in parts that each fit, and together they list everyone."""
+    admin = client("Admin")
+    room_id = create_room(admin)
+    dynamodb = limited.target.client("dynamodb") if limited.target else None
+    assert dynamodb is not None
+    assert limited.outputs is not None
+    table = limited.outputs.tables["ROOMS_TABLE"]
+    users = [f"u{secrets.token_hex(10)}" for _ in range(700)]
+    for start in range(0, len(users), 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": seeded_member(room_id, user_id)}}
+                    for user_id in users[start : start + 25]
+                ]
+            }
+        )
+    admin.send("getMembers", roomId=room_id, ref="all")
+    first = admin.wait_for_ref("all")
+    assert first["type"] == "members", first
+    parts = [first] + [admin.wait_for_ref("all") for _ in range(first["parts"] - 1)]
+    assert first["parts"] > 1
+    assert sorted(p["part"] for p in parts) == list(range(1, first["parts"] + 1))
+    listed = [m["userId"] for p in parts for m in p["members"]]
+    assert sorted(listed) == sorted([admin.user_id, *users])
+
+
+def seeded_member(room_id: str, user_id: str) -> dict[str, Any]:
+    """An approved member's item, written straight to the table."""
+    return {
+        "roomId": {"S": room_id},
+        "sk": {"S": MEMBER_PREFIX + user_id},
+        "userId": {"S": user_id},
+        "name": {"S": "\U0001f600" * 32},
+        "role": {"S": "member"},
+        "status": {"S": "approved"},
+        "requestedAt": {"S": "2026-01-01T00:00:00.000Z"},
+        "roomName": {"S": "Lobby"},
+    }
+
+
+def test_a_pending_member_whose_disconnect_was_lost_is_shown_offline(
+    limited: Harness, client: Callable[..., ChatClient]
+) -> None:
+    """A pending member's connection vanished without $disconnect (broadcasts never post
+    to pending members, so no 410 finds it): the admin's list converges to offline."""
+    admin, pat = client("Admin"), client("Pat")
+    room_id = create_room(admin)
+    pat.request("joinRoom", expect="joinRequested", roomId=room_id)
+    assert limited.target is not None
+    assert limited.outputs is not None
+    limited.target.client("dynamodb").update_item(
+        TableName=limited.outputs.tables["ROOMS_TABLE"],
+        Key={"roomId": {"S": room_id}, "sk": {"S": MEMBER_PREFIX + pat.user_id}},
+        UpdateExpression="ADD connections :c",
+        ExpressionAttributeValues={":c": {"SS": ["lost-" + secrets.token_hex(4)]}},
+    )
+    pat.close()  # its own $disconnect runs; the lost one's never will
+
+    def offline() -> bool:
+        listed = admin.request("getMembers", expect="members", roomId=room_id)
+        return (member(listed, "Pat") or {}).get("online") is False
+
+    until(offline)
