@@ -57,10 +57,12 @@ def epoch_seconds() -> int:
 class Request:
     """One invocation: the event, the caller, and the ways to answer."""
 
-    def __init__(self, event: Mapping[str, Any]) -> None:
+    def __init__(
+        self, event: Mapping[str, Any], store_: Store | None = None, fanout: Fanout | None = None
+    ) -> None:
         self.event = WebSocketEvent(event)
-        self.store = store()
-        self.fanout = Fanout(self.event.management_endpoint)
+        self.store = store_ or store()
+        self.fanout = fanout or Fanout(self.event.management_endpoint)
         self.ref: str | None = None
         self._caller: Connection | None = None
 

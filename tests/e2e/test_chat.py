@@ -237,6 +237,16 @@ def test_vanished_connections_do_not_stop_delivery(stack: Harness, make_client: 
         ('{"action": "removeMember", "roomId": "abcdefghjk"}', "INVALID_PAYLOAD", "userId"),
         ('{"action": "getRoom", "roomId": "abcdefghjk"}', "ROOM_NOT_FOUND", None),
         ('{"action": "getMembers", "roomId": "abcdefghjk", "ref": 7}', "INVALID_PAYLOAD", "ref"),
+        # Lone surrogates: valid JSON escapes that no UTF-8 reply could carry.
+        ('{"action": "createRoom", "name": "a\\ud800"}', "INVALID_PAYLOAD", "name"),
+        ('{"action": "listRooms", "ref": "\\udfff"}', "INVALID_PAYLOAD", "ref"),
+        (
+            '{"action": "sendMessage", "roomId": "abcdefghjk", "text": "hi \\ud83d"}',
+            "INVALID_PAYLOAD",
+            "text",
+        ),
+        ('{"action": "getRoom", "roomId": "abcdefghjk", "x": ["\\ud800"]}', "INVALID_PAYLOAD", "x"),
+        ('{"action": "createRoom", "name": "\u3164\u3164"}', "INVALID_PAYLOAD", "name"),
     ],
 )
 def test_bad_requests_get_clear_errors(
@@ -284,6 +294,8 @@ def test_over_long_message_is_refused_and_not_stored(
         "key=" + "a" * 32,  # no name
         "name=" + "n" * 33 + "&key=" + "a" * 32,
         "name=%20%20&key=" + "a" * 32,
+        "name=%E3%85%A4%E3%85%A4&key=" + "a" * 32,  # U+3164 HANGUL FILLER, twice
+        "name=%E2%A0%80&key=" + "a" * 32,  # U+2800, the blank Braille pattern
     ],
 )
 def test_connect_without_a_valid_identity_is_refused(stack: Harness, query: str) -> None:
