@@ -91,6 +91,7 @@
     if (!r) {
       r = {
         roomId, name: roomId, role: "member", status: "pending", members: [],
+        membersVersion: -1, memberParts: new Map(), // version -> {part: members[]}
         messages: new Map(), unread: 0, older: null, more: false, typing: new Map(),
         lastMessageAt: new Map(), activityAt: "", lastMessage: null, newFrom: null, newBelow: 0,
       };
@@ -235,7 +236,7 @@
     },
     joinRequest(data) {
       const r = room(data.roomId);
-      const text = `${data.user.name} asks to join ${data.roomName}.`;
+      const text = `${label(r, data.user.userId, data.user.name)} asks to join ${data.roomName}.`;
       if (state.current !== r.roomId) showNotice(text, "info", `room:${r.roomId}`);
       if (document.visibilityState === "hidden" && "Notification" in window
           && Notification.permission === "granted") {
@@ -256,9 +257,19 @@
     },
     joinDecided() {},
     members(data) {
+      // Lists can cross (two changes at once): the highest version is the newest. A long
+      // list comes in parts; it replaces ours once all of them are here.
       const r = room(data.roomId);
-      r.members = data.members;
-      const me = state.me && data.members.find((m) => m.userId === state.me.userId);
+      const version = data.version ?? 0;
+      if (version < r.membersVersion) return;
+      const parts = r.memberParts.get(version) || new Map();
+      parts.set(data.part ?? 1, data.members);
+      r.memberParts.set(version, parts);
+      if (parts.size < (data.parts ?? 1)) return;
+      for (const v of [...r.memberParts.keys()]) if (v <= version) r.memberParts.delete(v);
+      r.membersVersion = version;
+      r.members = [...parts.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, page]) => page);
+      const me = state.me && r.members.find((m) => m.userId === state.me.userId);
       if (me) r.role = me.role; // a hand-over changes roles
       render();
     },
@@ -325,7 +336,7 @@
       const r = room(data.roomId);
       // A notice can overtake nothing but may trail the message it announced.
       if (Date.now() - (r.lastMessageAt.get(data.userId) || 0) < 1500) return;
-      r.typing.set(data.userId, { name: data.name, until: Date.now() + TYPING_SHOWN_MS });
+      r.typing.set(data.userId, { name: label(r, data.userId, data.name), until: Date.now() + TYPING_SHOWN_MS });
       renderTyping();
       setTimeout(renderTyping, TYPING_SHOWN_MS + 50);
     },
@@ -808,7 +819,8 @@
   function messageItem(r, m, continued) {
     const mine = Boolean(state.me && m.userId === state.me.userId);
     const editing = state.editing === m.messageId;
-    const sig = JSON.stringify([m.text, m.name, m.editedAt, m.deletedAt, m.local, m.error, continued, mine, editing, state.online]);
+    const author = label(r, m.userId, m.name);
+    const sig = JSON.stringify([m.text, author, m.editedAt, m.deletedAt, m.local, m.error, continued, mine, editing, state.online]);
     return {
       key: m.messageId, sig,
       create: () => el("li"),
@@ -816,7 +828,7 @@
         li.className = ["message", mine && "mine", continued && "continued", m.local, m.deletedAt && "deleted"]
           .filter(Boolean).join(" ");
         const meta = el("div", continued ? "meta visually-hidden" : "meta");
-        meta.append(el("span", "author", mine ? "You" : m.name), timeOf(m));
+        meta.append(el("span", "author", mine ? "You" : author), timeOf(m));
         if (editing) { li.replaceChildren(meta, editForm(r, m)); return; }
         const bubble = el("div", "bubble");
         if (m.deletedAt) bubble.textContent = "This message was deleted.";
@@ -978,11 +990,12 @@
     $("notify").hidden = !(pending.length && "Notification" in window && Notification.permission === "default");
     const items = pending.map((m) => ({
       key: m.userId,
-      sig: JSON.stringify([m.name, m.online]),
+      sig: JSON.stringify([label(r, m.userId, m.name), m.online]),
       create: () => el("li", "request"),
       update(li) {
+        const name = label(r, m.userId, m.name);
         const who = el("span", "who");
-        who.append(el("span", "name", m.name), el("span", "muted small", m.online ? " wants to join · online" : " wants to join · offline"));
+        who.append(el("span", "name", name), el("span", "muted small", m.online ? " wants to join · online" : " wants to join · offline"));
         const decide = (op) => () => {
           // The card goes when the decision is made: move on to the next one, or the box.
           state.focusAfter = () => {
@@ -995,8 +1008,8 @@
         };
         const actions = el("div", "actions");
         actions.append(
-          button("Approve", "approve", decide("approve"), `Approve ${m.name}`),
-          button("Reject", "reject", decide("reject"), `Reject ${m.name}`),
+          button("Approve", "approve", decide("approve"), `Approve ${name}`),
+          button("Reject", "reject", decide("reject"), `Reject ${name}`),
         );
         li.replaceChildren(who, actions);
       },
@@ -1013,9 +1026,10 @@
       const you = Boolean(state.me && m.userId === state.me.userId);
       const presence = m.status === "pending" ? "pending approval" : !known ? "status unknown while offline" : m.online ? "online" : "offline";
       const manage = admin && !you && m.status === "approved" && m.role !== "admin";
+      const shown = label(r, m.userId, m.name);
       return {
         key: m.userId,
-        sig: JSON.stringify([m.name, m.role, m.status, presence, you, manage]),
+        sig: JSON.stringify([shown, m.role, m.status, presence, you, manage]),
         create: () => el("li", "member"),
         update(li) {
           const avatar = el("span", "avatar", initials(m.name));
@@ -1024,8 +1038,8 @@
           avatar.append(el("span", known && m.online ? "dot on" : known ? "dot" : "dot unknown"));
           const who = el("span", "who");
           const line = el("span", "name-line");
-          const name = el("span", "name", m.name);
-          name.title = m.name;
+          const name = el("span", "name", shown);
+          name.title = `${m.name} (user ${m.userId})`;
           line.append(name);
           if (you) line.append(" ", el("span", "you", "(you)"));
           if (m.role === "admin") line.append(" ", el("span", "role-badge", "admin"));
@@ -1034,12 +1048,12 @@
           if (manage) {
             const actions = el("span", "member-actions");
             actions.append(
-              button("Make admin", "small-button quiet", () => confirmHandOver(r, m), `Make ${m.name} the admin`),
-              button("Remove", "small-button quiet danger-text", () => confirmRemove(r, m), `Remove ${m.name}`),
+              button("Make admin", "small-button quiet", () => confirmHandOver(r, m), `Make ${shown} the admin`),
+              button("Remove", "small-button quiet danger-text", () => confirmRemove(r, m), `Remove ${shown}`),
             );
             li.append(actions);
           }
-          li.setAttribute("aria-label", `${m.name}${you ? " (you)" : ""}, ${m.role}, ${m.status}, ${presence}`);
+          li.setAttribute("aria-label", `${shown}${you ? " (you)" : ""}, ${m.role}, ${m.status}, ${presence}`);
         },
       };
     });
@@ -1094,7 +1108,18 @@
     }
     if (error.code === "ROOM_NOT_FOUND") return "There's no room with that id. Check it with whoever shared it.";
     if (error.code === "NOT_MEMBER") return "You're not a member of that room any more.";
+    if (error.code === "RATE_LIMITED") {
+      return `You're sending faster than the server takes. Wait ${plural(error.retryAfter || 1, "second")} and try again.`;
+    }
+    if (error.code === "LIMIT_REACHED") return `${error.message[0].toUpperCase()}${error.message.slice(1)}.`;
+    if (error.code === "REPLY_TOO_LARGE") return "The server's answer was too large to send.";
     return error.message;
+  }
+  // A name, told apart from anyone else in the room who goes by the same one: with the
+  // start of the user id, which is theirs alone.
+  function label(r, userId, name) {
+    const same = (m) => m.userId !== userId && m.name.trim().toLocaleLowerCase() === name.trim().toLocaleLowerCase();
+    return r && r.members.some(same) ? `${name} #${userId.slice(1, 5)}` : name;
   }
   function plural(n, word) { return `${n} ${word}${n === 1 ? "" : "s"}`; }
   function initials(name) {

@@ -58,6 +58,29 @@ def stack(
             Destroyer(settings.stack, harness.target, Report(out=None)).destroy()
 
 
+# Small limits, so that tests reach them quickly (see chat.config.Limits).
+SMALL_LIMITS = {
+    "rate_window_seconds": 60,
+    "rate_per_connection": 30,
+    "rate_per_user": 45,
+    "max_connections_per_user": 3,
+    "max_pending_per_room": 3,
+    "max_pending_per_user": 2,
+    "presence_probe_seconds": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The chat with :data:`SMALL_LIMITS`, on the embedded emulator."""
+    settings = HarnessSettings(
+        stack=chat_stack(prefix=f"l{secrets.token_hex(3)}", stage="test", limits=SMALL_LIMITS),
+        outputs_path=tmp_path_factory.mktemp("limited") / "outputs.json",
+    )
+    with BackgroundHarness(settings) as harness:
+        yield harness
+
+
 @pytest.fixture
 def make_client(stack: Harness) -> Iterator[Callable[..., ChatClient]]:
     """Connect users; every client is closed at the end of the test."""

@@ -2,7 +2,8 @@
 requests waiting, member lists larger than a post, replies that can't be posted, and
 presence that converges when ``$disconnect`` is lost.
 
-These run on a stack of their own with small limits, so that reaching them is quick.
+These run on a stack of their own with small limits (``limited_stack``), so that
+reaching them is quick.
 """
 
 from __future__ import annotations
@@ -19,32 +20,19 @@ from websockets.sync.client import connect
 
 from chat.rules import Identity
 from chat.store import MEMBER_PREFIX
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from scripts.stack import chat_stack
+from emulator.harness import Harness
 from tests.client import ChatClient
+from tests.conftest import SMALL_LIMITS
 from tests.e2e.chat import create_room, join, member, store_for
 from tests.timing import seconds
 
-LIMITS = {
-    "rate_window_seconds": 60,
-    "rate_per_connection": 30,
-    "rate_per_user": 45,
-    "max_connections_per_user": 3,
-    "max_pending_per_room": 3,
-    "max_pending_per_user": 2,
-    "presence_probe_seconds": 0,
-}
+LIMITS = SMALL_LIMITS
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The chat with small limits."""
-    stack = chat_stack(prefix=f"l{secrets.token_hex(3)}", stage="test", limits=LIMITS)
-    settings = HarnessSettings(
-        stack=stack, outputs_path=tmp_path_factory.mktemp("limits") / "outputs.json"
-    )
-    with BackgroundHarness(settings) as harness:
-        yield harness
+@pytest.fixture
+def limited(limited_stack: Harness) -> Harness:
+    """The stack with small limits."""
+    return limited_stack
 
 
 @pytest.fixture
