@@ -18,7 +18,7 @@ STATE_DIR ?= .chat/state
 OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
-.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench \
+.PHONY: help venv local test test-reliability unit e2e browser lint format localstack aws destroy chromium bench \
 	cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
 
 help:  ## list the targets
@@ -45,7 +45,10 @@ local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctr
 	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/reliability
+
+test-reliability: venv  ## property tests, 10,000 fuzzed frames, fault injection, 1,000 connections (~5 min)
+	$(BIN)/python -m pytest tests/reliability
 
 unit: venv  ## only the unit tests (no I/O)
 	$(BIN)/python -m pytest tests/unit

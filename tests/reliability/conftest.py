@@ -1,0 +1,129 @@
+"""The reliability tier: the chat under random use, fuzzing, faults and load.
+
+Every test here runs against one stack of its own whose limits are set high (the tier
+measures correctness under stress, not the limits, which ``tests/e2e/test_limits.py``
+covers), and records its figures; at the end of the session they are written to
+``test-artifacts/reliability.json`` and printed, for docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from scripts.stack import chat_stack
+from tests.client import ChatClient
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+GENEROUS = {
+    "rate_per_connection": 1_000_000,
+    "rate_per_user": 1_000_000,
+    "max_connections_per_user": 1_000,
+    "max_pending_per_room": 10_000,
+    "max_pending_per_user": 10_000,
+    "presence_probe_seconds": 0,
+}
+FIGURES: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def reliable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundHarness]:
+    """The chat with generous limits, on the embedded emulator (its own control plane)."""
+    settings = HarnessSettings(
+        stack=chat_stack(prefix=f"r{secrets.token_hex(3)}", stage="test", limits=GENEROUS),
+        outputs_path=tmp_path_factory.mktemp("reliability") / "outputs.json",
+    )
+    background = BackgroundHarness(settings)
+    with background:
+        yield background
+
+
+@pytest.fixture
+def harness(reliable_stack: BackgroundHarness) -> Harness:
+    """The running stack."""
+    return reliable_stack.harness
+
+
+@pytest.fixture
+def connect(harness: Harness) -> Iterator[Callable[..., ChatClient]]:
+    """Connect users to the stack; every client is closed at the end of the test."""
+    clients: list[ChatClient] = []
+
+    def make(name: str, key: str | None = None) -> ChatClient:
+        assert harness.gateway is not None
+        client = ChatClient(harness.gateway.url, name, key)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def record(name: str, value: Any) -> None:
+    """Add to a figure (numbers add up across tests; anything else is replaced)."""
+    if isinstance(value, int | float) and isinstance(FIGURES.get(name), int | float):
+        FIGURES[name] += value
+    else:
+        FIGURES[name] = value
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not FIGURES:
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "reliability.json").write_text(json.dumps(FIGURES, indent=2, sort_keys=True))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for name, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{name}: {value}")
+
+
+def pump(client: ChatClient) -> None:
+    """Read whatever has arrived into ``client.events`` without waiting for more."""
+    try:
+        while True:
+            client.events.append(json.loads(client.socket.recv(timeout=0.02)))
+    except TimeoutError:
+        pass
+
+
+def worker_pids(harness: Harness, function: str) -> list[int]:
+    """The Lambda runner's worker processes of a function (by its name in the stack,
+    ``send-message``): the processes whose working directory is that function's code."""
+    assert harness.runner is not None
+    spec = next(s for name, s in harness.runner.functions.items() if name.endswith(function))
+    code_dir = spec.code_dir.resolve()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == code_dir:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def signal_workers(harness: Harness, function: str, sig: signal.Signals) -> int:
+    """Send ``sig`` to every worker of a function; how many got it."""
+    sent = 0
+    for pid in worker_pids(harness, function):
+        try:
+            os.kill(pid, sig)
+            sent += 1
+        except ProcessLookupError:
+            continue
+    return sent
