@@ -45,7 +45,7 @@ class Member:
         self.key = secrets.token_hex(16)
         self.user_id = rules.user_id_for_key(self.key)
         self.name = f"Load {n}"
-        self.room = f"load{n % ROOMS:02d}{secrets.token_hex(2)}"  # replaced below
+        self.room = ""  # set when the memberships are written
         self.socket: ClientConnection | None = None
         self.connection_id = ""
         self.got: Counter[str] = Counter()
