@@ -35,7 +35,7 @@ JUNK_FRAMES = (
     "{'action': 'listRooms'}",
     '{"action": "listRooms"}{"action": "listRooms"}',
     "\u3164",
-    "\ud83d\ude00" * 100,
+    "\U0001f600" * 100,
 )
 
 
