@@ -36,6 +36,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chat import config
@@ -60,6 +61,8 @@ USER_SK = "USER"
 RATE_PREFIX = "rate#"  # the connections table's rate counters
 MESSAGE_IDS_PREFIX = "ids#"  # the partition that maps a room's message ids to entries
 _OPEN = "attribute_exists(connectionId) AND attribute_not_exists(closedAt)"
+# Standard retries (with backoff, on throttling and 5xx), as AWS recommends for DynamoDB.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _CONFLICT_RETRIES = 6  # a transaction cancelled by a concurrent one is tried again
 
 log = logging.getLogger(__name__)
@@ -174,7 +177,7 @@ class Store:
         client: Any = None,
         pause: Any = time.sleep,
     ) -> None:
-        self._client = client or boto3.client("dynamodb")
+        self._client = client or boto3.client("dynamodb", config=_CLIENT_CONFIG)
         self._connections = settings.connections_table
         self._rooms = settings.rooms_table
         self._messages = settings.messages_table

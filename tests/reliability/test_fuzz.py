@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from chat import rules
 from chat.errors import InvalidPayload
 from emulator.harness import Harness
@@ -125,6 +127,7 @@ def snapshot(harness: Harness, room_id: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(900)
 def test_ten_thousand_fuzzed_frames(harness: Harness, connect: Callable[..., ChatClient]) -> None:
     """Every frame is answered; no INTERNAL_ERROR, no gateway failure; the victim room is
     unchanged but for the join requests its answers report."""
