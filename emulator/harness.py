@@ -24,7 +24,7 @@ from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
 from emulator.package import PackageError
-from emulator.runner import LambdaRunner, runtime_library
+from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
 from emulator.stack import Stack
 from emulator.state import Restored
 from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
@@ -45,6 +45,8 @@ class HarnessSettings:
     website_port: int = 0
     control_plane_port: int = 0
     connections_port: int = 0
+    post_latency: float = 0.0  # seconds added to each @connections call, as AWS's network
+    worker_idle: float = IDLE_WORKER_SECONDS  # an idle worker is retired after this
     limits: Limits = field(default_factory=Limits)
     # None: embed moto's server. A URL (LocalStack's): use that account's control planes.
     control_plane_url: str | None = None
@@ -86,6 +88,7 @@ class Harness:
         self.report = Report(out=out)
         self.stack = settings.stack
         self.restored: Restored | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
 
     @property
     def workdir(self) -> Path:
@@ -117,6 +120,7 @@ class Harness:
         )
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         settings = self.settings
         stack = settings.stack
         if self.control_plane is not None:
@@ -144,6 +148,7 @@ class Harness:
             settings.gateway_port,
             settings.limits,
             settings.connections_port,
+            settings.post_latency,
         )
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
@@ -251,6 +256,7 @@ class Harness:
             runtime=runtime_library(self.workdir / "runtime"),
             log_dir=self.log_dir,
             resolve={domain: (LOOPBACK, self.gateway.connections_port)},
+            idle_timeout=self.settings.worker_idle,
         )
         return self.runner
 
