@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -36,17 +36,17 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def open_page(browser: Browser, stack: Harness) -> Iterator[Callable[..., Page]]:
+def open_page(browser: Browser, websocket_api: WebSocketApi) -> Iterator[Callable[..., Page]]:
     """A page in a fresh context (its own storage, so its own user) on the chat."""
     contexts: list[BrowserContext] = []
 
     def open_(path: str = "", **options: object) -> Page:
-        assert stack.website is not None
+        assert websocket_api.website_url is not None
         context = browser.new_context(**options)  # type: ignore[arg-type]
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto(stack.website.url + path)
+        page.goto(websocket_api.website_url + path)
         return page
 
     yield open_

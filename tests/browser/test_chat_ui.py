@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
-from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from tests.browser.pages import OpenPage, create_room, send, sign_in
 
 
@@ -148,15 +148,15 @@ def test_dropped_connection_reconnects_and_catches_up(open_page: OpenPage) -> No
     expect(bob.locator("#messages")).to_contain_text("and after")
 
 
-def test_page_loads_without_console_errors(browser: Browser, stack: Harness) -> None:
+def test_page_loads_without_console_errors(browser: Browser, websocket_api: WebSocketApi) -> None:
     """No 404s, CSP violations or script errors while loading, signing in and chatting."""
-    assert stack.website is not None
+    assert websocket_api.website_url is not None
     context = browser.new_context()
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
-    page.goto(stack.website.url)
+    page.goto(websocket_api.website_url)
     sign_in(page, "Quiet")
     create_room(page, "Calm")
     send(page, "nothing to report")

@@ -10,7 +10,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from chat import rules
-from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from tests.client import ChatClient
 
 MakeClient = Callable[..., ChatClient]
@@ -211,16 +211,16 @@ def test_reconnect_with_the_same_key_resumes_the_user(make_client: MakeClient) -
     )
 
 
-def test_vanished_connections_do_not_stop_delivery(stack: Harness, make_client: MakeClient) -> None:
+def test_vanished_connections_do_not_stop_delivery(
+    websocket_api: WebSocketApi, make_client: MakeClient
+) -> None:
     """Gone connections (no $disconnect seen) get 410, are cleaned up, others still receive."""
     alice, bob, carol = make_client("Alice"), make_client("Bob"), make_client("Carol")
     room_id = create_room(alice)
     join(alice, bob, room_id)
     join(alice, carol, room_id)
-    assert stack.target is not None
-    assert stack.outputs is not None
-    dynamodb = stack.target.client("dynamodb")
-    rooms_table = stack.outputs.tables["ROOMS_TABLE"]
+    dynamodb = websocket_api.client("dynamodb")
+    rooms_table = websocket_api.tables["ROOMS_TABLE"]
     stale = ["gone-connection-1", "gone-connection-2"]
     dynamodb.update_item(
         TableName=rooms_table,
@@ -287,7 +287,7 @@ def test_bad_requests_get_clear_errors(
 
 
 def test_over_long_message_is_refused_and_not_stored(
-    stack: Harness, make_client: MakeClient
+    websocket_api: WebSocketApi, make_client: MakeClient
 ) -> None:
     """A message over the limit gets an error; nobody receives it and nothing is written."""
     alice, bob = make_client("Alice"), make_client("Bob")
@@ -296,10 +296,8 @@ def test_over_long_message_is_refused_and_not_stored(
     error = alice.request("sendMessage", expect="messageSent", roomId=room_id, text="x" * 2001)
     assert (error["code"], error["field"], error["limit"]) == ("INVALID_PAYLOAD", "text", 2000)
     assert [e for e in bob.drain() if e["type"] == "message"] == []
-    assert stack.target is not None
-    assert stack.outputs is not None
-    stored = stack.target.client("dynamodb").query(
-        TableName=stack.outputs.tables["MESSAGES_TABLE"],
+    stored = websocket_api.client("dynamodb").query(
+        TableName=websocket_api.tables["MESSAGES_TABLE"],
         KeyConditionExpression="roomId = :r",
         ExpressionAttributeValues={":r": {"S": room_id}},
     )
@@ -316,11 +314,12 @@ def test_over_long_message_is_refused_and_not_stored(
         "name=%20%20&key=" + "a" * 32,
     ],
 )
-def test_connect_without_a_valid_identity_is_refused(stack: Harness, query: str) -> None:
+def test_connect_without_a_valid_identity_is_refused(
+    websocket_api: WebSocketApi, query: str
+) -> None:
     """$connect answers 400 to a missing or malformed name or key: no connection opens."""
-    assert stack.gateway is not None
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"{stack.gateway.url}?{query}")
+        connect(f"{websocket_api.url}?{query}")
     assert refused.value.response.status_code == 400
 
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ParamValidationError
 
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.destroy import Destroyer
-from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from emulator.stack import Stack, StackError
 from emulator.targets import Target
 from scripts.stack import FUNCTIONS, HANDLERS_DIR, chat_stack
@@ -54,9 +54,10 @@ class CallCounter:
 
 
 @pytest.fixture
-def target(stack: Harness) -> Target:
-    assert stack.target is not None
-    return stack.target
+def target(websocket_api: WebSocketApi) -> Target:
+    """The local stack's account: fresh stacks are deployed beside the chat's."""
+    assert websocket_api.harness.target is not None
+    return websocket_api.harness.target
 
 
 @pytest.fixture
@@ -278,12 +279,10 @@ def test_botocore_validates_what_aws_would_refuse(
     )
 
 
-def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
+def test_local_stack_writes_its_outputs_file(websocket_api: WebSocketApi) -> None:
     """make local leaves the same machine-readable outputs as the other targets."""
-    assert stack.gateway is not None
-    assert stack.website is not None
-    assert stack.settings.outputs_path is not None
-    written = Outputs.read(stack.settings.outputs_path)
-    assert written.websocket_url == stack.gateway.url
-    assert written.website_url == stack.website.url
+    assert websocket_api.outputs_path is not None
+    written = Outputs.read(websocket_api.outputs_path)
+    assert written.websocket_url == websocket_api.url
+    assert written.website_url == websocket_api.website_url
     assert written.functions["sendMessage"].endswith("chat-send-message")

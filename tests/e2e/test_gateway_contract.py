@@ -12,7 +12,6 @@ import http.client
 import json
 import logging
 import os
-import secrets
 import socket
 import ssl
 import time
@@ -32,10 +31,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.api import ApiError, load_api
-from emulator.controlplane import new_account_id
 from emulator.gateway import Limits
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from emulator.template import load
+from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from tests.timing import seconds
 
 SENTINEL = "CONTRACT_TEST_SENTINEL"
@@ -43,23 +41,25 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "temp
 TOKEN = "let-me-in"  # the template's default Token parameter
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The contract template deployed to its own embedded emulator account and served."""
+# The package's pytest plugin deploys and serves the template; its harness lives as
+# long as this module's tests run, in an account of its own.
+pytestmark = pytest.mark.websocket_api(template=TEMPLATE, isolation="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sentinel() -> Iterator[None]:
+    """A variable of the emulator's own environment, set before any worker starts."""
     os.environ[SENTINEL] = "must not leak into functions"
-    account_id = new_account_id()
-    loaded = load(
-        TEMPLATE,
-        stack_name=f"contract-{secrets.token_hex(3)}",
-        account_id=account_id,
-        work_dir=tmp_path_factory.mktemp("contract"),
-    )
     try:
-        settings = HarnessSettings(stack=loaded.stack, account_id=account_id)
-        with BackgroundHarness(settings) as harness:
-            yield harness
+        yield
     finally:
         del os.environ[SENTINEL]
+
+
+@pytest.fixture
+def api(websocket_api: WebSocketApi) -> Harness:
+    """The contract template's harness: its gateway and runner are what is under test."""
+    return websocket_api.harness
 
 
 def url(api: Harness, **query: str) -> str:
