@@ -177,6 +177,9 @@ class WebSocketApi:
         self.tables: dict[str, str] = {**harness.outputs.tables, **(logical_tables or {})}
         self._since = {name: self._size(name) for name in self.functions.values()}
 
+    def __repr__(self) -> str:
+        return f"WebSocketApi(url={self.url!r}, stack={self.harness.settings.stack.name!r})"
+
     @property
     def stage(self) -> str:
         return self.outputs.stage

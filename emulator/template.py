@@ -174,6 +174,9 @@ def _expand_sam(
     except InvalidDocumentException as exc:
         causes = "; ".join(cause.message for cause in exc.causes)
         raise TemplateError(f"SAM could not expand the template: {causes}") from exc
+    finally:
+        # To its no-op publisher: otherwise it warns of "unpublished metrics" when collected.
+        translator.metrics.publish()
     return expanded, local_code
 
 

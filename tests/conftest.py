@@ -14,6 +14,8 @@ import pytest
 from emulator.pytest_plugin import WebSocketApi
 from tests.client import ChatClient
 
+pytest_plugins = ["pytester"]  # the plugin's own tests run small projects of tests
+
 
 @pytest.fixture
 def make_client(websocket_api: WebSocketApi) -> Iterator[Callable[..., ChatClient]]:
