@@ -357,7 +357,6 @@ class HarnessPool:
                 self._control_plane.stop()
 
 
-_POOL = pytest.StashKey[HarnessPool]()
 _USED = pytest.StashKey[WebSocketApi]()
 
 
