@@ -20,7 +20,7 @@ help:  ## list the targets
 # registers its pytest plugin (the websocket_api fixture) and the ws-emulator command.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
-	@echo "Installing the pinned dependencies into $(VENV) (once; about a minute on a first run)..."
+	@echo "Installing the pinned dependencies into $(VENV) (first run only: under a minute)..."
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --editable .

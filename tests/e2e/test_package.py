@@ -148,6 +148,7 @@ def test_the_wheel_holds_the_emulator_package_only(installed: Installed) -> None
         "emulator"
     }
     assert "emulator/pytest_plugin.py" in names
+    assert "emulator/py.typed" in names  # type checkers use the package's annotations
     entry = configparser.ConfigParser()
     entry.read_string(declared)
     assert entry["console_scripts"]["ws-emulator"] == "emulator.cli:main"
