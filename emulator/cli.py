@@ -22,12 +22,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.controlplane import LOOPBACK, new_account_id
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.package import PackageError
+from emulator.reload import StackSource, Watcher
 from emulator.stack import DEFAULT_REGION, Stack, StackError
-from emulator.targets import TargetError
+from emulator.targets import Target, TargetError, fail
 from emulator.template import TemplateError, load
 
 DEFAULT_PORT = 8765
@@ -48,84 +51,118 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return values
 
 
-def _python_stack(reference: str) -> Stack:
+def _python_source(reference: str, stage: str | None) -> StackSource:
     module_name, _, attribute = reference.partition(":")
     try:
+        source = StackSource.python(module_name, attribute)
         stack = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise UsageError(f"{reference}: can't import it ({exc})") from exc
     if not isinstance(stack, Stack):
         raise UsageError(f"{reference} is a {type(stack).__name__}, not an emulator Stack")
-    return stack
+    if stage:
+        read = source.read
+        source.read = lambda: replace(read(), stage=stage)
+    return source
 
 
-def resolve_stack(args: argparse.Namespace, account_id: str, work_dir: Path, out: TextIO) -> Stack:
-    """The stack the command names: a template file, or ``module:ATTRIBUTE`` in Python."""
-    source: str = args.stack
-    if ":" in source and not source.endswith(TEMPLATE_SUFFIXES):
-        stack = _python_stack(source)
-        if args.stage:
-            stack = replace(stack, stage=args.stage)
-        return stack
-    loaded = load(
-        Path(source),
-        parameters=parse_overrides(args.parameter_overrides),
-        stage=args.stage,
-        region=args.region,
-        account_id=account_id,
-        stack_name=args.stack_name,
-        api=args.api,
-        work_dir=work_dir,
-    )
-    for line in loaded.skipped:
-        print(f"  note: {line}", file=out)
-    return loaded.stack
+def stack_source(
+    args: argparse.Namespace, account_id: str, work_dir: Path, out: TextIO
+) -> StackSource:
+    """Where the command's stack comes from: a template file, or ``module:ATTRIBUTE``."""
+    reference: str = args.stack
+    if ":" in reference and not reference.endswith(TEMPLATE_SUFFIXES):
+        return _python_source(reference, args.stage)
+    path = Path(reference)
+    parameters = parse_overrides(args.parameter_overrides)
+
+    def read() -> Stack:
+        loaded = load(
+            path,
+            parameters=parameters,
+            stage=args.stage,
+            region=args.region,
+            account_id=account_id,
+            stack_name=args.stack_name,
+            api=args.api,
+            work_dir=work_dir,
+        )
+        for line in loaded.skipped:
+            print(f"  note: {line}", file=out)
+        return loaded.stack
+
+    return StackSource(read, [path.resolve()])
 
 
 def _banner(harness: Harness, started: float) -> str:
-    assert harness.gateway is not None
     assert harness.target is not None
+    assert harness.outputs is not None
     gateway = harness.gateway
     key, secret = harness.target.access_key
-    lines = [
-        f"\nReady in {time.monotonic() - started:.1f} s.",
-        f"  WebSocket API   {gateway.url}",
-        "                  connect clients here; on AWS this is "
-        f"wss://{gateway.domain_name}/{gateway.stage}",
-    ]
+    lines = [f"\nReady in {time.monotonic() - started:.1f} s."]
+    if gateway is None:  # a LocalStack plan with WebSocket APIs serves it
+        lines += [
+            f"  WebSocket API   {harness.outputs.websocket_url}",
+            "                  LocalStack's own; it runs the functions in its Lambda",
+        ]
+    else:
+        lines += [
+            f"  WebSocket API   {gateway.url}",
+            "                  connect clients here; on AWS this is "
+            f"wss://{gateway.domain_name}/{gateway.stage}",
+        ]
     if harness.website is not None:
         lines += [
             f"  Website         {harness.website.url}",
             "                  the website bucket, served as S3 website hosting would",
         ]
+    if gateway is not None:
+        lines += [
+            f"  @connections    {gateway.management_endpoint}",
+            "                  what functions post to; their workers resolve it to "
+            f"127.0.0.1:{gateway.connections_port}",
+        ]
     lines += [
-        f"  @connections    {gateway.management_endpoint}",
-        "                  what functions post to; their workers resolve it to "
-        f"127.0.0.1:{gateway.connections_port}",
         f"  AWS endpoint    {harness.control_plane_url}",
         f"                  DynamoDB, S3, Lambda…: AWS_ENDPOINT_URL={harness.control_plane_url}"
         f" AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret}",
         f"  Function logs   {harness.log_dir}/<function>.log",
+    ]
+    if harness.settings.state_dir is not None:
+        lines.append(f"Tables are kept in {harness.settings.state_dir} when you stop.")
+    lines += [
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
 
 
-async def _serve(settings: HarnessSettings, out: TextIO, verbose: bool) -> None:
+async def _serve(
+    settings: HarnessSettings, source: StackSource | None, out: TextIO, verbose: bool
+) -> None:
     started = time.monotonic()
     harness = Harness(settings, out=out if verbose else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    watching: asyncio.Task[None] | None = None
     try:
         await harness.start()
         if not verbose:
+            for note in harness.report.notes:
+                print(f"  note: {note}", file=out)
             print(f"  {harness.report.summary()}", file=out)
+        if harness.restored is not None and settings.state_dir is not None:
+            print(f"  {harness.restored.summary(settings.state_dir)}", file=out)
         print(_banner(harness, started), file=out, flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        if source is not None:
+            watching = asyncio.create_task(Watcher(harness, source, out).run(stop))
         await stop.wait()
         print("\nStopping…", file=out, flush=True)
     finally:
+        if watching is not None:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
         await harness.stop()
 
 
@@ -168,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-dir", type=Path, help="function logs (default: temporary)")
     serve.add_argument("--outputs", type=Path, help="write what deploy made to this JSON file")
     serve.add_argument(
+        "--watch", action="store_true", help="apply edits to code and template while serving"
+    )
+    serve.add_argument("--state-dir", type=Path, help="keep the tables' data here across restarts")
+    serve.add_argument(
+        "--fresh", action="store_true", help="with --state-dir: start with empty tables"
+    )
+    serve.add_argument(
         "--verbose", action="store_true", help="show START/END/REPORT lines and deploy's steps"
     )
     serve.add_argument("--quiet", action="store_true", help="show only failures")
@@ -183,7 +227,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     account_id = new_account_id()
     with tempfile.TemporaryDirectory(prefix="ws-emulator-serve-") as work:
         try:
-            stack = resolve_stack(args, account_id, Path(work), out)
+            source = stack_source(args, account_id, Path(work), out)
+            stack = source.read()
             where = args.control_plane or "the embedded AWS emulator"
             print(f"Deploying {stack.name} to {where}…", file=out, flush=True)
             settings = HarnessSettings(
@@ -198,8 +243,10 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 log_dir=args.log_dir,
                 outputs_path=args.outputs,
                 account_id=account_id,
+                state_dir=args.state_dir,
+                fresh=args.fresh,
             )
-            asyncio.run(_serve(settings, out, args.verbose))
+            asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (
             UsageError,
             TemplateError,
@@ -212,6 +259,13 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 raise
             print(f"error: {exc}", file=out)
             return 2 if isinstance(exc, UsageError) else 1
+        except (BotoCoreError, ClientError) as exc:
+            target = (
+                Target.localstack(args.region, args.control_plane)
+                if args.control_plane
+                else Target.local("the embedded AWS emulator", args.region)
+            )
+            return fail(exc, target, args.debug, out)
         except OSError as exc:
             if args.debug:
                 raise

@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from emulator import package
 from emulator.stack import API_ID, Function, Stack, Table, Website
@@ -92,6 +92,7 @@ class Report:
     out: TextIO | None = sys.stdout  # None: keep the steps, print nothing
     dry_run: bool = False
     steps: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def __call__(self, action: str, kind: str, name: str) -> None:
         self.steps.append((action, kind, name))
@@ -105,6 +106,12 @@ class Report:
     @property
     def changes(self) -> list[tuple[str, str, str]]:
         return [s for s in self.steps if s[0] != UNCHANGED]
+
+    def note(self, text: str) -> None:
+        """Something the user should know about this deploy; not a step."""
+        self.notes.append(text)
+        if self.out is not None:
+            print(f"  note: {text}", file=self.out, flush=True)
 
     def summary(self) -> str:
         """One line: how many of each kind each action touched."""
@@ -171,6 +178,8 @@ class Deployer:
         self.apigw = target.client("apigatewayv2")
         self.s3 = target.client("s3")
         self.sts = target.client("sts")
+        # False once the target has shown it can't run functions (LocalStack without Docker).
+        self.target_runs_functions = True
 
     def _apply(self, write: Callable[[], T]) -> T | None:
         """Run a write, unless this is a dry run."""
@@ -484,7 +493,7 @@ class Deployer:
                     ),
                     role_not_yet_assumable,
                 )
-                self.awslambda.get_waiter("function_active_v2").wait(FunctionName=name)
+                self._wait_for_function("function_active_v2", name)
                 return str(created["FunctionArn"])
 
             arn = self._apply(create)
@@ -493,29 +502,57 @@ class Deployer:
             return arn or f"arn:aws:lambda:{region}:{account}:function:{name}"
         self._check_ours("function", name, current.get("Tags"))
         configuration = current["Configuration"]
-        action = UNCHANGED
-        if configuration.get("CodeSha256") != code.sha256:
-
-            def update_code() -> None:
-                self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
-                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
-
-            self._apply(update_code)
-            action = UPDATED
         have = {key: configuration.get(key) for key in wanted}
         have["Environment"] = {
             "Variables": (configuration.get("Environment") or {}).get("Variables", {})
         }
+        code_differs = configuration.get("CodeSha256") != code.sha256
+        if self._cannot_run(configuration) and (code_differs or have != wanted):
+            raise DeployError(
+                f"LocalStack failed to start function {name} (its Lambda needs Docker) and "
+                "refuses to update or delete it since: restart LocalStack (its state is in "
+                "memory); `make localstack-up` starts one whose Lambda keeps functions "
+                "without Docker"
+            )
+        action = UNCHANGED
+        if code_differs:
+
+            def update_code() -> None:
+                self.awslambda.update_function_code(FunctionName=name, ZipFile=code.data)
+                self._wait_for_function("function_updated_v2", name)
+
+            self._apply(update_code)
+            action = UPDATED
         if have != wanted:
 
             def update_configuration() -> None:
                 self.awslambda.update_function_configuration(FunctionName=name, **wanted)
-                self.awslambda.get_waiter("function_updated_v2").wait(FunctionName=name)
+                self._wait_for_function("function_updated_v2", name)
 
             self._apply(update_configuration)
             action = UPDATED
         self.report(action, "function", name)
         return str(configuration["FunctionArn"])
+
+    def _cannot_run(self, configuration: dict[str, Any]) -> bool:
+        """A function LocalStack failed to start (its own Lambda runs them only with Docker)."""
+        failed = self.target.name == "localstack" and configuration.get("State") == "Failed"
+        if failed and self.target_runs_functions:
+            self.target_runs_functions = False
+            reason = str(configuration.get("StateReason"))
+            self.report.note(
+                f"LocalStack could not start the functions ({reason:.80}; its Lambda needs "
+                "Docker): it keeps their configuration and code only"
+            )
+        return failed
+
+    def _wait_for_function(self, waiter: str, name: str) -> None:
+        try:
+            self.awslambda.get_waiter(waiter).wait(FunctionName=name)
+        except WaiterError as exc:
+            configuration = (exc.last_response or {}).get("Configuration") or {}
+            if not self._cannot_run(configuration):
+                raise
 
     def ensure_permission(self, function: Function, account: str, api_id: str) -> None:
         name = self.stack.function_name(function)

@@ -18,13 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from emulator import state
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
-from emulator.deploy import Deployer, Outputs, Report
+from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
+from emulator.package import PackageError
 from emulator.runner import LambdaRunner, runtime_library
 from emulator.stack import Stack
-from emulator.targets import Target
+from emulator.state import Restored
+from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
 from emulator.tls import execute_api_host, make_certificates
 from emulator.website import WebsiteServer
 
@@ -50,6 +53,20 @@ class HarnessSettings:
     log_dir: Path | None = None  # function logs; None: a temporary directory
     outputs_path: Path | None = None  # where to write what deploy made, if anywhere
     account_id: str | None = None  # the embedded account's id; None: a random one
+    state_dir: Path | None = None  # keep the tables' data here across restarts
+    fresh: bool = False  # start with empty tables even if state_dir holds data
+
+
+class ReloadError(Exception):
+    """A change that can't be applied to the running stack; the message says why."""
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What a redeploy changed: functions now on new code, and every other change."""
+
+    functions: list[str]
+    changes: list[tuple[str, str, str]]
 
 
 class Harness:
@@ -77,6 +94,8 @@ class Harness:
         self.outputs: Outputs | None = None
         self.target: Target | None = None
         self.report = Report(out=out)
+        self.stack = settings.stack
+        self.restored: Restored | None = None
 
     @property
     def workdir(self) -> Path:
@@ -89,10 +108,23 @@ class Harness:
     @property
     def control_plane_url(self) -> str:
         """Where the AWS control planes (and DynamoDB, S3) are served."""
-        if self.control_plane is None:
-            assert self.settings.control_plane_url is not None
+        if self.settings.control_plane_url is not None:
             return self.settings.control_plane_url
+        assert self.control_plane is not None
         return self.control_plane.url
+
+    def _localstack_target(self) -> Target:
+        """LocalStack, with the WebSocket API's definition embedded if it has no API Gateway v2."""
+        settings = self.settings
+        target = Target.localstack(settings.stack.region, self.control_plane_url)
+        if target.has_websocket_apis():
+            return target
+        self.control_plane = ControlPlane(settings.control_plane_port)
+        self.control_plane.start()
+        self.report.note(API_IN_EMBEDDED_CONTROL_PLANE)
+        return target.with_api_home(
+            self.control_plane.new_account(target.region, settings.account_id)
+        )
 
     async def start(self) -> None:
         settings = self.settings
@@ -104,7 +136,16 @@ class Harness:
                 self.control_plane.new_account, stack.region, settings.account_id
             )
         else:
-            self.target = Target.localstack(stack.region, self.control_plane_url)
+            self.target = await asyncio.to_thread(self._localstack_target)
+        if self.target.name == "localstack" and self.target.api_home is None:
+            # A LocalStack plan with WebSocket APIs serves the API itself, if its Lambda
+            # can run the functions (it needs Docker); if not, our gateway serves it.
+            deployer = self._deployer(stack, self.report)
+            self.outputs = await asyncio.to_thread(deployer.deploy)
+            if deployer.target_runs_functions:
+                self._serve_website()
+                return
+            self.report.note("the gateway emulator serves LocalStack's API and runs the functions")
         certificates = make_certificates(self.workdir / "tls", stack.region)
         self.gateway = Gateway(
             stack.stage,
@@ -116,33 +157,88 @@ class Harness:
             settings.connections_port,
         )
         await self.gateway.start()
-        deployer = Deployer(
-            stack,
-            self.target,
-            self.report,
-            build_dir=settings.build_dir or self.workdir / "build",
-            cache_dir=settings.cache_dir,
-        )
-        self.outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
-        api = await asyncio.to_thread(
-            load_api,
-            self.target.client("apigatewayv2"),
-            self.target.client("lambda"),
-            self.outputs.api_id,
-            stack.stage,
-            {name: Path(path) for name, path in self.outputs.packages.items()},
-            self.workdir / "code",
-        )
+        api = await self._deploy(stack, self.report)
+        if settings.state_dir is not None:
+            if settings.fresh:
+                state.clear(settings.state_dir)
+            dynamodb = self.target.client("dynamodb")
+            self.restored = await asyncio.to_thread(
+                state.restore, dynamodb, stack, settings.state_dir
+            )
         self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        self._serve_website()
+
+    def _serve_website(self) -> None:
+        assert self.outputs is not None
+        assert self.target is not None
+        settings = self.settings
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
                 self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
             )
             self.website.start()
-            # The bucket is served here, not by moto: that is the website's address.
+            # The bucket is served here, not by the emulator: that is the website's address.
             self.outputs = replace(self.outputs, website_url=self.website.url)
         if settings.outputs_path is not None:
             self.outputs.write(settings.outputs_path)
+
+    def _deployer(self, stack: Stack, report: Report) -> Deployer:
+        assert self.target is not None
+        return Deployer(
+            stack,
+            self.target,
+            report,
+            build_dir=self.settings.build_dir or self.workdir / "build",
+            cache_dir=self.settings.cache_dir,
+        )
+
+    async def _deploy(self, stack: Stack, report: Report) -> ApiConfig:
+        """Deploy the stack into the harness's account; what the gateway must serve."""
+        assert self.target is not None
+        assert self.gateway is not None
+        deployer = self._deployer(stack, report)
+        outputs = await asyncio.to_thread(deployer.deploy, self.gateway.url)
+        if self.website is not None:
+            outputs = replace(outputs, website_url=self.website.url)
+        self.outputs = outputs
+        return await asyncio.to_thread(
+            load_api,
+            self.target.client("apigatewayv2"),
+            self.target.client("lambda"),
+            outputs.api_id,
+            stack.stage,
+            {name: Path(path) for name, path in outputs.packages.items()},
+            self.workdir / "code",
+        )
+
+    async def redeploy(self, stack: Stack | None = None) -> Reloaded:
+        """Apply a changed stack (or changed code) while serving: open connections stay.
+
+        Deploy changes only what differs; functions whose code or configuration changed
+        get fresh workers for their next invocation. Raises ReloadError (and keeps
+        serving what it served) for a change that needs a restart.
+        """
+        assert self.gateway is not None
+        assert self.runner is not None
+        stack = stack or self.stack
+        if (stack.stage, stack.region, stack.name, stack.prefix) != (
+            self.stack.stage,
+            self.stack.region,
+            self.stack.name,
+            self.stack.prefix,
+        ):
+            raise ReloadError(
+                "the stack's name, prefix, stage or region changed: restart to serve it"
+            )
+        report = Report(out=None)
+        try:
+            api = await self._deploy(stack, report)
+        except (DeployError, PackageError) as exc:
+            raise ReloadError(str(exc)) from exc
+        changed = await self.runner.update(api.functions)
+        self.gateway.serve(api, self.runner)
+        self.stack = stack
+        return Reloaded(changed, report.changes)
 
     def runner_for(self, api: ApiConfig, ca_path: Path) -> LambdaRunner:
         """The Lambda runner for the API's functions, in this harness's account."""
@@ -174,6 +270,17 @@ class Harness:
             await self.gateway.stop()
         if self.runner is not None:
             await self.runner.close()
+        if self.settings.state_dir is not None and self.outputs is not None:
+            assert self.target is not None
+            try:
+                await asyncio.to_thread(
+                    state.save,
+                    self.target.client("dynamodb"),
+                    self.stack,
+                    self.settings.state_dir,
+                )
+            except Exception:
+                log.exception("could not save the tables to %s", self.settings.state_dir)
         if self.website is not None:
             self.website.stop()
         if self.control_plane is not None and self._owns_control_plane:

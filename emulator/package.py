@@ -140,6 +140,15 @@ def _files(function: Function, source: Path | None, skip: Path, cache_dir: Path)
     return files
 
 
+def _fingerprint(files: dict[str, Path]) -> str:
+    """What the zip is made of: each entry's name, size and modification time."""
+    lines = []
+    for arcname in sorted(files):
+        stat = files[arcname].stat()
+        lines.append(f"{arcname}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
 def build(
     function: Function,
     name: str,
@@ -147,8 +156,17 @@ def build(
     source: Path | None = None,
     cache_dir: Path | None = None,
 ) -> Package:
-    """The zip for one function, written to ``out_dir/<name>.zip`` when it changed."""
+    """The zip for one function, written to ``out_dir/<name>.zip`` when it changed.
+
+    When no file changed since the last build into ``out_dir``, that zip is reused
+    without being made again (a reload rebuilds only what was edited).
+    """
     files = _files(function, source, out_dir.resolve(), cache_dir or default_cache_dir())
+    path = out_dir / f"{name}.zip"
+    stamp = out_dir / f"{name}.fingerprint"
+    fingerprint = _fingerprint(files)
+    if path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
+        return Package(path=path, data=path.read_bytes())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for arcname in sorted(files):
@@ -158,7 +176,7 @@ def build(
             archive.writestr(info, files[arcname].read_bytes())
     data = buffer.getvalue()
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{name}.zip"
     if not path.exists() or path.read_bytes() != data:
         path.write_bytes(data)
+    stamp.write_text(fingerprint)
     return Package(path=path, data=data)

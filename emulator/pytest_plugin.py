@@ -25,6 +25,8 @@ not a server start. When a test that used the fixture fails, its report gets a
 
 from __future__ import annotations
 
+import importlib
+import secrets
 import shlex
 import tempfile
 from collections.abc import Generator, Iterator, Mapping
@@ -156,6 +158,18 @@ def spec_for(item: pytest.Item) -> ApiSpec:
     )
 
 
+def _import_stack(reference: str) -> Stack:
+    """The Stack a ``module:ATTRIBUTE`` reference names."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        stack = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise SpecError(f"{reference}: can't import it ({exc})") from exc
+    if not isinstance(stack, Stack):
+        raise SpecError(f"{reference} is a {type(stack).__name__}, not an emulator Stack")
+    return stack
+
+
 class WebSocketApi:
     """A deployed, served WebSocket API, as a test sees it.
 
@@ -164,13 +178,13 @@ class WebSocketApi:
     """
 
     def __init__(self, harness: Harness, logical_tables: Mapping[str, str] | None = None) -> None:
-        assert harness.gateway is not None
         assert harness.outputs is not None
         assert harness.target is not None
         self.harness = harness
-        self.url: str = harness.gateway.url  # ws://127.0.0.1:<port>/<stage>
         self.outputs: Outputs = harness.outputs
-        stack = harness.settings.stack
+        # ws://127.0.0.1:<port>/<stage>; a LocalStack that serves the API itself: its URL.
+        self.url: str = harness.gateway.url if harness.gateway else harness.outputs.websocket_url
+        stack = harness.stack
         # Each function's deployed name, by its name in the stack (a template's logical id).
         self.functions = {f.name: stack.function_name(f) for f in stack.all_functions}
         # Table names by the variable that carries them, by name, and by logical id.
@@ -178,7 +192,7 @@ class WebSocketApi:
         self._since = {name: self._size(name) for name in self.functions.values()}
 
     def __repr__(self) -> str:
-        return f"WebSocketApi(url={self.url!r}, stack={self.harness.settings.stack.name!r})"
+        return f"WebSocketApi(url={self.url!r}, stack={self.harness.stack.name!r})"
 
     @property
     def stage(self) -> str:
@@ -200,10 +214,10 @@ class WebSocketApi:
         return self.harness.target.access_key
 
     @property
-    def connections_url(self) -> str:
+    def connections_url(self) -> str | None:
         """The ``@connections`` endpoint as functions see it: ``https://{apiId}.execute-api…``."""
-        assert self.harness.gateway is not None
-        return self.harness.gateway.management_endpoint
+        gateway = self.harness.gateway
+        return gateway.management_endpoint if gateway is not None else None
 
     @property
     def website_url(self) -> str | None:
@@ -257,22 +271,36 @@ class _Running:
     background: BackgroundHarness
     workdir: tempfile.TemporaryDirectory[str]
     tables: dict[str, str]  # a template's tables by logical id
+    destroy: bool  # whether to remove the stack first: its control plane outlives the session
 
     @property
     def harness(self) -> Harness:
         return self.background.harness
 
     def stop(self) -> None:
+        from emulator.deploy import Report
+        from emulator.destroy import Destroyer
+
         try:
-            self.background.__exit__()
+            if self.destroy and self.harness.target is not None:
+                Destroyer(self.harness.stack, self.harness.target, Report(out=None)).destroy()
         finally:
-            self.workdir.cleanup()
+            try:
+                self.background.__exit__()
+            finally:
+                self.workdir.cleanup()
 
 
 class HarnessPool:
-    """The session's harnesses by configuration and scope, on one embedded moto server."""
+    """The session's harnesses by configuration and scope.
 
-    def __init__(self) -> None:
+    With no ``control_plane_url``, all run on one embedded moto server, each in an
+    account of its own. With one (LocalStack's), each stack gets names of its own
+    there and is destroyed when its harness stops.
+    """
+
+    def __init__(self, control_plane_url: str | None = None) -> None:
+        self.control_plane_url = control_plane_url
         self._control_plane: ControlPlane | None = None
         self._running: dict[tuple[Any, ...], _Running] = {}
         self._failed: dict[tuple[Any, ...], str] = {}
@@ -301,12 +329,12 @@ class HarnessPool:
         return running, True
 
     def _start(self, spec: ApiSpec) -> _Running:
-        from emulator.cli import _python_stack
         from emulator.controlplane import new_account_id
         from emulator.harness import BackgroundHarness, HarnessSettings
         from emulator.stack import DEFAULT_REGION
-        from emulator.template import load
+        from emulator.template import default_stack_name, load
 
+        shared = self.control_plane_url is not None  # names must not meet others' there
         workdir = tempfile.TemporaryDirectory(prefix="ws-emulator-pytest-")
         try:
             account_id = new_account_id()
@@ -319,28 +347,36 @@ class HarnessPool:
                     stage=spec.stage,
                     region=spec.region or DEFAULT_REGION,
                     account_id=account_id,
+                    stack_name=f"{default_stack_name(source)[:48]}-{secrets.token_hex(3)}"
+                    if shared
+                    else None,
                     work_dir=Path(workdir.name),
                 )
                 stack, tables = loaded.stack, loaded.tables
             else:
                 if spec.parameters:
                     raise SpecError("parameters are for templates; a Python stack takes none")
-                stack = _python_stack(source) if isinstance(source, str) else source
+                stack = _import_stack(source) if isinstance(source, str) else source
                 if spec.stage:
                     stack = replace(stack, stage=spec.stage)
                 if spec.region:
                     stack = replace(stack, region=spec.region)
+                if shared and not stack.prefix:
+                    stack = replace(stack, prefix=f"t{secrets.token_hex(3)}")
             settings = HarnessSettings(
                 stack=stack,
                 account_id=account_id,
                 outputs_path=Path(workdir.name) / "outputs.json",
+                control_plane_url=self.control_plane_url,
             )
-            background = BackgroundHarness(settings, control_plane=self.control_plane())
+            background = BackgroundHarness(
+                settings, control_plane=None if shared else self.control_plane()
+            )
             background.__enter__()
         except BaseException:
             workdir.cleanup()
             raise
-        return _Running(background, workdir, tables)
+        return _Running(background, workdir, tables, destroy=shared)
 
     def stop(self, spec: ApiSpec, scope: str) -> None:
         running = self._running.pop((spec.harness_key, scope), None)
@@ -361,9 +397,19 @@ _USED = pytest.StashKey[WebSocketApi]()
 
 
 @pytest.fixture(scope="session")
-def websocket_api_pool() -> Iterator[HarnessPool]:
+def websocket_api_control_plane_url() -> str | None:
+    """Where stacks deploy: None embeds moto's server, one for the whole session.
+
+    Override this fixture in a ``conftest.py`` to deploy to LocalStack instead (return
+    its URL): each stack then gets names of its own there, and is destroyed after.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def websocket_api_pool(websocket_api_control_plane_url: str | None) -> Iterator[HarnessPool]:
     """The session's harnesses; all are stopped, and the moto server with them, at its end."""
-    pool = HarnessPool()
+    pool = HarnessPool(websocket_api_control_plane_url)
     try:
         yield pool
     finally:

@@ -124,10 +124,11 @@ class FunctionLogs:
 
 class _Worker:
     def __init__(
-        self, process: asyncio.subprocess.Process, function: str, logs: FunctionLogs
+        self, process: asyncio.subprocess.Process, spec: FunctionSpec, logs: FunctionLogs
     ) -> None:
         self.process = process
-        self.function = function
+        self.spec = spec  # the code and configuration it was started with
+        self.function = spec.name
         assert process.stderr is not None
         self.log_task = asyncio.create_task(self._relay_logs(process.stderr, logs))
 
@@ -174,6 +175,7 @@ class LambdaRunner:
         self._resolve = dict(resolve or {})
         self.logs = FunctionLogs(log_dir)
         self._idle: dict[str, list[_Worker]] = {name: [] for name in functions}
+        self._max_workers = max_workers
         self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[_Worker] = set()
 
@@ -218,7 +220,7 @@ class LambdaRunner:
             limit=_STREAM_LIMIT,
             start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
         )
-        return _Worker(process, spec.name, self.logs)
+        return _Worker(process, spec, self.logs)
 
     async def invoke(self, function: str, event: Mapping[str, Any], trigger_id: str = "") -> Any:
         """Run one invocation; returns the handler's result or raises InvocationError.
@@ -239,7 +241,10 @@ class LambdaRunner:
                 await worker.stop()
                 raise
             self._busy.discard(worker)
-            idle.append(worker)
+            if worker.spec == self.functions.get(function):
+                idle.append(worker)
+            else:  # the function was updated meanwhile: this environment is retired
+                await worker.stop()
         if "error" in reply:
             error = reply["error"]
             self._record_error(function, request_id, error)
@@ -310,6 +315,20 @@ class LambdaRunner:
                 spec.name, "ResponseTooLarge", f"{len(line)} bytes; over 6 MB", log_path
             )
         return dict(json.loads(line))
+
+    async def update(self, functions: Mapping[str, FunctionSpec]) -> list[str]:
+        """Serve these functions from now on; returns the names whose code or configuration
+        changed. Their idle workers stop now, busy ones when their invocation ends, so the
+        next invocation starts on the new code; nothing in flight is interrupted."""
+        changed = [name for name, spec in functions.items() if self.functions.get(name) != spec]
+        retired: list[_Worker] = []
+        for name in changed:
+            self.functions[name] = functions[name]
+            self._slots.setdefault(name, asyncio.Semaphore(self._max_workers))
+            retired += self._idle.setdefault(name, [])
+            self._idle[name] = []
+        await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
+        return changed
 
     async def close(self) -> None:
         workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)

@@ -1,29 +1,57 @@
 """Where a deploy goes: the embedded emulator, LocalStack, or a real AWS account.
 
 The one module that knows each target's endpoint and credentials; deploy, destroy,
-the emulator and the tests all get their boto3 clients from :class:`Target`.
+the emulator and the tests all get their boto3 clients from :class:`Target`. A target
+may keep its WebSocket API's control plane elsewhere (:attr:`Target.api_home`: LocalStack
+without API Gateway v2 beside the embedded one). :func:`explain` turns a failure against
+any target into one line naming the service and the next step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     ProfileNotFound,
+    ReadTimeoutError,
+    WaiterError,
 )
 
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+_PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
+# The services whose control plane can live apart from the target's (see Target.api_home).
+API_SERVICES = ("apigatewayv2",)
+SERVICE_NAMES = {
+    "apigatewayv2": "API Gateway v2",
+    "dynamodb": "DynamoDB",
+    "iam": "IAM",
+    "kms": "KMS",
+    "lambda": "Lambda",
+    "logs": "CloudWatch Logs",
+    "s3": "S3",
+    "sts": "STS",
+}
+LOCALSTACK_START = "start it with `make localstack-up`"
+API_IN_EMBEDDED_CONTROL_PLANE = (
+    "LocalStack has no API Gateway v2 (its free plan): the WebSocket API's definition "
+    "(routes, integrations, authorizer, stage) goes to the embedded control plane; the "
+    "gateway emulator serves it and runs the functions"
+)
 
 
 class TargetError(Exception):
@@ -37,6 +65,9 @@ class Target:
     endpoint_url: str | None = None
     # (access key id, secret): an emulator account of its own; None for the default
     credentials: tuple[str, str] | None = None
+    # Where the WebSocket API's definition lives when this target has no API Gateway v2
+    # (LocalStack's free plan): the embedded control plane. None: on this target.
+    api_home: Target | None = None
 
     @classmethod
     def local(
@@ -55,6 +86,27 @@ class Target:
     @property
     def emulated(self) -> bool:
         return self.endpoint_url is not None
+
+    def with_api_home(self, home: Target) -> Target:
+        """This target, with the WebSocket API's control plane on ``home``."""
+        return replace(self, api_home=home)
+
+    def has_websocket_apis(self) -> bool:
+        """Whether the target answers API Gateway v2 (LocalStack's free plan does not).
+
+        LocalStack answers a service outside the caller's plan with HTTP 501; that
+        status, not the message, is what decides.
+        """
+        probe = self.session.client(
+            "apigatewayv2", endpoint_url=self.endpoint_url, config=_PROBE_CONFIG
+        )
+        try:
+            probe.get_apis(MaxResults="1")
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 501:
+                return False
+            raise
+        return True
 
     @property
     def access_key(self) -> tuple[str, str]:
@@ -81,8 +133,7 @@ class Target:
         except EndpointConnectionError as exc:
             if self.name == "localstack":
                 raise TargetError(
-                    f"LocalStack is not running at {self.endpoint_url}: start it with "
-                    "`docker compose -f docker-compose.localstack.yml up -d`"
+                    f"LocalStack is not running at {self.endpoint_url}: {LOCALSTACK_START}"
                 ) from exc
             raise TargetError(
                 f"can't reach AWS in region {self.region!r}: check REGION= (or --region) "
@@ -103,9 +154,144 @@ class Target:
             raise
 
     def client(self, service: str) -> Any:
+        if service in API_SERVICES and self.api_home is not None:
+            return self.api_home.client(service)
         try:
-            return self.session.client(
+            client = self.session.client(
                 service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
             )
         except ProfileNotFound as exc:
             raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc
+        client.meta.events.register("after-call", _name_the_service)
+        return client
+
+
+def fail(exc: BaseException, target: Target, debug: bool = False, out: TextIO = sys.stderr) -> int:
+    """Print the one-line explanation of a failure and return 1.
+
+    With ``debug``, or for an exception that is no AWS failure (a bug), re-raise it so
+    the traceback shows.
+    """
+    line = explain(exc, target)
+    if debug or line is None:
+        raise exc
+    print(f"error: {line}", file=out)
+    return 1
+
+
+def _name_the_service(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """Mark an error response with the service that sent it, for :func:`explain`."""
+    if isinstance(parsed.get("Error"), dict):
+        parsed["Error"].setdefault("Service", model.service_model.service_name)
+
+
+def explain(exc: BaseException, target: Target) -> str | None:
+    """One actionable line for a failure against the target: which service, what next.
+
+    None when ``exc`` is not an AWS or connection failure (a bug: show its traceback).
+    """
+    where = "LocalStack" if target.name == "localstack" else "AWS"
+    if isinstance(exc, TargetError):
+        return str(exc)
+    if isinstance(exc, EndpointConnectionError):
+        if target.name == "localstack":
+            return f"LocalStack is not running at {target.endpoint_url}: {LOCALSTACK_START}"
+        if target.emulated:
+            return f"the emulator at {target.endpoint_url} stopped answering: start it again"
+        return (
+            f"can't reach AWS at {exc.kwargs.get('endpoint_url')}: check REGION= and your network"
+        )
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        return (
+            f"{where} did not answer in time ({exc.kwargs.get('endpoint_url')}): "
+            "run again; on a busy machine it may need a moment"
+        )
+    if isinstance(exc, WaiterError):
+        return _explain_waiter(exc, where)
+    if isinstance(exc, ParamValidationError):
+        return f"a request {where} would refuse, caught before sending: {exc}"
+    if isinstance(exc, ClientError):
+        return _explain_client_error(exc, target, where)
+    if isinstance(exc, BotoCoreError):
+        return f"{where}: {exc}; run again with --debug for the details"
+    return None
+
+
+def _explain_waiter(exc: WaiterError, where: str) -> str:
+    waiter = str(exc.name)
+    service = next(
+        (SERVICE_NAMES[s] for prefix, s in _WAITER_SERVICES if waiter.startswith(prefix)), where
+    )
+    last = exc.last_response or {}
+    reason = (last.get("Configuration") or {}).get("StateReason") or exc.kwargs.get("reason")
+    return (
+        f"{service} in {where} did not get ready ({waiter}: {reason}): fix what it says and "
+        "run again"
+    )
+
+
+_WAITER_SERVICES = (
+    ("Table", "dynamodb"),
+    ("Function", "lambda"),
+    ("Role", "iam"),
+    ("Bucket", "s3"),
+)
+
+
+def _explain_client_error(exc: ClientError, target: Target, where: str) -> str:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    service_id = str(error.get("Service", ""))
+    if service_id in API_SERVICES and target.api_home is not None:
+        target, where = target.api_home, "the embedded control plane"
+    service = SERVICE_NAMES.get(service_id, service_id or "the service")
+    operation = exc.operation_name
+    if target.name == "localstack":
+        if status == 501 and service_id == "apigatewayv2":
+            return (
+                "LocalStack's free plan has no API Gateway v2: `make localstack` keeps the "
+                "WebSocket API in its embedded control plane; a plan with WebSocket APIs "
+                "(Base or above, LOCALSTACK_AUTH_TOKEN) serves it in LocalStack"
+            )
+        if status == 501:
+            return (
+                f"LocalStack does not offer {service} {operation} (not in this plan or not "
+                "emulated): use a LocalStack plan that has it (LOCALSTACK_AUTH_TOKEN)"
+            )
+        if service_id == "dynamodb" and status is not None and status >= 500:
+            return (
+                "DynamoDB in LocalStack failed to start (it downloads DynamoDB Local and Java "
+                "on first use): without internet, `make localstack-deps` lays them out "
+                "offline; LocalStack's log says more (.localstack/localstack.log for "
+                "`make localstack-up`)"
+            )
+        if status is not None and status >= 500:
+            return (
+                f"{service} in LocalStack failed on {operation} ({code}): see LocalStack's log "
+                "(.localstack/localstack.log for `make localstack-up`), then run again"
+            )
+    if code in (
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "UnrecognizedClientException",
+    ):
+        return f"{where} refused the credentials ({code}): refresh them (e.g. `aws sso login`)"
+    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") or status == 403:
+        return (
+            f"{service} denied {operation}: use credentials allowed to call it "
+            "(`aws sts get-caller-identity` shows whose these are)"
+        )
+    if code in (
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "LimitExceededException",
+    ):
+        return f"{service} throttled {operation} ({code}): wait a minute and run again"
+    message = error.get("Message") or ""
+    return (
+        f"{service} in {where} refused {operation} ({code}: {message}): fix that and run "
+        "again (--debug shows the traceback)"
+    )

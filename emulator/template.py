@@ -175,8 +175,7 @@ def _expand_sam(
         causes = "; ".join(cause.message for cause in exc.causes)
         raise TemplateError(f"SAM could not expand the template: {causes}") from exc
     finally:
-        # To its no-op publisher: otherwise it warns of "unpublished metrics" when collected.
-        translator.metrics.publish()
+        translator.metrics.publish()  # to its no-op publisher; else it warns when collected
     return expanded, local_code
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from chat import app, rules
 from chat.app import Request
-from chat.rules import JoinRoom, Member, Role, Room, Status
+from chat.rules import JoinRoom, Kind, Member, Role, Room, Status
 
 
 @app.route
@@ -55,9 +55,12 @@ def _decide(
 ) -> None:
     assert command.user_id is not None  # parse_join_room guarantees it for decisions
     rules.require_admin(room, caller_id)
-    rules.check_decision(rules.find_member(members, command.user_id))
+    target = rules.check_decision(rules.find_member(members, command.user_id))
     status = Status.APPROVED if command.op == "approve" else Status.REJECTED
-    decided = request.store.decide(room.room_id, command.user_id, status)
+    notice = None
+    if status is Status.APPROVED:  # the conversation records who joined
+        notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), app.now())
+    decided = request.store.decide(room.room_id, command.user_id, status, notice)
     members = [m for m in members if m.user_id != decided.user_id] + [decided]
     request.reply(
         {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}
@@ -73,4 +76,6 @@ def _decide(
         },
         to=decided.connections,
     )
+    if notice is not None:
+        request.post_entry(room, members, notice)
     request.broadcast(room, members, rules.members_event(room, members))

@@ -1,7 +1,8 @@
 """``listRooms``: who the caller is and their rooms; subscribes this connection to them.
 
 Clients send it first on every (re)connection: from then on the connection gets its
-rooms' events, and rooms where the user was offline see them come online.
+rooms' events, and rooms where the user was offline see them come online. The rooms
+come most recently active first, each readable one with its newest entry.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         request.store.attach(member.room_id, caller.user_id, connection_id, caller.name)
         if rules.is_listed(member) and not member.online:
             request.announce_members(member.room_id, exclude=[connection_id])
-    rooms = [
-        {"roomId": m.room_id, "name": m.room_name, "role": m.role.value, "status": m.status.value}
+    # One Query of one item per room the caller may read: the preview and its activity.
+    last = {
+        m.room_id: message
         for m in memberships
-    ]
+        if m.status is Status.APPROVED
+        and (message := request.store.last_message(m.room_id)) is not None
+    }
+    rooms = rules.room_list(memberships, last)
     request.reply({"type": "rooms", "userId": caller.user_id, "name": caller.name, "rooms": rooms})

@@ -1,7 +1,12 @@
 """``sendMessage``: store the message, then deliver it to every approved member online.
 
-One Query (the room and its members), one PutItem, one post per open connection,
-then an acknowledgement to the sender.
+One Query (the room and its members), one transaction (the message and its id), one
+post per open connection, then an acknowledgement to the sender.
+
+Idempotent: the client names the message (``messageId``), and the write is conditional
+on that id being new in the room. A repeat of the same id (a retry after a lost reply,
+a double press) stores and delivers nothing and is acknowledged like the original,
+with ``duplicate: true``.
 """
 
 from __future__ import annotations
@@ -20,14 +25,19 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     caller = request.caller()  # cached: the name this connection signed in with
     message = Message(
         room_id=room.room_id,
-        message_id=rules.new_message_id(),
+        message_id=command.message_id or rules.new_message_id(),
         user_id=caller.user_id,
         name=caller.name,
         text=command.text,
         sent_at=app.now(),
     )
-    request.store.put_message(message)
-    request.broadcast(room, members, {"type": "message", "message": rules.message_view(message)})
+    duplicate = not request.store.add_message(message)
+    if duplicate:
+        message = rules.check_repeat(
+            request.store.message(room.room_id, message.message_id), caller.user_id
+        )
+    else:
+        request.post_entry(room, members, message)
     # Sent after every post above has finished: the sender knows delivery is done.
     request.reply(
         {
@@ -35,5 +45,6 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
             "roomId": room.room_id,
             "messageId": message.message_id,
             "sentAt": message.sent_at,
+            "duplicate": duplicate,
         }
     )

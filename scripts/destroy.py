@@ -10,7 +10,7 @@ import sys
 
 from emulator.deploy import Report
 from emulator.destroy import Destroyer
-from emulator.targets import Target, TargetError
+from emulator.targets import LOCALSTACK_ENDPOINT, Target, fail
 from scripts.stack import chat_stack, outputs_path
 
 
@@ -20,20 +20,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--prefix", default="")
     parser.add_argument("--stage", default="prod")
+    parser.add_argument("--endpoint", default=LOCALSTACK_ENDPOINT, help="LocalStack's URL")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     if args.target == "local":
         print("The local target lives in memory: stopping `make local` removes it all.")
         return 0
     stack = chat_stack(prefix=args.prefix, stage=args.stage, region=args.region)
     target = (
-        Target.localstack(args.region) if args.target == "localstack" else Target.aws(args.region)
+        Target.localstack(args.region, args.endpoint)
+        if args.target == "localstack"
+        else Target.aws(args.region)
     )
     print(f"Removing the chat from {target.name} ({target.region})")
     try:
         Destroyer(stack, target, Report()).destroy()
-    except TargetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return fail(exc, target, args.debug)
     outputs_path(target.name, args.prefix).unlink(missing_ok=True)
     return 0
 

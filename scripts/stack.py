@@ -57,6 +57,11 @@ FUNCTIONS = (
     _function("get-history", "get_history.handler", rules.GET_HISTORY),
     _function("leave-room", "leave_room.handler", rules.LEAVE_ROOM),
     _function("typing", "typing_indicator.handler", rules.TYPING),
+    _function("edit-message", "edit_message.handler", rules.EDIT_MESSAGE),
+    _function("delete-message", "delete_message.handler", rules.DELETE_MESSAGE),
+    _function("remove-member", "remove_member.handler", rules.REMOVE_MEMBER),
+    _function("transfer-admin", "transfer_admin.handler", rules.TRANSFER_ADMIN),
+    _function("get-room", "get_room.handler", rules.GET_ROOM),
 )
 
 # The client files uploaded to the website bucket; config.js is written at deploy.

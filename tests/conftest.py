@@ -1,29 +1,61 @@
-"""Fixtures shared by the end-to-end and browser tiers.
+"""Fixtures shared by the end-to-end and browser tiers: one stack per session.
 
-The local stack itself is the ``websocket_api`` fixture of the package's pytest plugin,
+The stack is the ``websocket_api`` fixture of the package's own pytest plugin,
 configured in pyproject.toml: the chat's Python stack (``scripts.stack:CHAT``), one
-harness for the whole session.
+for the whole session; ``stack`` is its harness. One suite, several targets, chosen
+by ``CHAT_TEST_TARGET`` (as moto runs its suite again against its server):
+
+- ``local`` (the default): the embedded AWS emulator, in this process;
+- ``localstack``: a real LocalStack — the one at ``LOCALSTACK_ENDPOINT`` if set, the one
+  on port 4566 if it answers, otherwise one started for the session (docker compose or
+  PyPI, see ``scripts/localstack.py``) and stopped at the end. Without API Gateway v2 in
+  LocalStack, the WebSocket API's definition lives in the embedded control plane.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from emulator.harness import Harness
 from emulator.pytest_plugin import WebSocketApi
+from scripts import localstack
 from tests.client import ChatClient
 
 pytest_plugins = ["pytester"]  # the plugin's own tests run small projects of tests
 
+TARGETS = ("local", "localstack")
+TARGET = os.environ.get("CHAT_TEST_TARGET", "local")
+if TARGET not in TARGETS:
+    raise pytest.UsageError(f"CHAT_TEST_TARGET={TARGET!r}: use one of {', '.join(TARGETS)}")
+
+
+@pytest.fixture(scope="session")
+def websocket_api_control_plane_url() -> Iterator[str | None]:
+    """Where the plugin deploys: LocalStack's URL on the localstack target, else embedded."""
+    if TARGET == "local":
+        yield None
+        return
+    with localstack.running_localstack(os.environ.get("LOCALSTACK_ENDPOINT")) as endpoint:
+        yield endpoint
+
 
 @pytest.fixture
-def make_client(websocket_api: WebSocketApi) -> Iterator[Callable[..., ChatClient]]:
+def stack(websocket_api: WebSocketApi) -> Harness:
+    """The whole stack on the chosen target: control planes, deployed chat, gateway, website."""
+    return websocket_api.harness
+
+
+@pytest.fixture
+def make_client(stack: Harness) -> Iterator[Callable[..., ChatClient]]:
     """Connect users; every client is closed at the end of the test."""
     clients: list[ChatClient] = []
 
     def make(name: str, key: str | None = None) -> ChatClient:
-        client = ChatClient(websocket_api.url, name, key)
+        assert stack.gateway is not None
+        client = ChatClient(stack.gateway.url, name, key)
         clients.append(client)
         return client
 

@@ -67,9 +67,10 @@ class Served:
         return self.wait_for(_URL.pattern)["url"]
 
     def stop(self) -> int:
-        """Ctrl-C, as a user stops it; returns the exit status once it has exited."""
+        """Ctrl-C, as a terminal sends it (to the whole foreground process group);
+        returns the exit status once it has exited."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
         try:
             status = self.process.wait(timeout=seconds(30))
         except subprocess.TimeoutExpired:
@@ -84,19 +85,26 @@ class Served:
             self.lines.append(line)
 
 
-def start(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Served:
-    """Start ``python -m emulator serve <args>`` with every port free-chosen."""
+def run(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> Served:
+    """Start a command in a process group of its own, as a shell starts a foreground job."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     environment.update(env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", *args, "--port", "0"],
+        command,
         cwd=cwd,
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     return Served(process)
+
+
+def start(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Served:
+    """Start ``python -m emulator serve <args>`` with every port free-chosen."""
+    command = [sys.executable, "-m", "emulator", "serve", *args, "--port", "0"]
+    return run(command, cwd, env)
 
 
 @contextmanager

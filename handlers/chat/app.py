@@ -18,7 +18,7 @@ from chat import config, rules
 from chat.errors import ChatError, InternalError, NotConnected
 from chat.events import WebSocketEvent
 from chat.fanout import Fanout
-from chat.rules import Member, Room
+from chat.rules import Member, Message, Room
 from chat.store import Connection, Store
 
 log = logging.getLogger("chat")
@@ -78,6 +78,30 @@ class Request:
         caller = self.caller()
         room, members = self.store.load_room(room_id)
         return room, members, rules.require_approved(members, caller.user_id)
+
+    def own_message(self, room_id: str, message_id: str) -> tuple[Room, list[Member], Message]:
+        """The room, its memberships and one of the caller's own messages, if the caller
+        is an approved member and wrote it."""
+        room, members, me = self.as_member(room_id)
+        message = rules.check_author(self.store.message(room_id, message_id), me.user_id)
+        return room, members, message
+
+    def admin_target(
+        self, payload: Mapping[str, Any], check: Callable[[Room, list[Member], str, str], Member]
+    ) -> tuple[Room, list[Member], Member]:
+        """For an admin's action on a member (``userId``): the room, its memberships and
+        that member, once ``check`` (``rules.check_removal``, ``check_transfer``) allows it."""
+        command = rules.parse_member_ref(payload)
+        caller = self.caller()
+        room, members = self.store.load_room(command.room_id)
+        return room, members, check(room, members, caller.user_id, command.user_id)
+
+    def post_entry(
+        self, room: Room, members: Iterable[Member], entry: Message, kind: str = "message"
+    ) -> None:
+        """Deliver a new (``message``) or changed (``messageUpdated``) entry of the
+        conversation to the room's approved members."""
+        self.broadcast(room, members, {"type": kind, "message": rules.message_view(entry)})
 
     def reply(self, payload: Mapping[str, Any]) -> None:
         """Send to the caller's connection, tagged with the request's ``ref``."""

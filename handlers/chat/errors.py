@@ -15,7 +15,10 @@ dispatch on the class, never on the message text. Rules and the store raise thes
     ├── AlreadyMember        a join request from an approved member
     ├── AlreadyPending       a second join request while one is pending
     ├── NoPendingRequest     approve/reject of a user who has no pending request
-    ├── AdminCannotLeave     the admin tried to leave their own room
+    ├── NoSuchMember         the admin named a user who is not an approved member
+    ├── AdminCannotLeave     the admin tried to leave (or remove themselves from) the room
+    ├── MessageNotFound      no message with that id in the room (or it was deleted)
+    ├── NotAuthor            only a message's author may edit or delete it
     └── InternalError        anything unexpected; details are only in the logs
 """
 
@@ -75,8 +78,20 @@ class NoPendingRequest(ChatError):
     code = "NO_PENDING_REQUEST"
 
 
+class NoSuchMember(ChatError):
+    code = "NO_SUCH_MEMBER"
+
+
 class AdminCannotLeave(ChatError):
     code = "ADMIN_CANNOT_LEAVE"
+
+
+class MessageNotFound(ChatError):
+    code = "MESSAGE_NOT_FOUND"
+
+
+class NotAuthor(ChatError):
+    code = "NOT_AUTHOR"
 
 
 class InternalError(ChatError):

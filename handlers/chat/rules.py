@@ -12,7 +12,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -23,8 +23,11 @@ from chat.errors import (
     ChatError,
     InvalidJson,
     InvalidPayload,
+    MessageNotFound,
     NoPendingRequest,
+    NoSuchMember,
     NotAdmin,
+    NotAuthor,
     NotMember,
 )
 
@@ -39,6 +42,7 @@ ROOM_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 KEY_PATTERN = re.compile(rf"^[0-9a-f]{{{KEY_LENGTH}}}$")
 ROOM_ID_PATTERN = re.compile(rf"^[{ROOM_ID_ALPHABET}]{{{ROOM_ID_LENGTH}}}$")
 USER_ID_PATTERN = re.compile(r"^u[0-9a-f]{20}$")
+MESSAGE_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 
 # The actions clients may send, each a route of the WebSocket API.
 CREATE_ROOM = "createRoom"
@@ -49,6 +53,11 @@ LIST_ROOMS = "listRooms"
 GET_HISTORY = "getHistory"
 LEAVE_ROOM = "leaveRoom"
 TYPING = "typing"
+EDIT_MESSAGE = "editMessage"
+DELETE_MESSAGE = "deleteMessage"
+REMOVE_MEMBER = "removeMember"
+TRANSFER_ADMIN = "transferAdmin"
+GET_ROOM = "getRoom"
 ACTIONS = (
     CREATE_ROOM,
     JOIN_ROOM,
@@ -58,6 +67,11 @@ ACTIONS = (
     GET_HISTORY,
     LEAVE_ROOM,
     TYPING,
+    EDIT_MESSAGE,
+    DELETE_MESSAGE,
+    REMOVE_MEMBER,
+    TRANSFER_ADMIN,
+    GET_ROOM,
 )
 HISTORY_PAGE_MAX = 50
 CURSOR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{16}$")
@@ -74,6 +88,16 @@ class Status(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class Kind(StrEnum):
+    """What an entry of the conversation is: a member's text, or a change of membership."""
+
+    TEXT = "text"
+    JOINED = "joined"  # the user was approved
+    LEFT = "left"  # the user left
+    REMOVED = "removed"  # the admin removed the user
+    ADMIN = "admin"  # the user was handed the room
 
 
 @dataclass(frozen=True)
@@ -110,12 +134,18 @@ class Member:
 
 @dataclass(frozen=True)
 class Message:
+    """An entry of a room's conversation. ``user_id`` is the author, or for a notice
+    (any kind but text) the member it is about; notices have empty text."""
+
     room_id: str
     message_id: str
     user_id: str
     name: str
     text: str
     sent_at: str
+    kind: Kind = Kind.TEXT
+    edited_at: str | None = None
+    deleted_at: str | None = None
 
     @property
     def sort_key(self) -> str:
@@ -139,6 +169,26 @@ class JoinRoom:
 class SendMessage:
     room_id: str
     text: str
+    message_id: str | None = None  # the client's id for the message; None: the server picks one
+
+
+@dataclass(frozen=True)
+class EditMessage:
+    room_id: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    room_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    room_id: str
+    user_id: str
 
 
 @dataclass(frozen=True)
@@ -218,9 +268,36 @@ def parse_join_room(payload: Mapping[str, Any]) -> JoinRoom:
 
 
 def parse_send_message(payload: Mapping[str, Any]) -> SendMessage:
+    room_id = _room_id(payload)
+    message_id = None if payload.get("messageId") is None else _message_id(payload)
     return SendMessage(
-        room_id=_room_id(payload), text=_text(payload, "text", TEXT_MAX, multiline=True)
+        room_id=room_id,
+        text=_text(payload, "text", TEXT_MAX, multiline=True),
+        message_id=message_id,
     )
+
+
+def parse_edit_message(payload: Mapping[str, Any]) -> EditMessage:
+    room_id = _room_id(payload)
+    message_id = _message_id(payload)
+    return EditMessage(
+        room_id=room_id,
+        message_id=message_id,
+        text=_text(payload, "text", TEXT_MAX, multiline=True),
+    )
+
+
+def parse_message_ref(payload: Mapping[str, Any]) -> MessageRef:
+    room_id = _room_id(payload)
+    return MessageRef(room_id=room_id, message_id=_message_id(payload))
+
+
+def parse_member_ref(payload: Mapping[str, Any]) -> MemberRef:
+    room_id = _room_id(payload)
+    user_id = payload.get("userId")
+    if not isinstance(user_id, str) or not USER_ID_PATTERN.fullmatch(user_id):
+        raise InvalidPayload("userId must be the id of a member of the room", field="userId")
+    return MemberRef(room_id=room_id, user_id=user_id)
 
 
 def parse_room_ref(payload: Mapping[str, Any]) -> RoomRef:
@@ -248,6 +325,15 @@ def _room_id(payload: Mapping[str, Any]) -> str:
             f"roomId must be the {ROOM_ID_LENGTH}-character id of a room", field="roomId"
         )
     return room_id
+
+
+def _message_id(payload: Mapping[str, Any]) -> str:
+    message_id = payload.get("messageId")
+    if not isinstance(message_id, str) or not MESSAGE_ID_PATTERN.fullmatch(message_id):
+        raise InvalidPayload(
+            "messageId must be 16 lowercase hex digits (a random 64-bit value)", field="messageId"
+        )
+    return message_id
 
 
 def _text(payload: Mapping[str, Any], field: str, max_length: int, *, multiline: bool) -> str:
@@ -318,9 +404,9 @@ def require_approved(members: Iterable[Member], user_id: str) -> Member:
     return member
 
 
-def require_admin(room: Room, user_id: str) -> None:
+def require_admin(room: Room, user_id: str, what: str = "approve or reject requests") -> None:
     if room.admin_id != user_id:
-        raise NotAdmin("only the room's admin can approve or reject requests")
+        raise NotAdmin(f"only the room's admin can {what}")
 
 
 def check_join_request(existing: Member | None) -> None:
@@ -333,12 +419,76 @@ def check_join_request(existing: Member | None) -> None:
 
 
 def check_leave(member: Member | None) -> Member:
-    """Members and requesters may leave; the admin owns the room and stays."""
-    if member is None or member.status is Status.REJECTED:
+    """Members and requesters may leave, and a rejected user may drop the room from
+    their list; the admin owns the room and stays until they hand it over."""
+    if member is None:
         raise NotMember("you are not in this room")
     if member.role is Role.ADMIN:
-        raise AdminCannotLeave("the admin can't leave their own room")
+        raise AdminCannotLeave("the admin can't leave their own room; hand it over first")
     return member
+
+
+def check_removal(room: Room, members: Iterable[Member], caller_id: str, user_id: str) -> Member:
+    """The admin may remove an approved member other than themselves."""
+    require_admin(room, caller_id, "remove members")
+    target = _approved_target(members, user_id)
+    if target.role is Role.ADMIN:
+        raise AdminCannotLeave("the admin can't be removed; hand the room over first")
+    return target
+
+
+def check_transfer(room: Room, members: Iterable[Member], caller_id: str, user_id: str) -> Member:
+    """The admin may hand the room to another approved member."""
+    require_admin(room, caller_id, "hand the room over")
+    target = _approved_target(members, user_id)
+    if target.user_id == caller_id:
+        raise InvalidPayload("you are already the room's admin", field="userId")
+    return target
+
+
+def _approved_target(members: Iterable[Member], user_id: str) -> Member:
+    target = find_member(members, user_id)
+    if target is None or target.status is not Status.APPROVED:
+        raise NoSuchMember("that user is not a member of this room")
+    return target
+
+
+def check_author(message: Message | None, user_id: str) -> Message:
+    """A message its author may still edit or delete."""
+    if message is None or message.deleted_at is not None:
+        raise MessageNotFound("there is no such message in this room")
+    if message.kind is not Kind.TEXT or message.user_id != user_id:
+        raise NotAuthor("you can only edit or delete your own messages")
+    return message
+
+
+def check_repeat(original: Message | None, user_id: str) -> Message:
+    """A ``sendMessage`` whose id is already stored: a repeat of the caller's own message
+    (a retry after a lost reply, a double press), or an id another message holds."""
+    if original is None or original.user_id != user_id or original.kind is not Kind.TEXT:
+        raise InvalidPayload(
+            "messageId is taken by another message; pick a new random id", field="messageId"
+        )
+    return original
+
+
+def notice(
+    kind: Kind, member: Member, message_id: str, sent_at: str, name: str | None = None
+) -> Message:
+    """The conversation's record of a change of membership (joined, left, ...)."""
+    return Message(
+        room_id=member.room_id,
+        message_id=message_id,
+        user_id=member.user_id,
+        name=member.name if name is None else name,
+        text="",
+        sent_at=sent_at,
+        kind=kind,
+    )
+
+
+def as_role(member: Member, role: Role) -> Member:
+    return replace(member, role=role)
 
 
 def check_decision(target: Member | None) -> Member:
@@ -401,14 +551,52 @@ def room_view(room: Room, member: Member | None = None) -> dict[str, Any]:
 
 
 def message_view(message: Message) -> dict[str, Any]:
-    return {
+    view: dict[str, Any] = {
         "roomId": message.room_id,
         "messageId": message.message_id,
         "userId": message.user_id,
         "name": message.name,
-        "text": message.text,
+        "text": "" if message.deleted_at is not None else message.text,
         "sentAt": message.sent_at,
+        "kind": message.kind.value,
     }
+    if message.edited_at is not None:
+        view["editedAt"] = message.edited_at
+    if message.deleted_at is not None:
+        view["deletedAt"] = message.deleted_at
+    return view
+
+
+def room_list(
+    memberships: Iterable[Member], last_messages: Mapping[str, Message]
+) -> list[dict[str, Any]]:
+    """The caller's rooms for ``rooms``, the most recently active first.
+
+    A room's activity is its newest entry, or when it has none (or the caller
+    can't read it) the time the caller created or asked to join it.
+    """
+    entries: list[dict[str, Any]] = []
+    for member in memberships:
+        last = last_messages.get(member.room_id)
+        entries.append(
+            {
+                "roomId": member.room_id,
+                "name": member.room_name,
+                "role": member.role.value,
+                "status": member.status.value,
+                "lastMessage": message_view(last) if last is not None else None,
+                "activityAt": max(member.requested_at, last.sent_at if last else ""),
+            }
+        )
+    entries.sort(key=lambda e: e["roomId"])
+    entries.sort(key=lambda e: e["activityAt"], reverse=True)
+    return entries
+
+
+def room_info_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:
+    """What someone holding a room's id may learn before asking to join."""
+    approved = sum(1 for m in members if m.status is Status.APPROVED)
+    return {"type": "roomInfo", "roomId": room.room_id, "name": room.name, "memberCount": approved}
 
 
 def members_event(room: Room, members: Iterable[Member]) -> dict[str, Any]:

@@ -9,7 +9,11 @@ Tables (names from :mod:`chat.config`):
   ``sk = "MEMBER#<userId>"`` holds a membership (name, role, status, requestedAt and
   ``roomName`` and ``connections``, the string set of the member's open connection ids, so that a
   broadcast needs one Query). Index ``byUser`` (userId, roomId) lists a user's rooms.
-- messages: ``roomId`` + ``sk = "<sentAt>#<messageId>"``.
+- messages: ``roomId`` + ``sk = "<sentAt>#<messageId>"`` holds an entry of the
+  conversation (text, kind, editedAt, deletedAt). Beside each room's partition,
+  ``roomId = "ids#<roomId>"`` + ``sk = <messageId>`` maps a message id to its entry's
+  ``sk``: written in one transaction with the entry, on condition that the id is
+  new, it makes ``sendMessage`` idempotent and lets an edit find its message.
 """
 
 from __future__ import annotations
@@ -27,15 +31,18 @@ from chat import config
 from chat.errors import (
     AlreadyPending,
     ChatError,
+    MessageNotFound,
     NoPendingRequest,
+    NoSuchMember,
     NotConnected,
     NotMember,
     RoomNotFound,
 )
-from chat.rules import Identity, Member, Message, Role, Room, Status
+from chat.rules import Identity, Kind, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
 MEMBER_PREFIX = "MEMBER#"
+MESSAGE_IDS_PREFIX = "ids#"  # the partition that maps a room's message ids to entries
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -92,6 +99,20 @@ def _member(item: Mapping[str, Any]) -> Member:
         requested_at=item["requestedAt"],
         room_name=item.get("roomName", ""),
         connections=frozenset(item.get("connections") or ()),
+    )
+
+
+def _message(item: Mapping[str, Any]) -> Message:
+    return Message(
+        room_id=item["roomId"],
+        message_id=item["messageId"],
+        user_id=item["userId"],
+        name=item["name"],
+        text=item.get("text", ""),
+        sent_at=item["sentAt"],
+        kind=Kind(item.get("kind", Kind.TEXT.value)),
+        edited_at=item.get("editedAt"),
+        deleted_at=item.get("deletedAt"),
     )
 
 
@@ -249,21 +270,43 @@ class Store:
                 ExpressionAttributeValues=_item({":rejected": Status.REJECTED.value}),
             )
 
-    def decide(self, room_id: str, user_id: str, status: Status) -> Member:
-        """Approve or reject a pending request; only a pending one can change."""
+    def decide(
+        self, room_id: str, user_id: str, status: Status, notice: Message | None = None
+    ) -> Member:
+        """Approve or reject a pending request; only a pending one can change.
+
+        With a ``notice`` (the conversation's "joined"), the decision and the notice
+        are written in one transaction.
+        """
+        update = {
+            "TableName": self._rooms,
+            "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
+            "UpdateExpression": "SET #s = :new",
+            "ConditionExpression": "#s = :pending",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": _item(
+                {":new": status.value, ":pending": Status.PENDING.value}
+            ),
+        }
         with _condition_or(NoPendingRequest("that user has no pending request in this room")):
-            reply = self._client.update_item(
-                TableName=self._rooms,
-                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
-                UpdateExpression="SET #s = :new",
-                ConditionExpression="#s = :pending",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_item(
-                    {":new": status.value, ":pending": Status.PENDING.value}
-                ),
-                ReturnValues="ALL_NEW",
+            if notice is None:
+                reply = self._client.update_item(**update, ReturnValues="ALL_NEW")
+                return _member(_plain(reply["Attributes"]))
+            self._client.transact_write_items(
+                TransactItems=[{"Update": update}, self._entry_put(notice)]
             )
-        return _member(_plain(reply["Attributes"]))
+        decided = self.member(room_id, user_id)
+        if decided is None:  # left again in the instant since; the decision stands
+            raise NoPendingRequest("that user has no pending request in this room")
+        return decided
+
+    def member(self, room_id: str, user_id: str) -> Member | None:
+        reply = self._client.get_item(
+            TableName=self._rooms,
+            Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
+            ConsistentRead=True,
+        )
+        return _member(_plain(reply["Item"])) if "Item" in reply else None
 
     def attach(self, room_id: str, user_id: str, connection_id: str, name: str) -> None:
         """Add an open connection to a membership (and refresh the display name)."""
@@ -300,22 +343,94 @@ class Store:
 
     # --- messages --------------------------------------------------------------
 
-    def put_message(self, message: Message) -> None:
-        self._client.put_item(
+    def add_message(self, message: Message) -> bool:
+        """Store a member's message and its id together, unless the id is already taken.
+
+        Returns False, having written nothing, when a message with this id exists in
+        the room: a repeat of a send whose reply was lost, or a double press.
+        """
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._messages,
+                            "Item": _item(
+                                {
+                                    "roomId": MESSAGE_IDS_PREFIX + message.room_id,
+                                    "sk": message.message_id,
+                                    "entry": message.sort_key,
+                                    "userId": message.user_id,
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(sk)",
+                        }
+                    },
+                    self._entry_put(message),
+                ]
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def message(self, room_id: str, message_id: str) -> Message | None:
+        """A member's message by its id: two GetItems (the id, then the entry)."""
+        ids = self._client.get_item(
             TableName=self._messages,
-            Item=_item(
-                {
-                    "roomId": message.room_id,
-                    "sk": message.sort_key,
-                    "messageId": message.message_id,
-                    "userId": message.user_id,
-                    "name": message.name,
-                    "text": message.text,
-                    "sentAt": message.sent_at,
-                }
-            ),
-            ConditionExpression="attribute_not_exists(sk)",
+            Key=_item({"roomId": MESSAGE_IDS_PREFIX + room_id, "sk": message_id}),
+            ConsistentRead=True,
         )
+        if "Item" not in ids:
+            return None
+        entry = _plain(ids["Item"])["entry"]
+        reply = self._client.get_item(
+            TableName=self._messages,
+            Key=_item({"roomId": room_id, "sk": entry}),
+            ConsistentRead=True,
+        )
+        return _message(_plain(reply["Item"])) if "Item" in reply else None
+
+    def edit_message(self, message: Message, text: str, edited_at: str) -> Message:
+        """Replace a message's text; the stored item must be its author's, not deleted."""
+        return self._change_message(
+            message, "SET #t = :text, editedAt = :at", {":text": text, ":at": edited_at}
+        )
+
+    def delete_message(self, message: Message, deleted_at: str) -> Message:
+        """Blank a message, leaving a marker in its place; the same condition as editing."""
+        return self._change_message(message, "SET deletedAt = :at REMOVE #t", {":at": deleted_at})
+
+    def _change_message(self, message: Message, update: str, values: Mapping[str, Any]) -> Message:
+        # The author check is the write's own condition, not only the rules' check before
+        # it: nobody but the author can change the stored item, whatever raced.
+        with _condition_or(MessageNotFound("there is no such message in this room")):
+            reply = self._client.update_item(
+                TableName=self._messages,
+                Key=_item({"roomId": message.room_id, "sk": message.sort_key}),
+                UpdateExpression=update,
+                ConditionExpression=(
+                    "userId = :author AND #k = :text_kind AND attribute_not_exists(deletedAt)"
+                ),
+                ExpressionAttributeNames={"#t": "text", "#k": "kind"},
+                ExpressionAttributeValues=_item(
+                    {**values, ":author": message.user_id, ":text_kind": Kind.TEXT.value}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        return _message(_plain(reply["Attributes"]))
+
+    def last_message(self, room_id: str) -> Message | None:
+        """A room's newest entry: one Query of one item."""
+        reply = self._client.query(
+            TableName=self._messages,
+            KeyConditionExpression="roomId = :r",
+            ExpressionAttributeValues=_item({":r": room_id}),
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        return _message(_plain(reply["Items"][0])) if reply["Items"] else None
 
     def messages(self, room_id: str, before: str | None, limit: int) -> tuple[list[Message], bool]:
         """Up to ``limit`` messages before a cursor (or the newest), oldest first.
@@ -335,34 +450,127 @@ class Store:
             ScanIndexForward=False,
             Limit=limit + 1,  # one more than asked tells whether older ones exist
         )
-        page = [
-            Message(
-                room_id=item["roomId"],
-                message_id=item["messageId"],
-                user_id=item["userId"],
-                name=item["name"],
-                text=item["text"],
-                sent_at=item["sentAt"],
-            )
-            for item in map(_plain, reply["Items"])
-        ]
+        page = [_message(item) for item in map(_plain, reply["Items"])]
         more = len(page) > limit
         page = page[:limit]
         page.reverse()
         return page, more
 
-    def leave(self, room_id: str, user_id: str) -> None:
-        """Delete a membership that is not the admin's."""
+    def leave(self, room_id: str, user_id: str, notice: Message | None = None) -> None:
+        """Delete a membership that is not the admin's; with the conversation's notice
+        of it, in one transaction."""
+        delete = {
+            "TableName": self._rooms,
+            "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
+            "ConditionExpression": "attribute_exists(roomId) AND #r <> :admin",
+            "ExpressionAttributeNames": {"#r": "role"},
+            "ExpressionAttributeValues": _item({":admin": Role.ADMIN.value}),
+        }
         with _condition_or(NotMember("you are not in this room")):
-            self._client.delete_item(
-                TableName=self._rooms,
-                Key=_item({"roomId": room_id, "sk": _member_sk(user_id)}),
-                ConditionExpression="attribute_exists(roomId) AND #r <> :admin",
-                ExpressionAttributeNames={"#r": "role"},
-                ExpressionAttributeValues=_item({":admin": Role.ADMIN.value}),
+            if notice is None:
+                self._client.delete_item(**delete)
+            else:
+                self._client.transact_write_items(
+                    TransactItems=[{"Delete": delete}, self._entry_put(notice)]
+                )
+
+    def remove_member(self, admin_id: str, notice: Message) -> None:
+        """The admin removes an approved member: the membership goes, the conversation
+        records it, and both happen only while ``admin_id`` is still the room's admin."""
+        room_id, user_id = notice.room_id, notice.user_id
+        with _condition_or(NoSuchMember("that user is not a member of this room")):
+            self._client.transact_write_items(
+                TransactItems=[
+                    self._admin_check(room_id, admin_id),
+                    {
+                        "Delete": {
+                            "TableName": self._rooms,
+                            "Key": _item({"roomId": room_id, "sk": _member_sk(user_id)}),
+                            "ConditionExpression": "#s = :approved AND #r = :member",
+                            "ExpressionAttributeNames": {"#s": "status", "#r": "role"},
+                            "ExpressionAttributeValues": _item(
+                                {":approved": Status.APPROVED.value, ":member": Role.MEMBER.value}
+                            ),
+                        }
+                    },
+                    self._entry_put(notice),
+                ]
+            )
+
+    def transfer_admin(self, admin_id: str, notice: Message) -> None:
+        """Hand the room from ``admin_id`` to the approved member the notice names: the
+        room's adminId and both memberships' roles change together, or nothing does."""
+        room_id, user_id = notice.room_id, notice.user_id
+        names = {"#s": "status", "#r": "role"}
+
+        def set_role(member_id: str, was: Role, becomes: Role) -> dict[str, Any]:
+            return {
+                "Update": {
+                    "TableName": self._rooms,
+                    "Key": _item({"roomId": room_id, "sk": _member_sk(member_id)}),
+                    "UpdateExpression": "SET #r = :becomes",
+                    "ConditionExpression": "#s = :approved AND #r = :was",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": _item(
+                        {
+                            ":approved": Status.APPROVED.value,
+                            ":was": was.value,
+                            ":becomes": becomes.value,
+                        }
+                    ),
+                }
+            }
+
+        with _condition_or(NoSuchMember("that user is not a member of this room")):
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._rooms,
+                            "Key": _item({"roomId": room_id, "sk": ROOM_SK}),
+                            "UpdateExpression": "SET adminId = :new",
+                            "ConditionExpression": "adminId = :old",
+                            "ExpressionAttributeValues": _item({":new": user_id, ":old": admin_id}),
+                        }
+                    },
+                    set_role(admin_id, Role.ADMIN, Role.MEMBER),
+                    set_role(user_id, Role.MEMBER, Role.ADMIN),
+                    self._entry_put(notice),
+                ]
             )
 
     # --- helpers -----------------------------------------------------------------
+
+    def _entry_put(self, message: Message) -> dict[str, Any]:
+        """A transaction's Put of a conversation entry (a message or a notice)."""
+        return {
+            "Put": {
+                "TableName": self._messages,
+                "Item": _item(
+                    {
+                        "roomId": message.room_id,
+                        "sk": message.sort_key,
+                        "messageId": message.message_id,
+                        "userId": message.user_id,
+                        "name": message.name,
+                        "text": message.text,
+                        "sentAt": message.sent_at,
+                        "kind": message.kind.value,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
+    def _admin_check(self, room_id: str, admin_id: str) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._rooms,
+                "Key": _item({"roomId": room_id, "sk": ROOM_SK}),
+                "ConditionExpression": "adminId = :admin",
+                "ExpressionAttributeValues": _item({":admin": admin_id}),
+            }
+        }
 
     def _member_item(self, member: Member) -> dict[str, Any]:
         return _item(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from emulator.pytest_plugin import WebSocketApi
+from emulator.harness import Harness
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -36,17 +36,17 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def open_page(browser: Browser, websocket_api: WebSocketApi) -> Iterator[Callable[..., Page]]:
+def open_page(browser: Browser, stack: Harness) -> Iterator[Callable[..., Page]]:
     """A page in a fresh context (its own storage, so its own user) on the chat."""
     contexts: list[BrowserContext] = []
 
     def open_(path: str = "", **options: object) -> Page:
-        assert websocket_api.website_url is not None
+        assert stack.website is not None
         context = browser.new_context(**options)  # type: ignore[arg-type]
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto(websocket_api.website_url + path)
+        page.goto(stack.website.url + path)
         return page
 
     yield open_
@@ -58,3 +58,26 @@ def open_page(browser: Browser, websocket_api: WebSocketApi) -> Iterator[Callabl
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# Records each notification the page shows, then shows it as the browser would.
+RECORD_NOTIFICATIONS = """
+window.shown = [];
+window.Notification = class extends window.Notification {
+  constructor(title, options) { super(title, options); window.shown.push(title); }
+};
+"""
+
+
+@pytest.fixture
+def notifying_page(browser: Browser, stack: Harness) -> Iterator[Page]:
+    """A page on the chat whose user has allowed notifications; ``window.shown`` lists them."""
+    assert stack.website is not None
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["notifications"], origin=stack.website.url.rstrip("/"))
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(stack.website.url)
+    yield page
+    context.close()

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.client import ChatClient
+
 OpenPage = Callable[..., Page]
+MakeClient = Callable[..., ChatClient]
+
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
+PHONE: dict[str, Any] = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+}
+# Every new feature and fix is checked on both screens.
+SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 
 def sign_in(page: Page, name: str) -> None:
@@ -15,11 +29,27 @@ def sign_in(page: Page, name: str) -> None:
     expect(page.locator("#connection")).to_have_text("Online")
 
 
+def open_rooms(page: Page) -> None:
+    """On a phone, open the drawer with the room list (a no-op on a desktop)."""
+    menu = page.locator("#menu-toggle")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+        menu.click()
+        expect(page.locator("#sidebar")).to_be_in_viewport(ratio=1)
+
+
+def show_members(page: Page) -> None:
+    """On a phone, open the members drawer (a no-op on a desktop)."""
+    toggle = page.locator("#members-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
+        toggle.click()
+
+
 def create_room(page: Page, name: str) -> str:
+    open_rooms(page)
     page.get_by_label("New room").fill(name)
     page.get_by_role("button", name="Create").click()
     expect(page.locator("#room-title")).to_have_text(name)
-    return page.locator("#room-id").inner_text()
+    return str(page.locator("#room-id").text_content())
 
 
 def message_box(page: Page) -> Locator:
@@ -29,3 +59,67 @@ def message_box(page: Page) -> Locator:
 def send(page: Page, text: str) -> None:
     message_box(page).fill(text)
     message_box(page).press("Enter")
+
+
+def ask_to_join(page: Page) -> None:
+    """On an invite link's page: the invitation names the room; ask to join it."""
+    invitation = page.locator("#invite")
+    expect(invitation).to_contain_text("You're invited to")
+    invitation.get_by_role("button", name="Ask to join").click()
+
+
+def member_page(
+    open_page: OpenPage, admin: ChatClient, room_id: str, name: str, screen: dict[str, Any]
+) -> Page:
+    """A browser user who opens the invite link, asks, and is approved by ``admin``."""
+    page = open_page(f"?room={room_id}", **screen)
+    sign_in(page, name)
+    ask_to_join(page)
+    approve(admin, room_id)
+    expect(message_box(page)).to_be_visible()
+    return page
+
+
+def room_entry(page: Page, name: str) -> Locator:
+    return page.locator("#room-list .room-item", has_text=name)
+
+
+def approve(admin: ChatClient, room_id: str) -> str:
+    """The ChatClient admin approves the next request to ``room_id``; the requester's id."""
+    user_id: str = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
+    decided = admin.request(
+        "joinRoom", expect="joinDecided", roomId=room_id, op="approve", userId=user_id
+    )
+    assert decided["status"] == "approved", decided
+    return user_id
+
+
+def focus_by_tab(page: Page, target: str, most: int = 20) -> None:
+    """Press Tab until the element with id ``target`` has the focus."""
+    for _ in range(most):
+        if page.evaluate("document.activeElement && document.activeElement.id") == target:
+            return
+        page.keyboard.press("Tab")
+    expect(page.locator(f"#{target}")).to_be_focused()
+
+
+def no_horizontal_overflow(page: Page) -> None:
+    sizes = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert sizes[0] <= sizes[1], f"page is {sizes[0]}px wide in a {sizes[1]}px viewport"
+
+
+def hosted_room(make_client: MakeClient, host: str, name: str) -> tuple[ChatClient, str]:
+    """A room created by a protocol-level user ``host``: that client, and the room id."""
+    admin = make_client(host)
+    return admin, str(
+        admin.request("createRoom", expect="roomCreated", name=name)["room"]["roomId"]
+    )
+
+
+def admit_client(page: Page, guest: ChatClient, room_id: str) -> None:
+    """``guest`` asks to join the room open on ``page``, whose user approves on the page."""
+    guest.request("joinRoom", expect="joinRequested", roomId=room_id)
+    page.get_by_role("button", name=f"Approve {guest.name}").click()
+    guest.wait_for("joinDecision", roomId=room_id)

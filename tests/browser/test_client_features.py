@@ -2,64 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from pathlib import Path
 
-from playwright.sync_api import Dialog, Locator, Page, expect
+from playwright.sync_api import expect
 
-from tests.browser.pages import OpenPage, create_room, message_box, sign_in
-from tests.client import ChatClient
-
-MakeClient = Callable[..., ChatClient]
-
-
-def room_entry(page: Page, name: str) -> Locator:
-    return page.locator("#room-list .room-item", has_text=name)
-
-
-def approve(admin: ChatClient, room_id: str) -> str:
-    """The ChatClient admin approves the next request to ``room_id``; the requester's id."""
-    user_id: str = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
-    decided = admin.request(
-        "joinRoom", expect="joinDecided", roomId=room_id, op="approve", userId=user_id
-    )
-    assert decided["status"] == "approved", decided
-    return user_id
-
-
-def focus_by_tab(page: Page, target: str, most: int = 20) -> None:
-    """Press Tab until the element with id ``target`` has the focus."""
-    for _ in range(most):
-        if page.evaluate("document.activeElement && document.activeElement.id") == target:
-            return
-        page.keyboard.press("Tab")
-    expect(page.locator(f"#{target}")).to_be_focused()
-
-
-def no_horizontal_overflow(page: Page) -> None:
-    sizes = page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert sizes[0] <= sizes[1], f"page is {sizes[0]}px wide in a {sizes[1]}px viewport"
+from tests.browser.pages import (
+    MakeClient,
+    OpenPage,
+    approve,
+    ask_to_join,
+    create_room,
+    focus_by_tab,
+    hosted_room,
+    message_box,
+    no_horizontal_overflow,
+    room_entry,
+    sign_in,
+)
 
 
 def test_load_older_pages_through_history(open_page: OpenPage, make_client: MakeClient) -> None:
     """A new member sees the newest 50 messages and "Load older messages" fetches the rest."""
-    admin = make_client("Archivist")
-    room_id = admin.request("createRoom", expect="roomCreated", name="Archive")["room"]["roomId"]
+    admin, room_id = hosted_room(make_client, "Archivist", "Archive")
     for n in range(1, 56):
         sent = admin.request("sendMessage", expect="messageSent", roomId=room_id, text=f"m{n:02d}")
         assert sent["type"] == "messageSent", sent
 
     reader = open_page(f"?room={room_id}")
     sign_in(reader, "Reader")
-    expect(reader.get_by_label("Join by room id")).to_have_value(room_id)
-    reader.get_by_role("button", name="Ask to join").click()
+    ask_to_join(reader)
     approve(admin, room_id)
 
+    # The newest 50 entries: m07 to m55, and the notice that the reader joined.
     bubbles = reader.locator("#messages .message .bubble")
-    expect(bubbles).to_have_count(50)
-    expect(bubbles.first).to_have_text("m06")
+    expect(bubbles).to_have_count(49)
+    expect(bubbles.first).to_have_text("m07")
+    expect(reader.locator("#messages .notice-entry")).to_have_text(re.compile("You joined"))
     expect(bubbles.last).to_have_text("m55")
     older = reader.get_by_role("button", name="Load older messages")
     expect(older).to_be_visible()
@@ -186,24 +165,19 @@ def test_member_leaves_room(open_page: OpenPage) -> None:
     room_id = create_room(admin, "Short stay")
     guest = open_page(f"?room={room_id}")
     sign_in(guest, "Gus")
-    guest.get_by_role("button", name="Ask to join").click()
+    ask_to_join(guest)
     admin.get_by_role("button", name="Approve Gus").click()
     expect(message_box(guest)).to_be_visible()
     expect(admin.locator("#member-list .member")).to_have_count(2)
 
-    dialogs: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    guest.on("dialog", accept)
     guest.get_by_role("button", name="Leave").click()
+    dialog = guest.get_by_role("dialog")
+    expect(dialog).to_contain_text("Leave Short stay?")
+    dialog.get_by_role("button", name="Leave").click()
+    expect(dialog).to_be_hidden()
     expect(guest.locator("#room-list .room-item")).to_have_count(0)
     expect(guest.locator("#room-empty")).to_be_visible()
     expect(guest.locator("#no-rooms")).to_be_visible()
-    assert len(dialogs) == 1, dialogs
-    assert "Short stay" in dialogs[0], dialogs
 
     expect(admin.locator("#member-list .member")).to_have_count(1)
     expect(admin.locator("#member-list")).not_to_contain_text("Gus")

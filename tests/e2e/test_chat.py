@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from chat import rules
-from emulator.pytest_plugin import WebSocketApi
-from tests.client import ChatClient
-
-MakeClient = Callable[..., ChatClient]
-
-
-def create_room(admin: ChatClient, name: str = "Lobby") -> str:
-    reply = admin.request("createRoom", expect="roomCreated", name=name)
-    assert reply["type"] == "roomCreated", reply
-    return str(reply["room"]["roomId"])
-
-
-def join(admin: ChatClient, user: ChatClient, room_id: str) -> None:
-    """user asks, admin approves, both see it happen."""
-    assert user.request("joinRoom", expect="joinRequested", roomId=room_id)["type"] == (
-        "joinRequested"
-    )
-    admin.wait_for("joinRequest", roomId=room_id)
-    decided = admin.request(
-        "joinRoom", expect="joinDecided", roomId=room_id, op="approve", userId=user.user_id
-    )
-    assert decided["status"] == "approved", decided
-    assert user.wait_for("joinDecision", status="approved")["room"]["roomId"] == room_id
-
-
-def members_of(client: ChatClient, room_id: str) -> dict[str, dict[str, Any]]:
-    reply = client.request("getMembers", expect="members", roomId=room_id)
-    assert reply["type"] == "members", reply
-    return {m["name"]: m for m in reply["members"]}
-
-
-def member(event: dict[str, Any], name: str) -> dict[str, Any] | None:
-    return next((m for m in event["members"] if m["name"] == name), None)
-
-
-def say(client: ChatClient, room_id: str, text: str) -> dict[str, Any]:
-    return client.request("sendMessage", expect="messageSent", roomId=room_id, text=text)
+from emulator.harness import Harness
+from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, members_of, say
 
 
 def test_create_request_approve_chat_and_members(make_client: MakeClient) -> None:
@@ -78,12 +40,12 @@ def test_create_request_approve_chat_and_members(make_client: MakeClient) -> Non
     assert sent["type"] == "messageSent"
     assert sent["sentAt"].endswith("Z")
     for client in (alice, bob, carol):
-        message = client.wait_for("message")["message"]
+        message = client.wait_for("message", is_text)["message"]
         assert (message["name"], message["text"]) == ("Alice", "hello from alice")
         assert message["sentAt"].endswith("Z")
     say(bob, room_id, "hi alice")
     for client in (alice, bob, carol):
-        assert client.wait_for("message")["message"]["text"] == "hi alice"
+        assert heard(client) == "hi alice"
 
     members = members_of(carol, room_id)
     assert members["Alice"] == {
@@ -111,7 +73,7 @@ def test_every_message_arrives_once(make_client: MakeClient) -> None:
     for i in range(5):
         say(alice, room_id, f"m{i}")
     for client in (alice, bob):
-        texts = [e["message"]["text"] for e in client.drain() if e["type"] == "message"]
+        texts = [e["message"]["text"] for e in client.drain() if is_text(e)]
         assert texts.count("m0") == 1
         assert sorted(texts) == [f"m{i}" for i in range(5)]
 
@@ -143,7 +105,7 @@ def test_pending_and_outsiders_neither_send_nor_receive(make_client: MakeClient)
     pending.request("joinRoom", expect="joinRequested", roomId=room_id)
 
     say(alice, room_id, "members only")  # acknowledged only after every post is done
-    assert bob.wait_for("message")["message"]["text"] == "members only"
+    assert heard(bob) == "members only"
     for client in (pending, outsider):
         assert [e for e in client.drain() if e["type"] in ("message", "members")] == []
         for action, payload in (
@@ -152,7 +114,7 @@ def test_pending_and_outsiders_neither_send_nor_receive(make_client: MakeClient)
         ):
             error = client.request(action, expect="never", roomId=room_id, **payload)
             assert error["code"] == "NOT_MEMBER", error
-    texts = [e["message"]["text"] for e in bob.drain() if e["type"] == "message"]
+    texts = [e["message"]["text"] for e in bob.drain() if is_text(e)]
     assert "sneaky" not in texts
 
 
@@ -187,15 +149,15 @@ def test_reconnect_with_the_same_key_resumes_the_user(make_client: MakeClient) -
     bob_again = make_client("Bob", key=bob.key)
     assert bob_again.user_id == bob.user_id
     rooms = bob_again.request("listRooms", expect="rooms")["rooms"]
-    assert rooms == [{"roomId": room_id, "name": "Lobby", "role": "member", "status": "approved"}]
+    assert [(r["roomId"], r["name"], r["role"], r["status"]) for r in rooms] == [
+        (room_id, "Lobby", "member", "approved")
+    ]
     alice.wait_for("members", lambda e: (member(e, "Bob") or {}).get("online") is True)
 
     say(alice, room_id, "welcome back")
-    assert bob_again.wait_for("message")["message"]["text"] == "welcome back"
+    assert heard(bob_again) == "welcome back"
     say(bob_again, room_id, "thanks")
-    assert alice.wait_for("message", lambda e: e["message"]["name"] == "Bob")["message"][
-        "text"
-    ] == ("thanks")
+    assert heard(alice, lambda e: e["message"]["name"] == "Bob") == "thanks"
 
     # The admin's rights come back with the key too.
     alice.close()
@@ -211,16 +173,16 @@ def test_reconnect_with_the_same_key_resumes_the_user(make_client: MakeClient) -
     )
 
 
-def test_vanished_connections_do_not_stop_delivery(
-    websocket_api: WebSocketApi, make_client: MakeClient
-) -> None:
+def test_vanished_connections_do_not_stop_delivery(stack: Harness, make_client: MakeClient) -> None:
     """Gone connections (no $disconnect seen) get 410, are cleaned up, others still receive."""
     alice, bob, carol = make_client("Alice"), make_client("Bob"), make_client("Carol")
     room_id = create_room(alice)
     join(alice, bob, room_id)
     join(alice, carol, room_id)
-    dynamodb = websocket_api.client("dynamodb")
-    rooms_table = websocket_api.tables["ROOMS_TABLE"]
+    assert stack.target is not None
+    assert stack.outputs is not None
+    dynamodb = stack.target.client("dynamodb")
+    rooms_table = stack.outputs.tables["ROOMS_TABLE"]
     stale = ["gone-connection-1", "gone-connection-2"]
     dynamodb.update_item(
         TableName=rooms_table,
@@ -232,8 +194,8 @@ def test_vanished_connections_do_not_stop_delivery(
     carol.socket.socket.close()
 
     say(alice, room_id, "still here?")
-    assert bob.wait_for("message")["message"]["text"] == "still here?"
-    assert alice.wait_for("message")["message"]["text"] == "still here?"
+    assert heard(bob) == "still here?"
+    assert heard(alice) == "still here?"
     item = dynamodb.get_item(
         TableName=rooms_table,
         Key={"roomId": {"S": room_id}, "sk": {"S": f"MEMBER#{bob.user_id}"}},
@@ -266,6 +228,14 @@ def test_vanished_connections_do_not_stop_delivery(
             "userId",
         ),
         ('{"action": "joinRoom", "roomId": "abcdefghjk"}', "ROOM_NOT_FOUND", None),
+        (
+            '{"action": "sendMessage", "roomId": "abcdefghjk", "text": "hi", "messageId": "X"}',
+            "INVALID_PAYLOAD",
+            "messageId",
+        ),
+        ('{"action": "deleteMessage", "roomId": "abcdefghjk"}', "INVALID_PAYLOAD", "messageId"),
+        ('{"action": "removeMember", "roomId": "abcdefghjk"}', "INVALID_PAYLOAD", "userId"),
+        ('{"action": "getRoom", "roomId": "abcdefghjk"}', "ROOM_NOT_FOUND", None),
         ('{"action": "getMembers", "roomId": "abcdefghjk", "ref": 7}', "INVALID_PAYLOAD", "ref"),
     ],
 )
@@ -287,7 +257,7 @@ def test_bad_requests_get_clear_errors(
 
 
 def test_over_long_message_is_refused_and_not_stored(
-    websocket_api: WebSocketApi, make_client: MakeClient
+    stack: Harness, make_client: MakeClient
 ) -> None:
     """A message over the limit gets an error; nobody receives it and nothing is written."""
     alice, bob = make_client("Alice"), make_client("Bob")
@@ -295,13 +265,15 @@ def test_over_long_message_is_refused_and_not_stored(
     join(alice, bob, room_id)
     error = alice.request("sendMessage", expect="messageSent", roomId=room_id, text="x" * 2001)
     assert (error["code"], error["field"], error["limit"]) == ("INVALID_PAYLOAD", "text", 2000)
-    assert [e for e in bob.drain() if e["type"] == "message"] == []
-    stored = websocket_api.client("dynamodb").query(
-        TableName=websocket_api.tables["MESSAGES_TABLE"],
+    assert [e for e in bob.drain() if is_text(e)] == []
+    assert stack.target is not None
+    assert stack.outputs is not None
+    stored = stack.target.client("dynamodb").query(
+        TableName=stack.outputs.tables["MESSAGES_TABLE"],
         KeyConditionExpression="roomId = :r",
         ExpressionAttributeValues={":r": {"S": room_id}},
     )
-    assert stored["Count"] == 0
+    assert [item["kind"]["S"] for item in stored["Items"]] == ["joined"]
 
 
 @pytest.mark.parametrize(
@@ -314,12 +286,11 @@ def test_over_long_message_is_refused_and_not_stored(
         "name=%20%20&key=" + "a" * 32,
     ],
 )
-def test_connect_without_a_valid_identity_is_refused(
-    websocket_api: WebSocketApi, query: str
-) -> None:
+def test_connect_without_a_valid_identity_is_refused(stack: Harness, query: str) -> None:
     """$connect answers 400 to a missing or malformed name or key: no connection opens."""
+    assert stack.gateway is not None
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"{websocket_api.url}?{query}")
+        connect(f"{stack.gateway.url}?{query}")
     assert refused.value.response.status_code == 400
 
 
@@ -344,9 +315,9 @@ def test_history_pages_back_with_a_cursor(make_client: MakeClient) -> None:
     """getHistory returns the newest page oldest-first, then older pages by cursor."""
     alice, bob = make_client("Alice"), make_client("Bob")
     room_id = create_room(alice)
+    join(alice, bob, room_id)  # the conversation's first entry: Bob joined
     for i in range(7):
         say(alice, room_id, f"h{i}")
-    join(alice, bob, room_id)
     newest = bob.request("getHistory", expect="history", roomId=room_id, limit=3)
     assert [m["text"] for m in newest["messages"]] == ["h4", "h5", "h6"]
     assert newest["more"] is True
@@ -357,7 +328,7 @@ def test_history_pages_back_with_a_cursor(make_client: MakeClient) -> None:
     oldest = bob.request(
         "getHistory", expect="history", roomId=room_id, limit=3, before=older["cursor"]
     )
-    assert [m["text"] for m in oldest["messages"]] == ["h0"]
+    assert [m["text"] or m["kind"] for m in oldest["messages"]] == ["joined", "h0"]
     assert oldest["more"] is False
     outsider = make_client("Olga")
     assert outsider.request("getHistory", expect="history", roomId=room_id)["code"] == "NOT_MEMBER"
@@ -384,7 +355,7 @@ def test_leaving_a_room(make_client: MakeClient) -> None:
     assert bob.request("leaveRoom", expect="left", roomId=room_id)["roomId"] == room_id
     alice.wait_for("members", lambda e: member(e, "Bob") is None)
     say(alice, room_id, "after bob left")
-    assert [e for e in bob.drain() if e["type"] == "message"] == []
+    assert [e for e in bob.drain() if is_text(e)] == []
     assert bob.request("listRooms", expect="rooms")["rooms"] == []
     refused = alice.request("leaveRoom", expect="left", roomId=room_id)
     assert refused["code"] == "ADMIN_CANNOT_LEAVE"

@@ -1,4 +1,4 @@
-"""Deploy and destroy against the embedded emulator, counting the calls they make."""
+"""Deploy and destroy against the test target, counting the calls they make."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from botocore.exceptions import ParamValidationError
 
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.destroy import Destroyer
-from emulator.pytest_plugin import WebSocketApi
+from emulator.harness import Harness
 from emulator.stack import Stack, StackError
 from emulator.targets import Target
 from scripts.stack import FUNCTIONS, HANDLERS_DIR, chat_stack
@@ -54,10 +54,9 @@ class CallCounter:
 
 
 @pytest.fixture
-def target(websocket_api: WebSocketApi) -> Target:
-    """The local stack's account: fresh stacks are deployed beside the chat's."""
-    assert websocket_api.harness.target is not None
-    return websocket_api.harness.target
+def target(stack: Harness) -> Target:
+    assert stack.target is not None
+    return stack.target
 
 
 @pytest.fixture
@@ -279,10 +278,12 @@ def test_botocore_validates_what_aws_would_refuse(
     )
 
 
-def test_local_stack_writes_its_outputs_file(websocket_api: WebSocketApi) -> None:
-    """make local leaves the same machine-readable outputs as the other targets."""
-    assert websocket_api.outputs_path is not None
-    written = Outputs.read(websocket_api.outputs_path)
-    assert written.websocket_url == websocket_api.url
-    assert written.website_url == websocket_api.website_url
+def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
+    """make local (and make localstack) leave the same machine-readable outputs as deploy."""
+    assert stack.gateway is not None
+    assert stack.website is not None
+    assert stack.settings.outputs_path is not None
+    written = Outputs.read(stack.settings.outputs_path)
+    assert written.websocket_url == stack.gateway.url
+    assert written.website_url == stack.website.url
     assert written.functions["sendMessage"].endswith("chat-send-message")

@@ -26,7 +26,7 @@ from tests.timing import seconds
 TEMPLATES = Path(__file__).resolve().parents[1] / "fixtures" / "templates"
 
 
-def _jwt(key: str, subject: str) -> str:
+def jwt(key: str, subject: str) -> str:
     """An HS256 JSON Web Token, made by hand so the test needs no JWT library."""
 
     def part(data: bytes) -> str:
@@ -103,9 +103,9 @@ def test_sam_websocket_api_with_an_authorizer_that_has_requirements() -> None:
             connect(url)
         assert missing.value.response.status_code == 401
         with pytest.raises(InvalidStatus) as forged:
-            connect(f"{url}?token={_jwt('not-the-key', 'eve')}")
+            connect(f"{url}?token={jwt('not-the-key', 'eve')}")
         assert forged.value.response.status_code == 403
-        with connect(f"{url}?token={_jwt('k3y', 'ann')}") as ws:
+        with connect(f"{url}?token={jwt('k3y', 'ann')}") as ws:
             ws.send(json.dumps({"op": "note", "text": "buy milk"}))
             assert json.loads(ws.recv(timeout=seconds(15))) == {"stored": "buy milk", "by": "ann"}
 
@@ -120,7 +120,7 @@ def test_a_missing_dependency_fails_locally_as_on_aws(tmp_path: Path) -> None:
         str(copy / "template.yaml"), "--parameter-overrides", "SigningKey=k"
     ) as app:
         with pytest.raises(InvalidStatus) as failed:
-            connect(f"{app.url}?token={_jwt('k', 'ann')}")
+            connect(f"{app.url}?token={jwt('k', 'ann')}")
         assert failed.value.response.status_code == 500
         first = app.wait_for(r"the authorizer: .* failed: (?P<error>.*)")
         assert first["error"] == "Runtime.ImportModuleError: No module named 'jwt'"

@@ -10,16 +10,20 @@ import pytest
 
 from chat import rules
 from chat.errors import (
+    AdminCannotLeave,
     AlreadyMember,
     AlreadyPending,
     ChatError,
     InvalidJson,
     InvalidPayload,
+    MessageNotFound,
     NoPendingRequest,
+    NoSuchMember,
     NotAdmin,
+    NotAuthor,
     NotMember,
 )
-from chat.rules import Member, Message, Role, Room, Status
+from chat.rules import Kind, Member, Message, Role, Room, Status
 
 KEY = "0123456789abcdef" * 2
 OTHER_KEY = "fedcba9876543210" * 2
@@ -612,6 +616,7 @@ def test_message_view_shape() -> None:
         "name": "Ann",
         "text": "hi\nthere",
         "sentAt": "2026-01-01T00:00:01Z",
+        "kind": "text",
     }
 
 
@@ -682,3 +687,196 @@ def test_history_page_fits_one_websocket_message() -> None:
     assert event["more"] is True
     assert event["messages"][-1]["messageId"] == messages[-1].message_id
     assert event["cursor"] == messages[50 - len(event["messages"])].sort_key
+
+
+# --- messages: ids, authors, edits ---------------------------------------------
+
+MESSAGE_ID = "0123456789abcdef"
+
+
+def make_message(user_id: str = USER_ID, **fields: Any) -> Message:
+    """A message in ROOM_ID by ``user_id``."""
+    values: dict[str, Any] = {
+        "room_id": ROOM_ID,
+        "message_id": MESSAGE_ID,
+        "user_id": user_id,
+        "name": "Ann",
+        "text": "hello",
+        "sent_at": "2026-01-01T00:00:01.000Z",
+    }
+    values.update(fields)
+    return Message(**values)
+
+
+def test_parse_send_message_takes_the_clients_id() -> None:
+    """A client-generated messageId is kept; without one the server picks an id later."""
+    parsed = rules.parse_send_message({"roomId": ROOM_ID, "text": "hi", "messageId": MESSAGE_ID})
+    assert parsed.message_id == MESSAGE_ID
+    assert rules.parse_send_message({"roomId": ROOM_ID, "text": "hi"}).message_id is None
+
+
+@pytest.mark.parametrize("message_id", ["", "0123", "0123456789ABCDEF", "g" * 16, 7, True])
+def test_parse_send_message_rejects_bad_message_id(message_id: object) -> None:
+    """A messageId that isn't 16 lowercase hex digits is refused, naming the field."""
+    payload = {"roomId": ROOM_ID, "text": "hi", "messageId": message_id}
+    assert invalid_field(lambda: rules.parse_send_message(payload)).details["field"] == "messageId"
+
+
+def test_parse_edit_message_needs_id_and_text() -> None:
+    """editMessage checks roomId, then messageId, then the text with sendMessage's rules."""
+    parsed = rules.parse_edit_message({"roomId": ROOM_ID, "messageId": MESSAGE_ID, "text": " x "})
+    assert parsed == rules.EditMessage(room_id=ROOM_ID, message_id=MESSAGE_ID, text="x")
+    missing_id = invalid_field(lambda: rules.parse_edit_message({"roomId": ROOM_ID, "text": "x"}))
+    assert missing_id.details["field"] == "messageId"
+    too_long = invalid_field(
+        lambda: rules.parse_edit_message(
+            {"roomId": ROOM_ID, "messageId": MESSAGE_ID, "text": "x" * (rules.TEXT_MAX + 1)}
+        )
+    )
+    assert too_long.details == {"field": "text", "limit": rules.TEXT_MAX}
+
+
+def test_parse_member_ref_needs_a_user_id() -> None:
+    """removeMember and transferAdmin name a user by id."""
+    assert rules.parse_member_ref({"roomId": ROOM_ID, "userId": USER_ID}) == rules.MemberRef(
+        ROOM_ID, USER_ID
+    )
+    error = invalid_field(lambda: rules.parse_member_ref({"roomId": ROOM_ID, "userId": "Ann"}))
+    assert error.details["field"] == "userId"
+
+
+def test_check_author_allows_the_author_only() -> None:
+    """Only the author may change a message; a deleted or missing one is not found."""
+    message = make_message()
+    assert rules.check_author(message, USER_ID) is message
+    with pytest.raises(NotAuthor):
+        rules.check_author(message, ADMIN_ID)
+    with pytest.raises(MessageNotFound):
+        rules.check_author(None, USER_ID)
+    with pytest.raises(MessageNotFound):
+        rules.check_author(make_message(deleted_at="2026-01-01T00:00:02.000Z"), USER_ID)
+
+
+def test_check_author_refuses_notices() -> None:
+    """A notice of who joined is nobody's message, not even the joiner's."""
+    with pytest.raises(NotAuthor):
+        rules.check_author(make_message(kind=Kind.JOINED, text=""), USER_ID)
+
+
+def test_check_repeat_accepts_own_repeat_refuses_others_id() -> None:
+    """A repeated id is the caller's own message again, or an id taken by someone else."""
+    original = make_message()
+    assert rules.check_repeat(original, USER_ID) is original
+    for other in (None, make_message(user_id=ADMIN_ID)):
+        with pytest.raises(InvalidPayload) as info:
+            rules.check_repeat(other, USER_ID)
+        assert info.value.details["field"] == "messageId"
+
+
+def test_message_view_of_edited_and_deleted() -> None:
+    """Edits carry editedAt; a deleted message keeps its place but loses its text."""
+    edited = rules.message_view(make_message(edited_at="2026-01-01T00:00:02.000Z"))
+    assert (edited["text"], edited["editedAt"]) == ("hello", "2026-01-01T00:00:02.000Z")
+    deleted = rules.message_view(make_message(deleted_at="2026-01-01T00:00:03.000Z"))
+    assert (deleted["text"], deleted["deletedAt"]) == ("", "2026-01-01T00:00:03.000Z")
+    assert "editedAt" not in deleted
+
+
+def test_notice_names_the_member_it_is_about() -> None:
+    """A notice is an entry of the given kind about the member, with no text."""
+    entry = rules.notice(Kind.LEFT, make_member(name="Bo"), MESSAGE_ID, "2026-01-01T00:00:04.000Z")
+    assert rules.message_view(entry) == {
+        "roomId": ROOM_ID,
+        "messageId": MESSAGE_ID,
+        "userId": USER_ID,
+        "name": "Bo",
+        "text": "",
+        "sentAt": "2026-01-01T00:00:04.000Z",
+        "kind": "left",
+    }
+
+
+# --- the admin's powers ------------------------------------------------------------
+
+
+def test_check_removal() -> None:
+    """The admin removes approved members; not pending ones, strangers or themselves."""
+    admin = make_member(ADMIN_ID, "Ada", role=Role.ADMIN)
+    member = make_member()
+    pending = make_member("u" + "1" * 20, status=Status.PENDING)
+    members = [admin, member, pending]
+    assert rules.check_removal(make_room(), members, ADMIN_ID, USER_ID) is member
+    with pytest.raises(NotAdmin):
+        rules.check_removal(make_room(), members, USER_ID, ADMIN_ID)
+    for target in (pending.user_id, "u" + "2" * 20):
+        with pytest.raises(NoSuchMember):
+            rules.check_removal(make_room(), members, ADMIN_ID, target)
+    with pytest.raises(AdminCannotLeave):
+        rules.check_removal(make_room(), members, ADMIN_ID, ADMIN_ID)
+
+
+def test_check_transfer() -> None:
+    """The admin hands the room to an approved member, not to a requester or to themselves."""
+    admin = make_member(ADMIN_ID, "Ada", role=Role.ADMIN)
+    member = make_member()
+    pending = make_member("u" + "1" * 20, status=Status.PENDING)
+    members = [admin, member, pending]
+    assert rules.check_transfer(make_room(), members, ADMIN_ID, USER_ID) is member
+    with pytest.raises(NotAdmin):
+        rules.check_transfer(make_room(), members, USER_ID, USER_ID)
+    with pytest.raises(NoSuchMember):
+        rules.check_transfer(make_room(), members, ADMIN_ID, pending.user_id)
+    assert invalid_field(
+        lambda: rules.check_transfer(make_room(), members, ADMIN_ID, ADMIN_ID)
+    ).details == {"field": "userId"}
+
+
+def test_check_leave_lets_a_rejected_user_drop_the_room() -> None:
+    """A rejected user may leave, which removes the room from their list."""
+    rejected = make_member(status=Status.REJECTED)
+    assert rules.check_leave(rejected) is rejected
+    with pytest.raises(NotMember):
+        rules.check_leave(None)
+
+
+# --- the room list ------------------------------------------------------------------
+
+
+def test_room_list_most_recent_activity_first_with_preview() -> None:
+    """Rooms come newest activity first: their last entry, else when the user joined."""
+
+    def membership(room_id: str, requested_at: str, status: Status = Status.APPROVED) -> Member:
+        return Member(
+            room_id=room_id,
+            user_id=USER_ID,
+            name="Ann",
+            role=Role.MEMBER,
+            status=status,
+            requested_at=requested_at,
+            room_name=room_id.upper(),
+        )
+
+    quiet = membership("aaaaaaaaaa", "2026-01-03T00:00:00.000Z")
+    busy = membership("bbbbbbbbbb", "2026-01-01T00:00:00.000Z")
+    waiting = membership("cccccccccc", "2026-01-02T00:00:00.000Z", Status.PENDING)
+    last = make_message(room_id="bbbbbbbbbb", sent_at="2026-01-04T00:00:00.000Z")
+    rooms = rules.room_list([quiet, busy, waiting], {"bbbbbbbbbb": last})
+    assert [r["roomId"] for r in rooms] == ["bbbbbbbbbb", "aaaaaaaaaa", "cccccccccc"]
+    assert rooms[0]["lastMessage"]["text"] == "hello"
+    assert rooms[0]["activityAt"] == "2026-01-04T00:00:00.000Z"
+    assert (rooms[2]["lastMessage"], rooms[2]["status"]) == (None, "pending")
+
+
+def test_room_info_counts_approved_members() -> None:
+    """What an invitee learns: the room's name and how many members it has."""
+    members = [
+        make_member(ADMIN_ID, role=Role.ADMIN),
+        make_member(),
+        make_member("u" + "1" * 20, status=Status.PENDING),
+    ]
+    assert rules.room_info_event(make_room(), members) == {
+        "type": "roomInfo",
+        "roomId": ROOM_ID,
+        "name": "Lobby",
+        "memberCount": 2,
+    }

@@ -1,0 +1,141 @@
+"""MiniStack serving the bench's stack, deployed to it with boto3 as to AWS.
+
+MiniStack is one ASGI process on one port that answers every AWS API; Lambda
+functions run in warm worker processes it spawns with its own Python (boto3 comes
+from its venv, as Lambda's runtime provides it). WebSocket APIs are served at
+``/_aws/execute-api/{apiId}/{stage}`` and ``@connections`` beside them; its events
+carry ``domainName: {apiId}.execute-api.localhost`` with no port, which a handler on
+this machine can't reach, so the handler gets ``CONNECTIONS_ENDPOINT``.
+
+It also takes CloudFormation, but ``AWS::Serverless`` templates need a packaging
+step: the bench makes the same calls a deploy script would, one resource at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bench import processes
+from bench.peers import Installed, Unavailable
+from bench.workload import CONNECTIONS_TABLE, HANDLER, MEMORY_MB, ROOM_INDEX, STAGE, TIMEOUT_S
+from emulator.targets import EMULATOR_CREDENTIALS
+
+STARTUP_TIMEOUT = 60
+ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
+ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
+
+
+def _package() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.write(HANDLER, "handler.py")
+    return buffer.getvalue()
+
+
+def deploy(endpoint: str, public: str) -> str:
+    """Create the table, functions and WebSocket API; returns the API id."""
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=endpoint, region_name="us-east-1", **EMULATOR_CREDENTIALS
+        )
+
+    client("dynamodb").create_table(
+        TableName=CONNECTIONS_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+            {"AttributeName": "room", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": ROOM_INDEX,
+                "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    apigw = client("apigatewayv2")
+    api_id = str(
+        apigw.create_api(
+            Name="bench-broadcast",
+            ProtocolType="WEBSOCKET",
+            RouteSelectionExpression="$request.body.action",
+        )["ApiId"]
+    )
+    awslambda = client("lambda")
+    code = _package()
+    for route, name in ROUTES.items():
+        function = awslambda.create_function(
+            FunctionName=f"bench-{name}",
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler=f"handler.{name}",
+            Code={"ZipFile": code},
+            Timeout=TIMEOUT_S,
+            MemorySize=MEMORY_MB,
+            Environment={
+                "Variables": {
+                    "CONNECTIONS_TABLE": CONNECTIONS_TABLE,
+                    "CONNECTIONS_ENDPOINT": f"{public}/_aws/execute-api/{api_id}/{STAGE}",
+                }
+            },
+        )
+        integration = apigw.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=(
+                "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                f"{function['FunctionArn']}/invocations"
+            ),
+        )
+        apigw.create_route(
+            ApiId=api_id, RouteKey=route, Target=f"integrations/{integration['IntegrationId']}"
+        )
+    apigw.create_stage(ApiId=api_id, StageName=STAGE, AutoDeploy=True)
+    return api_id
+
+
+def _wait_ready(endpoint: str, server: subprocess.Popen[str], log: Path) -> None:
+    """Poll ``/_ministack/ready`` until MiniStack says every service is up."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise Unavailable(f"MiniStack exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{endpoint}/_ministack/ready", timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(processes.POLL)
+    raise Unavailable(f"MiniStack not ready after {STARTUP_TIMEOUT} s")
+
+
+def start(installed: Installed, log: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start MiniStack on a free port and deploy the stack; returns it and the URL."""
+    port = processes.free_port()
+    env = processes.python_env({"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"})
+    env.pop("PYTHONPATH")
+    server = processes.launch([str(installed.root / "bin" / "ministack")], log, env=env)
+    try:
+        processes.wait_for_port(port, server, log, STARTUP_TIMEOUT)
+        endpoint = f"http://127.0.0.1:{port}"
+        _wait_ready(endpoint, server, log)
+        try:
+            api_id = deploy(endpoint, endpoint)
+        except Exception as exc:
+            raise Unavailable(f"deploy failed: {type(exc).__name__}: {exc}") from exc
+    except BaseException:
+        processes.stop(server)
+        raise
+    return server, f"ws://127.0.0.1:{port}/_aws/execute-api/{api_id}/{STAGE}"

@@ -1,0 +1,133 @@
+"""CPU time and memory of a process tree, read from /proc (Linux).
+
+A server under test is a tree: a gateway and its Lambda workers, a Node process and
+its Python runners. CPU counts every live member's user+system time plus what its
+reaped children left in ``cutime``/``cstime``, so a worker that exited mid-run is not
+lost. Memory is the sum of the members' resident sets (shared pages count once per
+process, as ``ps`` would add them up).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields start after the last ')'.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _parents() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in _parents().items():
+        children.setdefault(parent, []).append(pid)
+    return children
+
+
+def tree(root: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """``root`` and all its descendants that are alive now."""
+    children = _children() if children is None else children
+    members, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        members.append(pid)
+        todo.extend(children.get(pid, ()))
+    return members
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system time of these processes and of their reaped children."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:  # state is fields[0]; utime..cstime are fields 11..14
+            ticks += sum(int(v) for v in fields[11:15])
+    return ticks / _TICK
+
+
+def rss_bytes(pids: Iterable[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def tree_cpu(root: int) -> float:
+    return cpu_seconds(tree(root))
+
+
+class PeakMemory:
+    """Samples the resident memory of several trees in the background; keeps each peak."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peaks: dict[str, int] = {}
+        self.processes: dict[str, int] = {}  # most processes seen at once in each tree
+        self._roots: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def watch(self, name: str, root: int) -> None:
+        with self._lock:
+            self._roots[name] = root
+        self.sample()
+
+    def forget(self, name: str) -> None:
+        self.sample()
+        with self._lock:
+            self._roots.pop(name, None)
+
+    def restart(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Start new peaks; returns the peaks and process counts seen so far."""
+        self.sample()
+        with self._lock:
+            seen = (self.peaks, self.processes)
+            self.peaks, self.processes = {}, {}
+        return seen
+
+    def sample(self) -> None:
+        with self._lock:
+            roots = dict(self._roots)
+        children = _children()
+        for name, root in roots.items():
+            members = tree(root, children)
+            rss = rss_bytes(members)
+            with self._lock:
+                self.peaks[name] = max(self.peaks.get(name, 0), rss)
+                self.processes[name] = max(self.processes.get(name, 0), len(members))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,369 @@
+"""docs/performance.md: the machine, the side-by-side table, the ratios, the plot, the cost."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from bench import compare, cost, plot, setups
+from bench.compare import Cell, Comparison, Summary
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PLOT_NAME = "performance-latency.svg"
+PEERS = ("serverless-offline", "ministack")
+LABELS = {s.key: s.label for s in setups.SETUPS}
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+        "load": load,
+    }
+
+
+def _mb(value: int | None) -> str:
+    return f"{value / 2**20:,.0f} MB" if value else "–"
+
+
+def _n(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(ours: float, other: float) -> str:
+    return f"{ours / other:.2f}×" if other else "–"
+
+
+def _best_peer(c: Comparison, cell: Cell) -> tuple[str, Summary] | None:
+    peers = [(k, c.summaries[k][cell]) for k in PEERS if cell in c.summaries.get(k, {})]
+    return max(peers, key=lambda p: p[1].rate) if peers else None
+
+
+def setups_section(c: Comparison) -> str:
+    lines = [
+        "| setup | version | how it runs the handler | ready in | 1,118 sockets opened in "
+        "| peak RSS of its process tree (processes) | RSS while all sockets close |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for setup in setups.SETUPS:
+        key = setup.key
+        if key in c.skipped:
+            lines.append(f"| {setup.label} | – | skipped: {c.skipped[key]} | | | | |")
+            continue
+        opened = (
+            f"{c.connect_s[key]:.1f} s ({c.connections[key] / c.connect_s[key]:,.0f}/s)"
+            if c.connections.get(key)
+            else "–"
+        )
+        lines.append(
+            f"| {setup.label} | {c.versions.get(key) or '–'} | {setup.note} "
+            f"| {c.startup_s[key]:.1f} s | {opened} "
+            f"| {_mb(c.peak_rss.get(key))} ({c.processes.get(key, 0)}) "
+            f"| {_mb(c.closing_rss.get(key))} |"
+        )
+    for key, reason in c.failed.items():
+        lines.append(
+            f"\n**{LABELS[key]} failed** during the runs ({reason}); its cells stop there."
+        )
+    return "\n".join(lines)
+
+
+def results_section(c: Comparison) -> str:
+    lines = [
+        "| room, messages in flight | setup | deliveries/s (median; min–max of rounds) "
+        "| p50 | p99 | server CPU s per 1,000 deliveries | messages (lost) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cell in compare.CELLS:
+        for setup in setups.SETUPS:
+            summary = c.summaries.get(setup.key, {}).get(cell)
+            if summary is None:
+                continue
+            rates = summary.rates
+            spread = f"{min(rates):,.0f}–{max(rates):,.0f}" if len(rates) > 1 else "one round"
+            lost = f" ({summary.lost} lost)" if summary.lost else ""
+            lines.append(
+                f"| {cell.label} | {setup.label} | **{summary.rate:,.0f}** ({spread}) "
+                f"| {summary.p50_ms:,.1f} ms | {summary.p99_ms:,.1f} ms "
+                f"| {summary.cpu_per_1000:.2f} | {summary.messages:,}{lost} |"
+            )
+    return "\n".join(lines)
+
+
+def ratios_section(c: Comparison) -> str:
+    ours = c.summaries.get("ours", {})
+    bound = c.summaries.get("bound", {})
+    lines = [
+        "| room, messages in flight | best peer | ours ÷ best peer, deliveries/s "
+        "| ours ÷ serverless-offline, p99 | ours ÷ bound, deliveries/s "
+        "| ours per busy core ÷ bound per core |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cell in compare.CELLS:
+        mine = ours.get(cell)
+        if mine is None:
+            continue
+        best = _best_peer(c, cell)
+        offline = c.summaries.get("serverless-offline", {}).get(cell)
+        ceiling = bound.get(cell)
+        lines.append(
+            f"| {cell.label} "
+            f"| {LABELS[best[0]] if best else 'none ran'} "
+            f"| {_ratio(mine.rate, best[1].rate) if best else '–'} "
+            f"| {_ratio(mine.p99_ms, offline.p99_ms) if offline else '–'} "
+            f"| {_ratio(mine.rate, ceiling.rate) if ceiling else '–'} "
+            f"| {_ratio(ceiling.cpu_per_1000, mine.cpu_per_1000) if ceiling else '–'} |"
+        )
+    return "\n".join(lines)
+
+
+def targets_section(c: Comparison) -> str:
+    ours = c.summaries.get("ours", {})
+    bound = c.summaries.get("bound", {})
+    rows = []
+    for inflight in (1, compare.PIPELINE):
+        cell = Cell(100, inflight)
+        mine, best = ours.get(cell), _best_peer(c, cell)
+        if mine and best:
+            ratio = mine.rate / best[1].rate
+            rows.append(
+                f"| ≥ 2× the best peer's deliveries/s at {cell.label} | {ratio:.2f}× "
+                f"({LABELS[best[0]]}) | {'met' if ratio >= 2 else 'missed'} |"
+            )
+        ceiling = bound.get(cell)
+        if mine and ceiling:
+            share = ceiling.cpu_per_1000 / mine.cpu_per_1000
+            rows.append(
+                f"| ≥ 70% of the boto3 bound per busy core, {cell.label} | {share:.0%} "
+                f"| {'met' if share >= 0.7 else 'missed'} |"
+            )
+        offline = c.summaries.get("serverless-offline", {}).get(cell)
+        if mine and offline:
+            rows.append(
+                f"| p99 below serverless-offline's at {cell.label} | {mine.p99_ms:,.0f} ms "
+                f"vs {offline.p99_ms:,.0f} ms "
+                f"| {'met' if mine.p99_ms < offline.p99_ms else 'missed'} |"
+            )
+    if not rows:
+        return "Not enough setups ran to check the targets."
+    return "\n".join(["| issue 14 target | this run | |", "|---|---|---|", *rows])
+
+
+def latency_plot(c: Comparison) -> str:
+    panels = []
+    keys = [s.key for s in setups.SETUPS if s.key in c.summaries]
+    colours = dict(zip(keys, plot.COLOURS, strict=False))
+    for inflight in (1, compare.PIPELINE):
+        series = []
+        for key in keys:
+            cells = sorted(
+                (cell, s) for cell, s in c.summaries[key].items() if cell.inflight == inflight
+            )
+            for dashed, value in ((False, Summary.p50_ms), (True, Summary.p99_ms)):
+                series.append(
+                    plot.Series(
+                        LABELS[key],
+                        [(cell.room, value.fget(s)) for cell, s in cells],  # type: ignore[attr-defined]
+                        colours[key],
+                        dashed,
+                    )
+                )
+        title = "one message in flight" if inflight == 1 else f"{inflight} messages in flight"
+        panels.append(plot.Panel(title, series))
+    return plot.chart(panels, "receivers in the room", "send → last receiver got it (ms)")
+
+
+def _mean(items: Iterable[cost.Invocation], value: Callable[[cost.Invocation], float]) -> float:
+    return statistics.mean(value(i) for i in items)
+
+
+def _per_million(items: list[cost.Invocation]) -> dict[str, float]:
+    parts = [i.dollars() for i in items]
+    return {k: 1e6 * statistics.mean(p[k] for p in parts) for k in parts[0]}
+
+
+def cost_section(report: cost.CostReport) -> str:
+    p, m = cost.PRICES, cost.MODEL
+    lines = [
+        "### `sendMessage`, per message, by room size",
+        "",
+        "Every member online with one connection; the sender gets the broadcast and its "
+        "acknowledgement.",
+        "",
+        "| members | posts | DynamoDB calls | read units | write units | moto said "
+        "| CPU here | billed duration (model, 256 MB) | Lambda | DynamoDB | API Gateway "
+        "| **$ per million messages** |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, sends in sorted(report.send.items()):
+        dollars = _per_million(sends)
+        lines.append(
+            f"| {size:,} | {_mean(sends, lambda i: i.posts):,.0f} "
+            f"| {_mean(sends, lambda i: i.dynamodb_calls):.0f} "
+            f"| {_mean(sends, lambda i: i.window.read_units):,.1f} "
+            f"| {_mean(sends, lambda i: i.window.write_units):,.1f} "
+            f"| {_mean(sends, lambda i: sum(c.reported_units for c in i.window.calls)):.1f} "
+            f"| {_mean(sends, lambda i: i.cpu_s * 1000):,.0f} ms "
+            f"| {_mean(sends, lambda i: i.billed_ms):,.0f} ms "
+            f"| ${dollars['Lambda']:,.2f} | ${dollars['DynamoDB']:,.2f} "
+            f"| ${dollars['API Gateway']:,.2f} | **${sum(dollars.values()):,.2f}** |"
+        )
+    lines += [
+        "",
+        "### Every action, in a room of 10 (built through the handlers)",
+        "",
+        "| action | invocations | DynamoDB calls | read units | write units | posts "
+        "| billed duration (model) | $ per million actions |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for action, items in report.actions.items():
+        lines.append(
+            f"| `{action}` | {len(items)} | {_mean(items, lambda i: i.dynamodb_calls):.1f} "
+            f"| {_mean(items, lambda i: i.window.read_units):.1f} "
+            f"| {_mean(items, lambda i: i.window.write_units):.1f} "
+            f"| {_mean(items, lambda i: i.posts):.1f} "
+            f"| {_mean(items, lambda i: i.billed_ms):,.0f} ms "
+            f"| ${sum(_per_million(items).values()):,.2f} |"
+        )
+    lines += ["", monthly(report), "", _pricing_notes(p, m)]
+    return "\n".join(lines)
+
+
+def monthly(report: cost.CostReport) -> str:
+    """The seed's estimate, redone: 100 users, 1,000 messages a day, rooms of 10."""
+    users, messages_per_day, days, hours_online, sessions = 100, 1000, 30, 8, 2
+    send = report.send.get(10, [])
+    if not send:
+        return ""
+    per_message = sum(_per_million(send).values()) / 1e6
+    session_actions = ("$connect", "listRooms", "$disconnect")
+    per_session = sum(
+        sum(_per_million(report.actions[a]).values()) / 1e6
+        for a in session_actions
+        if a in report.actions
+    )
+    messages = messages_per_day * days * per_message
+    logins = users * sessions * days * per_session
+    minutes = users * hours_online * 60 * days * cost.PRICES.connection_minute
+    total = messages + logins + minutes
+    return (
+        "### The seed's estimate, redone\n\n"
+        f"The seed estimated under $1 a month for {users} users and {messages_per_day:,} "
+        f"messages a day. With the figures above, in rooms of 10, {days} days, each user "
+        f"online {hours_online} h a day in {sessions} sessions, and no free tier:\n\n"
+        "| part | per month |\n|---|---|\n"
+        f"| {messages_per_day * days:,} messages | ${messages:.2f} |\n"
+        f"| {users * sessions * days:,} sessions (`$connect`, `listRooms`, `$disconnect`) "
+        f"| ${logins:.2f} |\n"
+        f"| {users * hours_online * 60 * days:,} connection minutes | ${minutes:.2f} |\n"
+        f"| **total** | **${total:.2f}** "
+        f"({'under' if total < 1 else 'over'} the $1 estimate) |"
+    )
+
+
+def _pricing_notes(p: cost.Prices, m: cost.Model) -> str:
+    return f"""### Prices, sources and the duration model
+
+us-east-1 list prices, without free tiers, looked up on 2026-11-25:
+
+| what | price | source |
+|---|---|---|
+| Lambda requests | ${p.lambda_request * 1e6:.2f} per million | [AWS Lambda pricing](https://aws.amazon.com/lambda/pricing/); the same figure in AWS's whitepaper [How AWS Pricing Works: Lambda](https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/lambda.html) |
+| Lambda duration (x86) | ${p.lambda_gb_second:.10f} per GB-second, billed per 1 ms | [AWS Lambda pricing](https://aws.amazon.com/lambda/pricing/) (the whitepaper rounds it to $0.00001667) |
+| DynamoDB on-demand reads | ${p.read_unit * 1e6:.3f} per million read request units | [DynamoDB on-demand pricing](https://aws.amazon.com/dynamodb/pricing/on-demand/), after the November 2024 reduction: **not verified** against AWS's page here (taken from 2025 articles quoting it); the units' rules are from the whitepaper |
+| DynamoDB on-demand writes | ${p.write_unit * 1e6:.3f} per million write request units | as above, **not verified** |
+| API Gateway WebSocket messages | ${p.websocket_message * 1e6:.2f} per million (first billion), sent or received, in 32 KB steps | [API Gateway pricing](https://aws.amazon.com/api-gateway/pricing/): the 32 KB metering and "sent and received" are in the page's text; the rate is rendered by a script and was **not verified** (taken from articles and an AWS re:Post question quoting the page) |
+| API Gateway connection minutes | ${p.connection_minute * 1e6:.2f} per million | as above, **not verified** |
+
+Counted, not modelled: invocations, DynamoDB calls, posts (botocore's `after-call` hook
+on the handlers' boto3 session), and capacity units computed from the items' sizes by
+DynamoDB's rules (moto's own `ConsumedCapacity` is a fixed 0.5 or 1 per call; shown as
+"moto said"). Modelled: the billed duration = the handler's CPU time on this machine ×
+{m.full_vcpu_mb:,} MB ÷ the function's memory (Lambda gives one vCPU at {m.full_vcpu_mb:,} MB)
++ {m.dynamodb_call_ms:.0f} ms per DynamoDB call + {m.post_ms:.0f} ms per round of
+{m.parallel_posts} concurrent posts. Real durations need a run on AWS."""
+
+
+def render(c: Comparison, report: cost.CostReport | None, host: dict[str, str]) -> str:
+    skipped = "".join(f"\n- **{LABELS[k]}**: skipped: {why}" for k, why in c.skipped.items())
+    return f"""# Performance
+
+Written by `make bench` (about {c.wall_s / 60:.0f} minutes for the comparison); do not edit by
+hand. `make cost` prints the cost section alone. Where the gateway's and a worker's time
+goes is in [profile.md](profile.md).
+
+## The machine
+
+{host["cores"]} cores, {host["cpu"]}, Python {host["python"]}, {host["system"]}; run on
+{host["date"]}. Load average at the start: {host["load"]}. Other work on the machine
+shares the cores: compare the spread of the rounds before reading a ratio.
+
+## What was measured
+
+The same plain-boto3 broadcast handler ([bench/broadcast/handler.py](../bench/broadcast/handler.py):
+a DynamoDB connection table keyed by connection id, a room index, one
+`post_to_connection` per receiver, the endpoint from `domainName` and `stage`) on every
+emulator, deployed from its own description: [template.yaml](../bench/broadcast/template.yaml)
+for ours, [serverless.yml](../bench/broadcast/serverless.yml) for serverless-offline, boto3
+calls for MiniStack. A load generator in its own process opens rooms of 10, 100 and 1,000
+receivers and 8 senders, then broadcasts: one message in flight, or one from each of 8
+senders at once. A message's latency runs from its send to the moment its last receiver has
+it. Each run lasts {c.seconds:g} s (at least 3 messages, 8 when pipelined); {c.rounds}
+interleaved rounds, each running every setup on a cell before the next cell, in rotating
+order. CPU is the server's whole process tree (every process it started, from /proc), per
+1,000 deliveries; memory is the tree's resident set, sampled every 0.2 s.
+
+The floor is a `websockets` server that relays each message itself; its figures are bound
+by the Python load generator as much as by the server. The bound is boto3's
+`post_to_connection` alone, one thread per message in flight, against an HTTPS server that
+only answers 200: its CPU column is the posting client's, the least any handler that posts
+one receiver after another can spend.
+{skipped}
+
+## Setups
+
+{setups_section(c)}
+
+## Results
+
+{results_section(c)}
+
+![Latency against room size]({PLOT_NAME})
+
+## Ratios
+
+{ratios_section(c)}
+
+"Per busy core" compares CPU per delivery: the bound's client CPU per 1,000 posts divided by
+our whole tree's CPU per 1,000 deliveries.
+
+{targets_section(c)}
+
+## Cost per message
+
+{cost_section(report) if report else "Not run."}
+"""
+
+
+def write(c: Comparison, report: cost.CostReport | None, host: dict[str, str]) -> Path:
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / PLOT_NAME).write_text(latency_plot(c))
+    path = DOCS / "performance.md"
+    path.write_text(render(c, report, host))
+    return path

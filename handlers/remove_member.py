@@ -1,0 +1,31 @@
+"""``removeMember``: the admin removes an approved member from the room.
+
+The removed user's connections hear ``removed`` and from then on get nothing from the
+room: the membership is gone, so they can no longer read, post or receive its events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat import app, rules
+from chat.app import Request
+from chat.rules import Kind
+
+
+@app.route
+def handler(request: Request, payload: dict[str, Any]) -> None:
+    room, members, target = request.admin_target(payload, rules.check_removal)
+    caller = request.caller()  # cached
+    notice = rules.notice(Kind.REMOVED, target, rules.new_message_id(), app.now())
+    request.store.remove_member(caller.user_id, notice)
+    remaining = [m for m in members if m.user_id != target.user_id]
+    request.reply({"type": "memberRemoved", "roomId": room.room_id, "userId": target.user_id})
+    request.send(
+        room,
+        [target],
+        {"type": "removed", "roomId": room.room_id, "roomName": room.name},
+        to=target.connections,
+    )
+    request.post_entry(room, remaining, notice)
+    request.broadcast(room, remaining, rules.members_event(room, remaining))
