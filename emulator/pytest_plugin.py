@@ -19,8 +19,10 @@ account, what deploy made, and each function's log. Tests asking for the same
 configuration share one harness for as long as their isolation says: a test, a
 module, or the session. Every harness of a session shares one embedded moto server
 and deploys into an account of its own, so a fresh harness per test costs a deploy,
-not a server start. When a test that used the fixture fails, its report gets a
-"Captured function logs" section: what each function logged during that test.
+not a server start (a project that overrides the ``websocket_api_control_plane_url``
+fixture deploys to that LocalStack instead). When a test that used the fixture fails,
+its report gets a "Captured function logs" section: what each function logged during
+that test.
 """
 
 from __future__ import annotations
