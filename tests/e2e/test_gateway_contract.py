@@ -362,14 +362,19 @@ def test_oversized_post_is_payload_too_large(api: Harness) -> None:
 # --- limits and disconnect codes ----------------------------------------------------------
 
 
+def send_and_wait(fragments: list[str], ws: ClientConnection) -> None:
+    """Send one fragmented message, then wait for a frame: a close can come during either."""
+    ws.send(fragments)
+    ws.recv(timeout=seconds(15))
+
+
 def test_oversized_message_closes_with_1009(api: Harness) -> None:
     """A client message over 128 KB, even in 32 KB frames, closes the socket with 1009."""
     with connect(url(api), max_size=None) as ws:
         cid = connection_id(ws)
         body = json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)})
-        ws.send([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)])
         with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=seconds(15))
+            send_and_wait([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)], ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
     assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1009
