@@ -72,13 +72,23 @@ class Reloaded:
 
 
 class Harness:
-    """Starts and stops one stack; ``out`` receives deploy's report (None: no report)."""
+    """Starts and stops one stack; ``out`` receives deploy's report (None: no report).
 
-    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
+    ``control_plane``: an embedded control plane to share with other harnesses (each
+    still deploys into an account of its own); its owner starts and stops it.
+    """
+
+    def __init__(
+        self,
+        settings: HarnessSettings,
+        out: TextIO | None = None,
+        control_plane: ControlPlane | None = None,
+    ) -> None:
         self.settings = settings
         self._workdir = tempfile.TemporaryDirectory(prefix="ws-emulator-")
-        self.control_plane: ControlPlane | None = None
-        if settings.control_plane_url is None:
+        self._owns_control_plane = control_plane is None
+        self.control_plane = control_plane
+        if control_plane is None and settings.control_plane_url is None:
             self.control_plane = ControlPlane(settings.control_plane_port)
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
@@ -124,7 +134,8 @@ class Harness:
         settings = self.settings
         stack = settings.stack
         if self.control_plane is not None:
-            await asyncio.to_thread(self.control_plane.start)
+            if self._owns_control_plane:
+                await asyncio.to_thread(self.control_plane.start)
             self.target = await asyncio.to_thread(
                 self.control_plane.new_account, stack.region, settings.account_id
             )
@@ -278,7 +289,7 @@ class Harness:
                 log.exception("could not save the tables to %s", self.settings.state_dir)
         if self.website is not None:
             self.website.stop()
-        if self.control_plane is not None:
+        if self.control_plane is not None and self._owns_control_plane:
             self.control_plane.stop()
         self._workdir.cleanup()
 
@@ -290,8 +301,13 @@ class BackgroundHarness:
     it on exit, whatever happened inside.
     """
 
-    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
-        self.harness = Harness(settings, out)
+    def __init__(
+        self,
+        settings: HarnessSettings,
+        out: TextIO | None = None,
+        control_plane: ControlPlane | None = None,
+    ) -> None:
+        self.harness = Harness(settings, out, control_plane)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="harness", daemon=True)
 

@@ -91,6 +91,7 @@ class LoadedTemplate:
 
     stack: Stack
     skipped: list[str] = field(default_factory=list)  # one line each
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
 
 
 def _suffix(stack_name: str, logical_id: str, length: int = 12) -> str:
@@ -818,4 +819,10 @@ def load(
         stack = reader.read(stage, api)
     except StackError as exc:
         raise TemplateError(str(exc)) from exc
-    return LoadedTemplate(stack=stack, skipped=reader.skipped)
+    tables = {
+        logical_id: stack.table_name(table)
+        for logical_id in reader.of_type("AWS::DynamoDB::Table")
+        for table in stack.tables
+        if table.name == reader.names[logical_id]
+    }
+    return LoadedTemplate(stack=stack, skipped=reader.skipped, tables=tables)

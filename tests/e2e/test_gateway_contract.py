@@ -13,7 +13,6 @@ import http.client
 import json
 import logging
 import os
-import secrets
 import socket
 import ssl
 import time
@@ -34,10 +33,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.api import ApiError, load_api
-from emulator.controlplane import new_account_id
 from emulator.gateway import Limits
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from emulator.template import load
+from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from tests.timing import seconds
 
 SENTINEL = "CONTRACT_TEST_SENTINEL"
@@ -45,23 +43,25 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "temp
 TOKEN = "let-me-in"  # the template's default Token parameter
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The contract template deployed to its own embedded emulator account and served."""
+# The package's pytest plugin deploys and serves the template; its harness lives as
+# long as this module's tests run, in an account of its own.
+pytestmark = pytest.mark.websocket_api(template=TEMPLATE, isolation="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sentinel() -> Iterator[None]:
+    """A variable of the emulator's own environment, set before any worker starts."""
     os.environ[SENTINEL] = "must not leak into functions"
-    account_id = new_account_id()
-    loaded = load(
-        TEMPLATE,
-        stack_name=f"contract-{secrets.token_hex(3)}",
-        account_id=account_id,
-        work_dir=tmp_path_factory.mktemp("contract"),
-    )
     try:
-        settings = HarnessSettings(stack=loaded.stack, account_id=account_id)
-        with BackgroundHarness(settings) as harness:
-            yield harness
+        yield
     finally:
         del os.environ[SENTINEL]
+
+
+@pytest.fixture
+def api(websocket_api: WebSocketApi) -> Harness:
+    """The contract template's harness: its gateway and runner are what is under test."""
+    return websocket_api.harness
 
 
 def url(api: Harness, **query: str) -> str:
@@ -364,19 +364,19 @@ def test_oversized_post_is_payload_too_large(api: Harness) -> None:
 # --- limits and disconnect codes ----------------------------------------------------------
 
 
+def send_and_wait(fragments: list[str], ws: ClientConnection) -> None:
+    """Send one fragmented message, then wait for a frame: a close can come during either."""
+    ws.send(fragments)
+    ws.recv(timeout=seconds(15))
+
+
 def test_oversized_message_closes_with_1009(api: Harness) -> None:
     """A client message over 128 KB, even in 32 KB frames, closes the socket with 1009."""
     with connect(url(api), max_size=None) as ws:
         cid = connection_id(ws)
         body = json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)})
-
-        def send_then_read() -> None:
-            # The gateway may close before the last fragment is even sent.
-            ws.send([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)])
-            ws.recv(timeout=seconds(15))
-
         with pytest.raises(ConnectionClosed) as closed:
-            send_then_read()
+            send_and_wait([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)], ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
     assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1009

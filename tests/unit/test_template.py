@@ -181,6 +181,7 @@ def test_names_follow_cloudformation_and_are_stable(tmp_path: Path) -> None:
     first, second = read(tmp_path, template), read(tmp_path, template)
     assert first.stack == second.stack
     assert first.stack.tables[0].name == "unit-named"
+    assert first.tables == {"Named": "unit-named"}  # what tests look tables up by
     fn = first.stack.functions[0]
     assert first.stack.function_name(fn) == generated_name("unit", "Fn", 64)
     assert first.stack.function_name(fn).startswith("unit-Fn-")
