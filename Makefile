@@ -24,13 +24,19 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-$(VENV)/.installed: requirements.txt
+# requirements.txt: what the emulator needs at run time; requirements-dev.txt adds the
+# chat's tests and tooling. The emulator itself is installed editable, which also
+# registers its pytest plugin (the websocket_api fixture) and the ws-emulator command.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $@
+	@echo "Installing the pinned dependencies into $(VENV) (first run only: under a minute)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --editable .
+	@touch $@
+	@echo "Installed."
 
-venv: $(VENV)/.installed  ## create .venv with the pinned dependencies
+venv: $(VENV)/.installed  ## create .venv with the pinned dependencies (run time + dev)
 
 chromium:  ## install Debian's Chromium for the browser tests (needs root or sudo)
 	@if [ ! -x $(CHROMIUM) ]; then \

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.runner import FunctionSpec
+from emulator.stack import Throttle
 
 _FUNCTION_IN_URI = re.compile(r"functions/(?P<arn>arn:[^/]+)/invocations")
 
@@ -32,6 +33,7 @@ class Route:
     function: str
     two_way: bool = False  # has a route response: the handler's body goes back
     content_handling: str | None = None  # the integration's ContentHandlingStrategy
+    throttle: Throttle | None = None  # the stage's limits for this route, if any
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,11 @@ def load_api(
 ) -> ApiConfig:
     """Read the API's routes and their functions; unpack the packages they run."""
     api = apigw.get_api(ApiId=api_id)
-    stages = {s["StageName"] for s in apigw.get_stages(ApiId=api_id).get("Items", [])}
+    stages = {s["StageName"]: s for s in apigw.get_stages(ApiId=api_id).get("Items", [])}
     if stage not in stages:
         raise ApiError(f"API {api_id} has no stage {stage!r}; run deploy again")
+    default_throttle = _throttle(stages[stage].get("DefaultRouteSettings"))
+    route_settings = stages[stage].get("RouteSettings") or {}
     integrations = {
         i["IntegrationId"]: i
         for page in apigw.get_paginator("get_integrations").paginate(ApiId=api_id)
@@ -127,7 +131,11 @@ def load_api(
             # response (moto can't list route responses, so the expression decides).
             two_way = bool(route.get("RouteResponseSelectionExpression"))
             routes[key] = Route(
-                key, function, two_way, (integration or {}).get("ContentHandlingStrategy")
+                key,
+                function,
+                two_way,
+                (integration or {}).get("ContentHandlingStrategy"),
+                _throttle(route_settings.get(key)) or default_throttle,
             )
             if key == "$connect" and route.get("AuthorizationType") == "CUSTOM":
                 spec = apigw.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
@@ -143,3 +151,12 @@ def load_api(
         functions=functions.specs,
         authorizer=authorizer,
     )
+
+
+def _throttle(settings: Mapping[str, Any] | None) -> Throttle | None:
+    """A stage's throttling settings, when both limits are set."""
+    settings = settings or {}
+    burst, rate = settings.get("ThrottlingBurstLimit"), settings.get("ThrottlingRateLimit")
+    if burst is None or rate is None:
+        return None
+    return Throttle(int(burst), float(rate))

@@ -29,6 +29,7 @@ from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.package import PackageError
 from emulator.reload import StackSource, Watcher
+from emulator.runner import IDLE_WORKER_SECONDS
 from emulator.stack import DEFAULT_REGION, Stack, StackError
 from emulator.targets import Target, TargetError, fail
 from emulator.template import TemplateError, load
@@ -166,6 +167,18 @@ async def _serve(
         await harness.stop()
 
 
+def _milliseconds(text: str) -> float:
+    """``15ms``, ``15`` (milliseconds) or ``0.015s``, as seconds."""
+    try:
+        if text.endswith("ms"):
+            return float(text[:-2]) / 1000
+        if text.endswith("s"):
+            return float(text[:-1])
+        return float(text) / 1000
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a delay like 15ms") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m emulator", description="Run WebSocket APIs on localhost."
@@ -201,6 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
         "the embedded emulator",
     )
     serve.add_argument("--connections-port", type=int, default=0, help="@connections port")
+    serve.add_argument(
+        "--post-latency",
+        type=_milliseconds,
+        default=0.0,
+        metavar="MS",
+        help="add this delay to each @connections call, as from Lambda on AWS (e.g. 15ms)",
+    )
+    serve.add_argument(
+        "--worker-idle",
+        type=float,
+        default=IDLE_WORKER_SECONDS,
+        metavar="SECONDS",
+        help=f"retire a function's idle worker after this (default {IDLE_WORKER_SECONDS:.0f})",
+    )
     serve.add_argument("--build-dir", type=Path, help="function packages (default: temporary)")
     serve.add_argument("--log-dir", type=Path, help="function logs (default: temporary)")
     serve.add_argument("--outputs", type=Path, help="write what deploy made to this JSON file")
@@ -244,6 +271,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 outputs_path=args.outputs,
                 account_id=account_id,
                 state_dir=args.state_dir,
+                post_latency=args.post_latency,
+                worker_idle=args.worker_idle,
                 fresh=args.fresh,
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))

@@ -2,26 +2,38 @@
 
 ``POST /{stage}/@connections/{id}`` sends, ``GET`` describes, ``DELETE`` closes.
 Unknown, closed and still-connecting ids get 410 ``GoneException``; data over the
-message limit gets 413 ``PayloadTooLargeException``. Requests are served on threads
-and handed to the gateway's event loop. Signatures are not checked.
+message limit gets 413 ``PayloadTooLargeException``; a client whose buffer is full
+gets 429 ``LimitExceededException``. Signatures are not checked.
+
+It runs on the gateway's own event loop (asyncio streams with TLS, HTTP/1.1 by the
+``h11`` library, kept-alive connections), so a post reaches the connection's outbox
+without a thread or a hand-off. A body's length is checked before the body is read.
+``post_latency`` delays each request, as the network between Lambda and API Gateway
+would, so that fan-out designs can be judged locally.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
-import threading
-from collections.abc import Coroutine
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import unquote
+
+import h11
 
 from emulator.tls import Certificates
 
 log = logging.getLogger("emulator.connections")
+
+# A body up to this many times the limit is read (and dropped) before the 413, so the
+# client sees the answer; a larger one is refused at once and the connection closed.
+DISCARD_LIMIT = 16
+_HEAD_LIMIT = 64 * 1024  # request line and headers
+_READ = 64 * 1024
 
 
 class Gone(Exception):
@@ -32,12 +44,15 @@ class PayloadTooLarge(Exception):
     """The data is over the message size limit."""
 
 
-class _Internal(Exception):
-    """The gateway failed to serve a request; the caller gets a 500."""
+class LimitExceeded(Exception):
+    """The client's buffer is full: it reads more slowly than it is posted to."""
 
 
 class ConnectionsBackend(Protocol):
     """What the API needs from the gateway; all of it runs on the gateway's loop."""
+
+    @property
+    def max_body(self) -> int: ...
 
     async def post(self, connection_id: str, data: bytes) -> None: ...
 
@@ -46,134 +61,215 @@ class ConnectionsBackend(Protocol):
     async def close(self, connection_id: str) -> None: ...
 
 
+class _Reply(Exception):
+    """Answer the request now with this status, body and error type."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        body: dict[str, Any] | None = None,
+        error: str | None = None,
+        close: bool = False,
+    ) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.error = error
+        self.close = close
+
+
 class ConnectionsApi:
     def __init__(
         self,
         backend: ConnectionsBackend,
-        loop: asyncio.AbstractEventLoop,
         stage: str,
         certificates: Certificates,
         host: str = "127.0.0.1",
         port: int = 0,
+        post_latency: float = 0.0,
     ) -> None:
-        handler = _handler_class(backend, loop, stage)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certificates.cert_path, certificates.key_path)
-        self._server.socket = context.wrap_socket(
-            self._server.socket, server_side=True, do_handshake_on_connect=False
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="connections-api", daemon=True
-        )
+        self._backend = backend
+        self._prefix = f"/{stage}/@connections/"
+        self._host = host
+        self._port = port
+        self.post_latency = post_latency
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(certificates.cert_path, certificates.key_path)
+        self._server: asyncio.Server | None = None
+        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        assert self._server is not None, "start() first"
+        return int(self._server.sockets[0].getsockname()[1])
 
-    def start(self) -> None:
-        self._thread.start()
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._serve, self._host, self._port, ssl=self._context
+        )
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        # Kept-alive connections from warm workers: dropped, not closed politely (a TLS
+        # close waits for the other side, and the workers are stopped after this).
+        # Not cancelled: asyncio's stream callback would log each cancelled task.
+        for writer in list(self._clients.values()):
+            writer.transport.abort()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
 
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients[task] = writer
+        http = h11.Connection(h11.SERVER, max_incomplete_event_size=_HEAD_LIMIT)
+        try:
+            while await self._one_request(http, reader, writer):
+                http.start_next_cycle()
+        except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
+            pass  # the client went away, or spoke no HTTP: nothing to answer
+        except ssl.SSLError:
+            pass
+        finally:
+            self._clients.pop(task, None)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), timeout=1)
 
-def _handler_class(
-    backend: ConnectionsBackend, loop: asyncio.AbstractEventLoop, stage: str
-) -> type[BaseHTTPRequestHandler]:
-    prefix = f"/{stage}/@connections/"
+    async def _event(self, http: h11.Connection, reader: asyncio.StreamReader) -> Any:
+        while True:
+            event = http.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            http.receive_data(await reader.read(_READ))
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug(format, *args)
-
-        def _connection_id(self) -> str | None:
-            path = self.path.split("?", 1)[0]
-            if not path.startswith(prefix) or len(path) == len(prefix):
-                self._reply(HTTPStatus.FORBIDDEN, {"message": "Forbidden"}, "ForbiddenException")
-                return None
-            return unquote(path[len(prefix) :])
-
-        def _call(self, call: Coroutine[Any, Any, Any]) -> Any:
-            try:
-                return asyncio.run_coroutine_threadsafe(call, loop).result(timeout=30)
-            except (Gone, PayloadTooLarge):
-                raise
-            except Exception as exc:
-                log.exception("@connections request failed")
-                raise _Internal from exc
-
-        def _reply(
-            self, status: HTTPStatus, body: dict[str, Any] | None, error: str | None = None
-        ) -> None:
-            data = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if error:
-                self.send_header("x-amzn-ErrorType", error)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _gone(self, connection_id: str) -> None:
-            self._reply(
-                HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
+    async def _one_request(
+        self, http: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Serve one request; False when the connection should end."""
+        try:
+            request = await self._event(http, reader)
+        except h11.RemoteProtocolError as exc:  # e.g. Content-Length: -1
+            reply = _Reply(HTTPStatus.BAD_REQUEST, {"message": str(exc)}, "BadRequestException")
+            with contextlib.suppress(h11.LocalProtocolError):  # if h11 allows an answer
+                await self._send(http, writer, reply, close=True)
+            return False
+        if isinstance(request, h11.ConnectionClosed):
+            return False
+        assert isinstance(request, h11.Request)
+        try:
+            result = await self._handle(http, reader, request)
+        except _Reply as reply:
+            await self._send(http, writer, reply, close=reply.close)
+            return not reply.close
+        except Exception:
+            log.exception("@connections request failed")
+            result = _Reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"message": "Internal server error"},
+                "InternalServerErrorException",
             )
+        await self._send(http, writer, result, close=False)
+        return http.our_state is h11.DONE and http.their_state is h11.DONE
 
-        def handle_one_request(self) -> None:
-            try:
-                super().handle_one_request()
-            except _Internal:
-                self._reply(
-                    HTTPStatus.INTERNAL_SERVER_ERROR,
-                    {"message": "Internal server error"},
-                    "InternalServerErrorException",
-                )
+    async def _handle(
+        self, http: h11.Connection, reader: asyncio.StreamReader, request: h11.Request
+    ) -> _Reply:
+        method = request.method.decode()
+        headers = {name.decode().lower(): value.decode() for name, value in request.headers}
+        body = b""
+        if method == "POST":
+            body = await self._body(http, reader, headers)
+        else:
+            await self._body(http, reader, headers, limit=0)
+        path = unquote(request.target.decode().split("?", 1)[0])
+        if not path.startswith(self._prefix) or len(path) == len(self._prefix):
+            raise _Reply(HTTPStatus.FORBIDDEN, {"message": "Forbidden"}, "ForbiddenException")
+        connection_id = path[len(self._prefix) :]
+        if self.post_latency:
+            await asyncio.sleep(self.post_latency)
+        backend = self._backend
+        try:
+            if method == "POST":
+                await backend.post(connection_id, body)
+                return _Reply(HTTPStatus.OK)
+            if method == "GET":
+                return _Reply(HTTPStatus.OK, await backend.describe(connection_id))
+            if method == "DELETE":
+                await backend.close(connection_id)
+                return _Reply(HTTPStatus.NO_CONTENT)
+        except Gone:
+            raise _Reply(
+                HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
+            ) from None
+        except PayloadTooLarge as exc:
+            raise _Reply(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                {"message": str(exc)},
+                "PayloadTooLargeException",
+            ) from None
+        except LimitExceeded as exc:
+            raise _Reply(
+                HTTPStatus.TOO_MANY_REQUESTS, {"message": str(exc)}, "LimitExceededException"
+            ) from None
+        raise _Reply(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{method} is not supported"})
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            data = self.rfile.read(length)
-            connection_id = self._connection_id()
-            if connection_id is None:
-                return
-            try:
-                self._call(backend.post(connection_id, data))
-            except Gone:
-                self._gone(connection_id)
-            except PayloadTooLarge as exc:
-                self._reply(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                    {"message": str(exc)},
-                    "PayloadTooLargeException",
-                )
-            else:
-                self._reply(HTTPStatus.OK, None)
+    async def _body(
+        self,
+        http: h11.Connection,
+        reader: asyncio.StreamReader,
+        headers: dict[str, str],
+        limit: int | None = None,
+    ) -> bytes:
+        """The request's body, checked against the limit before any of it is read."""
+        limit = self._backend.max_body if limit is None else limit
+        if limit and "content-length" not in headers and "transfer-encoding" not in headers:
+            raise _Reply(  # a POST must say how long its body is
+                HTTPStatus.LENGTH_REQUIRED,
+                {"message": "a POST needs a Content-Length of 0 or more bytes"},
+                "BadRequestException",
+                close=True,
+            )
+        declared = int(headers.get("content-length", "0") or 0)
+        too_large = _Reply(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            {"message": f"the data is {declared} bytes; the limit is {self._backend.max_body}"},
+            "PayloadTooLargeException",
+        )
+        if declared > DISCARD_LIMIT * max(limit, 1):
+            too_large.close = True  # the rest must not be taken as a request
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            event = await self._event(http, reader)
+            if isinstance(event, h11.EndOfMessage):
+                break
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size <= limit:
+                    chunks.append(bytes(event.data))  # past the limit it is read and dropped
+        if size > limit:
+            too_large.body = {"message": f"the data is {size} bytes; the limit is {limit}"}
+            raise too_large
+        return b"".join(chunks)
 
-        def do_GET(self) -> None:
-            connection_id = self._connection_id()
-            if connection_id is None:
-                return
-            try:
-                description = self._call(backend.describe(connection_id))
-            except Gone:
-                self._gone(connection_id)
-            else:
-                self._reply(HTTPStatus.OK, description)
-
-        def do_DELETE(self) -> None:
-            connection_id = self._connection_id()
-            if connection_id is None:
-                return
-            try:
-                self._call(backend.close(connection_id))
-            except Gone:
-                self._gone(connection_id)
-            else:
-                self._reply(HTTPStatus.NO_CONTENT, None)
-
-    return Handler
+    async def _send(
+        self, http: h11.Connection, writer: asyncio.StreamWriter, reply: _Reply, close: bool
+    ) -> None:
+        data = json.dumps(reply.body).encode() if reply.body is not None else b""
+        headers = [("Content-Type", "application/json")]
+        if reply.status != HTTPStatus.NO_CONTENT:
+            headers.append(("Content-Length", str(len(data))))
+        if reply.error:
+            headers.append(("x-amzn-ErrorType", reply.error))
+        if close:
+            headers.append(("Connection", "close"))
+        chunks = [http.send(h11.Response(status_code=int(reply.status), headers=headers))]
+        if data:
+            chunks.append(http.send(h11.Data(data=data)))
+        chunks.append(http.send(h11.EndOfMessage()))
+        writer.write(b"".join(c for c in chunks if c))
+        await writer.drain()

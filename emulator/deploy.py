@@ -176,6 +176,8 @@ class Deployer:
         self.iam = target.client("iam")
         self.awslambda = target.client("lambda")
         self.apigw = target.client("apigatewayv2")
+        # The embedded moto server holds the API (alone, or beside LocalStack's services).
+        self.apigw_is_moto = (target.api_home or target).name == "local"
         self.s3 = target.client("s3")
         self.sts = target.client("sts")
         # False once the target has shown it can't run functions (LocalStack without Docker).
@@ -765,6 +767,20 @@ class Deployer:
             self.report(UPDATED, "integration", route_key)
         return str(integration["IntegrationId"])
 
+    def stage_settings(self) -> dict[str, Any]:
+        """The stage as the stack wants it: auto-deployed, with its throttling."""
+        wanted: dict[str, Any] = {"AutoDeploy": True}
+        if self.stack.throttle is not None:
+            wanted["DefaultRouteSettings"] = self.stack.throttle.settings()
+        routes = {
+            key: spec.throttle.settings()
+            for key, (_, spec) in self.stack.route_function().items()
+            if spec.throttle is not None
+        }
+        if routes:
+            wanted["RouteSettings"] = routes
+        return wanted
+
     def ensure_stage(self, api_id: str) -> None:
         stage = self.stack.stage
         current = None
@@ -774,19 +790,26 @@ class Deployer:
             except ClientError as exc:
                 if error_code(exc) != "NotFoundException":
                     raise
+        # AutoDeploy: every route change goes live without a separate deployment.
+        wanted = self.stage_settings()
         if current is None:
-            # AutoDeploy: every route change goes live without a separate deployment.
-            self._apply(
-                lambda: self.apigw.create_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
-            )
+            self._apply(lambda: self.apigw.create_stage(ApiId=api_id, StageName=stage, **wanted))
             self.report(CREATED, "stage", stage)
-        elif not current.get("AutoDeploy"):
-            self._apply(
-                lambda: self.apigw.update_stage(ApiId=api_id, StageName=stage, AutoDeploy=True)
-            )
+        elif _stage_differs(current, wanted):
+            self._apply(lambda: self._update_stage(api_id, stage, wanted))
             self.report(UPDATED, "stage", stage)
         else:
             self.report(UNCHANGED, "stage", stage)
+
+    def _update_stage(self, api_id: str, stage: str, wanted: dict[str, Any]) -> None:
+        if self.apigw_is_moto:
+            # moto has no UpdateStage (it answers 500): its stage is replaced instead, which
+            # AWS's never needs. The API, its routes and the gateway's sockets stay.
+            self.apigw.delete_stage(ApiId=api_id, StageName=stage)
+            self.apigw.create_stage(ApiId=api_id, StageName=stage, **wanted)
+            return
+        changes = {"RouteSettings": {}, "DefaultRouteSettings": {}} | wanted
+        self.apigw.update_stage(ApiId=api_id, StageName=stage, **changes)
 
     # --- website -----------------------------------------------------------------
 
@@ -931,6 +954,28 @@ def client_config(website: Website, websocket_url: str) -> bytes:
     """The client's configuration, written at deploy so nobody edits the client's code."""
     config = json.dumps({"websocketUrl": websocket_url})
     return f"window.{website.config_global} = {config};\n".encode()
+
+
+_THROTTLE_KEYS = ("ThrottlingBurstLimit", "ThrottlingRateLimit")
+
+
+def _throttle_of(settings: Any) -> tuple[Any, ...]:
+    settings = settings or {}
+    return tuple(settings.get(key) for key in _THROTTLE_KEYS)
+
+
+def _stage_differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether AutoDeploy or any throttling differs (other settings are AWS's own)."""
+    if not current.get("AutoDeploy"):
+        return True
+    if _throttle_of(current.get("DefaultRouteSettings")) != _throttle_of(
+        wanted.get("DefaultRouteSettings")
+    ):
+        return True
+    have = {k: _throttle_of(v) for k, v in (current.get("RouteSettings") or {}).items()}
+    want = {k: _throttle_of(v) for k, v in (wanted.get("RouteSettings") or {}).items()}
+    have = {k: v for k, v in have.items() if v != (None, None)}
+    return have != want
 
 
 def _describe(function: Function) -> str:

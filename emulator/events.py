@@ -213,7 +213,7 @@ def select_route(expression: str, body: str | bytes, route_keys: Sequence[str]) 
         return fallback
     try:
         value: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return fallback
     for part in expression[len(prefix) :].split("."):
         if not isinstance(value, dict) or part not in value:

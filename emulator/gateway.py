@@ -16,7 +16,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -30,7 +30,7 @@ from websockets.typing import Subprotocol
 
 from emulator import events
 from emulator.api import ApiConfig
-from emulator.connections import ConnectionsApi, Gone, PayloadTooLarge
+from emulator.connections import ConnectionsApi, Gone, LimitExceeded, PayloadTooLarge
 from emulator.events import ConnectionInfo
 from emulator.runner import InvocationError, LambdaRunner
 from emulator.tls import Certificates, execute_api_host
@@ -51,6 +51,69 @@ class Limits:
     frame_bytes: int = 32 * 1024  # larger messages arrive as several frames
     idle_timeout: float = 10 * 60
     lifetime: float = 2 * 60 * 60
+    # What may wait to be sent to one client that reads slowly; past it, posts are refused
+    # with LimitExceededException ("the WebSocket client side buffer is full", as AWS
+    # documents that error) until the client catches up.
+    outbox_bytes: int = 8 * 1024 * 1024
+
+
+class TokenBucket:
+    """API Gateway's throttle: ``burst`` tokens, refilled at ``rate`` a second."""
+
+    def __init__(
+        self, burst: int, rate: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.burst = burst
+        self.rate = rate
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> bool:
+        """Spend a token if there is one; False means throttle this request."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+class OutboxFull(Exception):
+    """A client reads too slowly: its outbox is full."""
+
+
+class Outbox:
+    """What the gateway sends one connection, in order, as encoded bytes.
+
+    A post is accepted once queued, as on AWS: a client that reads slowly must not hold
+    up the handler posting to it. What is queued is bounded by ``limit`` bytes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queued = 0
+        self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
+
+    def put(self, data: bytes, text: bool, force: bool = False) -> None:
+        """Queue one frame; ``force`` is for the gateway's own short replies."""
+        if not force and self.queued + len(data) > self.limit:
+            raise OutboxFull(f"{self.queued} bytes are waiting for this client")
+        self.queued += len(data)
+        self._queue.put_nowait((data, text))
+
+    def put_text(self, text: str) -> None:
+        self.put(text.encode(), text=True, force=True)
+
+    async def drain(self, socket: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                data, text = await self._queue.get()
+                try:
+                    await socket.send(data, text=text)
+                finally:
+                    self.queued -= len(data)
 
 
 def _now_ms() -> int:
@@ -69,14 +132,7 @@ class _Connection:
     last_active_ms: int
     closed_by_server: tuple[int, str] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    # What the gateway sends, in order. A post is accepted once queued, as on AWS:
-    # a client that reads slowly must not hold up the handler posting to it.
-    outbox: asyncio.Queue[str | bytes] = field(default_factory=asyncio.Queue)
-
-    async def drain(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                await self.socket.send(await self.outbox.get())
+    outbox: Outbox = field(default_factory=lambda: Outbox(Limits().outbox_bytes))
 
 
 class Gateway:
@@ -95,6 +151,7 @@ class Gateway:
         port: int = 0,
         limits: Limits | None = None,
         connections_port: int = 0,
+        post_latency: float = 0.0,
     ) -> None:
         self.stage = stage
         self.region = region
@@ -102,12 +159,14 @@ class Gateway:
         self.limits = limits or Limits()
         self._port = port
         self._connections_port = connections_port
+        self.post_latency = post_latency  # seconds each @connections request takes
         self.certificates = certificates
         self._api: ApiConfig | None = None
         self._runner: LambdaRunner | None = None
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
         self._open: dict[str, _Connection] = {}
+        self._buckets: dict[str, TokenBucket] = {}  # route key -> its stage throttle
         # Per upgrade in progress; weak, so an upgrade that never completes leaves nothing.
         self._handshakes: weakref.WeakKeyDictionary[
             ServerConnection, tuple[ConnectionInfo, str | None]
@@ -119,13 +178,13 @@ class Gateway:
         """Listen; until :meth:`serve` is called, upgrades are refused with 503."""
         self._connections_api = ConnectionsApi(
             self,
-            asyncio.get_running_loop(),
             self.stage,
             self.certificates,
             LOOPBACK,
             self._connections_port,
+            self.post_latency,
         )
-        self._connections_api.start()
+        await self._connections_api.start()
         self._server = await serve(
             self._session,
             self.host,
@@ -142,13 +201,33 @@ class Gateway:
     def serve(self, api: ApiConfig, runner: LambdaRunner) -> None:
         self._api = api
         self._runner = runner
+        buckets = {}
+        for key, route in api.routes.items():
+            old = self._buckets.get(key)
+            if route.throttle is None:
+                continue
+            same = old is not None and (old.burst, old.rate) == (
+                route.throttle.burst,
+                route.throttle.rate,
+            )
+            buckets[key] = (
+                old
+                if same and old is not None
+                else TokenBucket(route.throttle.burst, route.throttle.rate)
+            )
+        self._buckets = buckets
 
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
         if self._connections_api is not None:
-            self._connections_api.stop()
+            await self._connections_api.stop()
+
+    @property
+    def max_body(self) -> int:
+        """The largest @connections POST body accepted."""
+        return self.limits.message_bytes
 
     @property
     def port(self) -> int:
@@ -208,6 +287,11 @@ class Gateway:
                 return refusal
         subprotocol: str | None = None
         connect_route = self._api.routes.get("$connect")
+        connect_bucket = self._buckets.get("$connect")
+        if connect_bucket is not None and not connect_bucket.take():
+            return connection.respond(
+                HTTPStatus.TOO_MANY_REQUESTS, '{"message":"Too Many Requests"}'
+            )
         if connect_route is not None:
             function = connect_route.function
             request_id = events.new_request_id()
@@ -266,9 +350,11 @@ class Gateway:
 
     async def _session(self, socket: ServerConnection) -> None:
         info, _ = self._handshakes.pop(socket)
-        connection = _Connection(info, socket, last_active_ms=_now_ms())
+        connection = _Connection(
+            info, socket, last_active_ms=_now_ms(), outbox=Outbox(self.limits.outbox_bytes)
+        )
         self._open[info.connection_id] = connection
-        writer = asyncio.create_task(connection.drain())
+        writer = asyncio.create_task(connection.outbox.drain(socket))
         loop = asyncio.get_running_loop()
         end_of_life = loop.time() + self.limits.lifetime
         try:
@@ -300,6 +386,14 @@ class Gateway:
             await self._disconnected(connection)
 
     async def _dispatch(self, connection: _Connection, frame: str) -> None:
+        """Route one frame; whatever goes wrong, the client hears back and the log says."""
+        try:
+            await self._route(connection, frame)
+        except Exception:
+            log.exception("a frame from %s could not be routed", connection.info.connection_id)
+            self._reply_error(connection, "Internal server error", events.new_request_id())
+
+    async def _route(self, connection: _Connection, frame: str) -> None:
         assert self._api is not None
         assert self._runner is not None
         info = connection.info
@@ -311,6 +405,10 @@ class Gateway:
             self._reply_error(connection, "Forbidden", request_id)
             return
         target = self._api.routes[route]
+        bucket = self._buckets.get(route)
+        if bucket is not None and not bucket.take():
+            self._reply_error(connection, "Too Many Requests", request_id)
+            return
         body: str | bytes = frame
         if target.content_handling == "CONVERT_TO_BINARY":
             try:
@@ -330,7 +428,7 @@ class Gateway:
             return
         if target.two_way and isinstance(result, dict) and result.get("body") is not None:
             # A route response: the integration's body goes back to the caller.
-            connection.outbox.put_nowait(str(result["body"]))
+            connection.outbox.put_text(str(result["body"]))
 
     def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
         reply = {
@@ -338,7 +436,7 @@ class Gateway:
             "connectionId": connection.info.connection_id,
             "requestId": request_id,
         }
-        connection.outbox.put_nowait(json.dumps(reply))
+        connection.outbox.put_text(json.dumps(reply))
 
     async def _disconnected(self, connection: _Connection) -> None:
         assert self._api is not None
@@ -370,10 +468,14 @@ class Gateway:
                 f"the data is {len(data)} bytes; the limit is {self.limits.message_bytes}"
             )
         try:
-            message: str | bytes = data.decode("utf-8")
+            data.decode("utf-8")
+            text = True
         except UnicodeDecodeError:
-            message = data
-        connection.outbox.put_nowait(message)
+            text = False
+        try:
+            connection.outbox.put(data, text)
+        except OutboxFull as exc:
+            raise LimitExceeded(str(exc)) from exc
 
     async def describe(self, connection_id: str) -> dict[str, Any]:
         connection = self._open_connection(connection_id)

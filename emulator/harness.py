@@ -24,7 +24,7 @@ from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
 from emulator.package import PackageError
-from emulator.runner import LambdaRunner, runtime_library
+from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
 from emulator.stack import Stack
 from emulator.state import Restored
 from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
@@ -45,6 +45,8 @@ class HarnessSettings:
     website_port: int = 0
     control_plane_port: int = 0
     connections_port: int = 0
+    post_latency: float = 0.0  # seconds added to each @connections call, as AWS's network
+    worker_idle: float = IDLE_WORKER_SECONDS  # an idle worker is retired after this
     limits: Limits = field(default_factory=Limits)
     # None: embed moto's server. A URL (LocalStack's): use that account's control planes.
     control_plane_url: str | None = None
@@ -70,13 +72,23 @@ class Reloaded:
 
 
 class Harness:
-    """Starts and stops one stack; ``out`` receives deploy's report (None: no report)."""
+    """Starts and stops one stack; ``out`` receives deploy's report (None: no report).
 
-    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
+    ``control_plane``: an embedded control plane to share with other harnesses (each
+    still deploys into an account of its own); its owner starts and stops it.
+    """
+
+    def __init__(
+        self,
+        settings: HarnessSettings,
+        out: TextIO | None = None,
+        control_plane: ControlPlane | None = None,
+    ) -> None:
         self.settings = settings
         self._workdir = tempfile.TemporaryDirectory(prefix="ws-emulator-")
-        self.control_plane: ControlPlane | None = None
-        if settings.control_plane_url is None:
+        self._owns_control_plane = control_plane is None
+        self.control_plane = control_plane
+        if control_plane is None and settings.control_plane_url is None:
             self.control_plane = ControlPlane(settings.control_plane_port)
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
@@ -86,6 +98,7 @@ class Harness:
         self.report = Report(out=out)
         self.stack = settings.stack
         self.restored: Restored | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
 
     @property
     def workdir(self) -> Path:
@@ -117,10 +130,12 @@ class Harness:
         )
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         settings = self.settings
         stack = settings.stack
         if self.control_plane is not None:
-            await asyncio.to_thread(self.control_plane.start)
+            if self._owns_control_plane:
+                await asyncio.to_thread(self.control_plane.start)
             self.target = await asyncio.to_thread(
                 self.control_plane.new_account, stack.region, settings.account_id
             )
@@ -144,6 +159,7 @@ class Harness:
             settings.gateway_port,
             settings.limits,
             settings.connections_port,
+            settings.post_latency,
         )
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
@@ -251,6 +267,7 @@ class Harness:
             runtime=runtime_library(self.workdir / "runtime"),
             log_dir=self.log_dir,
             resolve={domain: (LOOPBACK, self.gateway.connections_port)},
+            idle_timeout=self.settings.worker_idle,
         )
         return self.runner
 
@@ -272,7 +289,7 @@ class Harness:
                 log.exception("could not save the tables to %s", self.settings.state_dir)
         if self.website is not None:
             self.website.stop()
-        if self.control_plane is not None:
+        if self.control_plane is not None and self._owns_control_plane:
             self.control_plane.stop()
         self._workdir.cleanup()
 
@@ -284,8 +301,13 @@ class BackgroundHarness:
     it on exit, whatever happened inside.
     """
 
-    def __init__(self, settings: HarnessSettings, out: TextIO | None = None) -> None:
-        self.harness = Harness(settings, out)
+    def __init__(
+        self,
+        settings: HarnessSettings,
+        out: TextIO | None = None,
+        control_plane: ControlPlane | None = None,
+    ) -> None:
+        self.harness = Harness(settings, out, control_plane)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="harness", daemon=True)
 

@@ -31,6 +31,7 @@ log = logging.getLogger("emulator.lambda")
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 MAX_WORKERS_PER_FUNCTION = 8
+IDLE_WORKER_SECONDS = 120.0  # an idle worker is retired after this, as Lambda recycles
 RESULT_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous response limit
 _STREAM_LIMIT = RESULT_LIMIT + 1024 * 1024
 
@@ -129,12 +130,24 @@ class _Worker:
         self.process = process
         self.spec = spec  # the code and configuration it was started with
         self.function = spec.name
+        self.idle_since = time.monotonic()
         assert process.stderr is not None
         self.log_task = asyncio.create_task(self._relay_logs(process.stderr, logs))
 
     async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
         while line := await stream.readline():
             logs.output(self.function, line.decode(errors="replace").rstrip())
+
+    @property
+    def alive(self) -> bool:
+        """Still running, as far as the kernel says (not only as far as asyncio noticed)."""
+        if self.process.returncode is not None:
+            return False
+        try:
+            state = Path(f"/proc/{self.process.pid}/stat").read_text().split(") ")[-1][0]
+        except (OSError, IndexError):
+            return False
+        return state not in "ZX"  # a zombie or dead process can't take a request
 
     def peak_memory_mb(self) -> int:
         try:
@@ -168,6 +181,7 @@ class LambdaRunner:
         log_dir: Path,
         resolve: Mapping[str, tuple[str, int]] | None = None,
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
+        idle_timeout: float = IDLE_WORKER_SECONDS,
     ) -> None:
         self.functions = dict(functions)
         self._runtime_env = dict(runtime_env)
@@ -176,6 +190,8 @@ class LambdaRunner:
         self.logs = FunctionLogs(log_dir)
         self._idle: dict[str, list[_Worker]] = {name: [] for name in functions}
         self._max_workers = max_workers
+        self._idle_timeout = idle_timeout
+        self._reaper: asyncio.Task[None] | None = None
         self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[_Worker] = set()
 
@@ -230,9 +246,18 @@ class LambdaRunner:
         """
         spec = self.functions[function]
         request_id = str(uuid.uuid4())
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._retire_idle_workers())
         async with self._slots[function]:
             idle = self._idle[function]
-            worker = idle.pop() if idle else await self._spawn(spec)
+            worker = None
+            while idle and worker is None:
+                worker = idle.pop()
+                if not worker.alive:  # died while it waited (killed, out of memory…)
+                    await worker.stop()
+                    worker = None
+            if worker is None:
+                worker = await self._spawn(spec)
             self._busy.add(worker)
             try:
                 reply = await self._run(worker, spec, event, request_id, trigger_id)
@@ -242,6 +267,7 @@ class LambdaRunner:
                 raise
             self._busy.discard(worker)
             if worker.spec == self.functions.get(function):
+                worker.idle_since = time.monotonic()
                 idle.append(worker)
             else:  # the function was updated meanwhile: this environment is retired
                 await worker.stop()
@@ -330,7 +356,30 @@ class LambdaRunner:
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
         return changed
 
+    async def retire_idle(self, idle_for: float) -> int:
+        """Stop workers idle for ``idle_for`` seconds, as Lambda recycles environments."""
+        now = time.monotonic()
+        retired: list[_Worker] = []
+        for name, pool in self._idle.items():
+            keep = [w for w in pool if now - w.idle_since < idle_for and w.alive]
+            retired += [w for w in pool if w not in keep]
+            self._idle[name] = keep
+        await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
+        return len(retired)
+
+    async def _retire_idle_workers(self) -> None:
+        while True:
+            await asyncio.sleep(min(self._idle_timeout / 4, 5.0))
+            await self.retire_idle(self._idle_timeout)
+
+    @property
+    def worker_count(self) -> int:
+        return sum(len(pool) for pool in self._idle.values()) + len(self._busy)
+
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
         workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
         for pool in self._idle.values():
             pool.clear()

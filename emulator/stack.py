@@ -143,12 +143,31 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """API Gateway's token bucket for a route: ``burst`` requests at once, ``rate`` a second."""
+
+    burst: int
+    rate: float
+
+    def validate(self, what: str) -> None:
+        _require(
+            self.burst >= 0 and self.rate >= 0,
+            f"{what}: throttling burst and rate must be 0 or more",
+        )
+
+    def settings(self) -> dict[str, float | int]:
+        """As a stage's route settings spell it."""
+        return {"ThrottlingBurstLimit": self.burst, "ThrottlingRateLimit": float(self.rate)}
+
+
+@dataclass(frozen=True)
 class Route:
     """A route of the WebSocket API and what API Gateway does around the call."""
 
     key: str
     two_way: bool = False  # a route response sends the integration's result back
     content_handling: str | None = None  # the integration's ContentHandlingStrategy
+    throttle: Throttle | None = None  # this route's own limits on the stage
 
     def validate(self) -> None:
         _require(
@@ -164,6 +183,8 @@ class Route:
             self.content_handling is None or self.content_handling in CONTENT_HANDLING,
             f"route {self.key!r}: content handling must be one of {', '.join(CONTENT_HANDLING)}",
         )
+        if self.throttle is not None:
+            self.throttle.validate(f"route {self.key!r}")
 
 
 @dataclass(frozen=True)
@@ -270,6 +291,7 @@ class Stack:
     buckets: tuple[str, ...] = ()  # plain buckets (before the prefix)
     route_selection_expression: str = DEFAULT_ROUTE_SELECTION
     api_title: str | None = None  # the API's name, when the description fixes it
+    throttle: Throttle | None = None  # the stage's default limits for every route
 
     def __post_init__(self) -> None:
         if self.prefix:
@@ -310,6 +332,8 @@ class Stack:
                 bool(BUCKET_NAME_PATTERN.fullmatch(self._named(bucket))),
                 f"bucket {bucket!r}: 3-63 lowercase letters, digits, '.' or '-'",
             )
+        if self.throttle is not None:
+            self.throttle.validate(f"stage {self.stage!r}")
         _require(
             bool(self.functions),
             "the stack has no functions, so its API would have no routes",

@@ -38,6 +38,7 @@ from emulator.stack import (
     Stack,
     StackError,
     Table,
+    Throttle,
     variables,
 )
 
@@ -90,6 +91,7 @@ class LoadedTemplate:
 
     stack: Stack
     skipped: list[str] = field(default_factory=list)  # one line each
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
 
 
 def _suffix(stack_name: str, logical_id: str, length: int = 12) -> str:
@@ -527,6 +529,12 @@ class _Reader:
             elif props.get("AuthorizationType") == "AWS_IAM":
                 self.skipped.append(f"route {key!r}: AWS_IAM authorization is not enforced")
         authorizer = self._authorizer(authorizer_id, functions) if authorizer_id else None
+        stage_name, stage_props = self._stage(api_id, stage)
+        route_settings = stage_props.get("RouteSettings") or {}
+        for function_routes in routes.values():
+            function_routes[:] = [
+                replace(r, throttle=_throttle(route_settings.get(r.key))) for r in function_routes
+            ]
         served = [
             replace(function, routes=tuple(routes.get(logical_id, ())))
             for logical_id, function in functions.items()
@@ -536,7 +544,8 @@ class _Reader:
             name=self.stack_name,
             functions=tuple(served),
             tables=tuple(self._table(t) for t in self.of_type("AWS::DynamoDB::Table")),
-            stage=self._stage(api_id, stage),
+            stage=stage_name,
+            throttle=_throttle(stage_props.get("DefaultRouteSettings")),
             region=self.region,
             authorizer=authorizer,
             buckets=tuple(self.names[b] for b in self.of_type("AWS::S3::Bucket")),
@@ -586,19 +595,22 @@ class _Reader:
             return bool((target.split(".")[0] if isinstance(target, str) else target[0]) == api_id)
         return True
 
-    def _stage(self, api_id: str, wanted: str | None) -> str:
-        stages = [
-            str(self.properties(logical_id).get("StageName"))
+    def _stage(self, api_id: str, wanted: str | None) -> tuple[str, dict[str, Any]]:
+        """The stage served, and its properties (empty when the template has none)."""
+        stages = {
+            str(props.get("StageName")): props
             for logical_id in self.of_type("AWS::ApiGatewayV2::Stage")
             if self._belongs(logical_id, api_id)
-        ]
+            for props in [self.properties(logical_id)]
+        }
+        names = ", ".join(stages)
         if wanted is not None:
             if stages and wanted not in stages:
-                raise TemplateError(f"--stage {wanted}: the API's stages are {', '.join(stages)}")
-            return wanted
+                raise TemplateError(f"--stage {wanted}: the API's stages are {names}")
+            return wanted, stages.get(wanted, {})
         if len(stages) > 1:
-            raise TemplateError(f"the API has stages {', '.join(stages)}: choose one with --stage")
-        return stages[0] if stages else DEFAULT_STAGE
+            raise TemplateError(f"the API has stages {names}: choose one with --stage")
+        return next(iter(stages.items()), (DEFAULT_STAGE, {}))
 
     def _integration(
         self, logical_id: str, functions: Mapping[str, Function]
@@ -744,6 +756,19 @@ class _Reader:
         return replace(table, key_types=key_types)
 
 
+def _throttle(settings: Any) -> Throttle | None:
+    """Throttling from a stage's route settings, when both limits are given."""
+    if not isinstance(settings, Mapping):
+        return None
+    burst, rate = settings.get("ThrottlingBurstLimit"), settings.get("ThrottlingRateLimit")
+    if burst is None or rate is None:
+        return None
+    try:
+        return Throttle(int(burst), float(rate))
+    except (TypeError, ValueError) as exc:
+        raise TemplateError(f"throttling {settings}: burst and rate must be numbers") from exc
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -794,4 +819,10 @@ def load(
         stack = reader.read(stage, api)
     except StackError as exc:
         raise TemplateError(str(exc)) from exc
-    return LoadedTemplate(stack=stack, skipped=reader.skipped)
+    tables = {
+        logical_id: stack.table_name(table)
+        for logical_id in reader.of_type("AWS::DynamoDB::Table")
+        for table in stack.tables
+        if table.name == reader.names[logical_id]
+    }
+    return LoadedTemplate(stack=stack, skipped=reader.skipped, tables=tables)

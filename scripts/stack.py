@@ -11,7 +11,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from chat import config, rules
-from emulator.stack import DEFAULT_REGION, Function, Index, Route, Stack, Table, Website
+from emulator.stack import (
+    DEFAULT_REGION,
+    Function,
+    Index,
+    Route,
+    Stack,
+    Table,
+    Throttle,
+    Website,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS_DIR = ROOT / "handlers"
@@ -66,6 +75,10 @@ FUNCTIONS = (
     _function("get-room", "get_room.handler", rules.GET_ROOM),
 )
 
+# API Gateway's throttle on every route of the stage: a ceiling for the whole API, not
+# per user (the handlers limit each user and connection themselves).
+THROTTLE = Throttle(burst=2000, rate=1000)
+
 # The client files uploaded to the website bucket; config.js is written at deploy.
 WEBSITE = Website(
     directory=FRONTEND_DIR,
@@ -102,6 +115,7 @@ def chat_stack(
         functions=functions,
         source=HANDLERS_DIR,
         website=WEBSITE,
+        throttle=THROTTLE,
     )
 
 

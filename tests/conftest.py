@@ -1,7 +1,9 @@
 """Fixtures shared by the end-to-end and browser tiers: one stack per session.
 
-One suite, several targets, chosen by ``CHAT_TEST_TARGET`` (as moto runs its suite
-again against its server):
+The stack is the ``websocket_api`` fixture of the package's own pytest plugin,
+configured in pyproject.toml: the chat's Python stack (``scripts.stack:CHAT``), one
+for the whole session; ``stack`` is its harness. One suite, several targets, chosen
+by ``CHAT_TEST_TARGET`` (as moto runs its suite again against its server):
 
 - ``local`` (the default): the embedded AWS emulator, in this process;
 - ``localstack``: a real LocalStack — the one at ``LOCALSTACK_ENDPOINT`` if set, the one
@@ -13,17 +15,17 @@ again against its server):
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from emulator.deploy import Report
-from emulator.destroy import Destroyer
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from scripts import localstack
 from scripts.stack import chat_stack
 from tests.client import ChatClient
+
+pytest_plugins = ["pytester"]  # the plugin's own tests run small projects of tests
 
 TARGETS = ("local", "localstack")
 TARGET = os.environ.get("CHAT_TEST_TARGET", "local")
@@ -32,8 +34,8 @@ if TARGET not in TARGETS:
 
 
 @pytest.fixture(scope="session")
-def control_plane_url() -> Iterator[str | None]:
-    """LocalStack's URL on the localstack target; None: embed moto's server."""
+def websocket_api_control_plane_url() -> Iterator[str | None]:
+    """Where the plugin deploys: LocalStack's URL on the localstack target, else embedded."""
     if TARGET == "local":
         yield None
         return
@@ -41,24 +43,14 @@ def control_plane_url() -> Iterator[str | None]:
         yield endpoint
 
 
-@pytest.fixture(scope="session")
-def stack(
-    control_plane_url: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Harness]:
+@pytest.fixture
+def stack(websocket_api: WebSocketApi) -> Harness:
     """The whole stack on the chosen target: control planes, deployed chat, gateway, website."""
-    settings = HarnessSettings(
-        stack=chat_stack(prefix=f"t{secrets.token_hex(3)}", stage="test"),
-        control_plane_url=control_plane_url,
-        outputs_path=tmp_path_factory.mktemp("outputs") / f"outputs-{TARGET}.json",
-    )
-    with BackgroundHarness(settings) as harness:
-        yield harness
-        if control_plane_url is not None:  # LocalStack outlives the session: tidy up
-            assert harness.target is not None
-            Destroyer(settings.stack, harness.target, Report(out=None)).destroy()
+    return websocket_api.harness
 
 
-# Small limits, so that tests reach them quickly (see chat.config.Limits).
+# Small limits, so that tests reach them quickly (see chat.config.Limits); a test,
+# class or module marked LIMITED runs against a stack of its own with them.
 SMALL_LIMITS = {
     "rate_window_seconds": 60,
     "rate_per_connection": 30,
@@ -68,17 +60,7 @@ SMALL_LIMITS = {
     "max_pending_per_user": 2,
     "presence_probe_seconds": 0,
 }
-
-
-@pytest.fixture(scope="session")
-def limited_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The chat with :data:`SMALL_LIMITS`, on the embedded emulator."""
-    settings = HarnessSettings(
-        stack=chat_stack(prefix=f"l{secrets.token_hex(3)}", stage="test", limits=SMALL_LIMITS),
-        outputs_path=tmp_path_factory.mktemp("limited") / "outputs.json",
-    )
-    with BackgroundHarness(settings) as harness:
-        yield harness
+LIMITED = pytest.mark.websocket_api(template=chat_stack(stage="test", limits=SMALL_LIMITS))
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ request the server refused for its rate."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import expect
 
-from emulator.harness import Harness
 from tests.browser.pages import SCREENS, MakeClient, OpenPage, create_room, send, sign_in
-from tests.conftest import SMALL_LIMITS
+from tests.conftest import LIMITED, SMALL_LIMITS
 
 
 @SCREENS
@@ -38,22 +35,11 @@ def test_two_members_with_one_name_are_told_apart(
     expect(page.locator("#messages .message .author").last).to_have_text(labels[1])
 
 
-@pytest.fixture
-def limited_page(browser: Browser, limited_stack: Harness) -> Iterator[Page]:
-    """A desktop page on the chat with small limits."""
-    assert limited_stack.website is not None
-    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(limited_stack.website.url)
-    yield page
-    context.close()
-
-
-def test_sending_too_fast_says_so_and_offers_retry(limited_page: Page) -> None:
+@LIMITED
+def test_sending_too_fast_says_so_and_offers_retry(open_page: OpenPage) -> None:
     """Past the connection's rate, messages are shown as not sent, with the reason and
     Retry, rather than vanishing."""
-    page = limited_page
+    page = open_page(viewport={"width": 1280, "height": 800})
     sign_in(page, "Hasty")
     create_room(page, "Fast")
     for i in range(SMALL_LIMITS["rate_per_connection"] + 3):

@@ -17,7 +17,7 @@ from botocore.exceptions import ParamValidationError
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.destroy import Destroyer
 from emulator.harness import Harness
-from emulator.stack import Stack, StackError
+from emulator.stack import Stack, StackError, Throttle
 from emulator.targets import Target
 from scripts.stack import FUNCTIONS, HANDLERS_DIR, chat_stack
 
@@ -287,3 +287,19 @@ def test_local_stack_writes_its_outputs_file(stack: Harness) -> None:
     assert written.websocket_url == stack.gateway.url
     assert written.website_url == stack.website.url
     assert written.functions["sendMessage"].endswith("chat-send-message")
+
+
+def test_stage_throttling_is_deployed_and_updated(fresh_stack: Stack, target: Target) -> None:
+    """The stack's throttle lands on the stage; a change updates it; a repeat changes nothing."""
+    outputs, _, _ = deploy(fresh_stack, target)
+    apigw = target.client("apigatewayv2")
+    stage = apigw.get_stage(ApiId=outputs.api_id, StageName=fresh_stack.stage)
+    assert fresh_stack.throttle is not None
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == fresh_stack.throttle.burst
+    slower = replace(fresh_stack, throttle=Throttle(burst=5, rate=1.0))
+    _, report, _ = deploy(slower, target)
+    assert ("updated", "stage", fresh_stack.stage) in report.changes
+    stage = apigw.get_stage(ApiId=outputs.api_id, StageName=fresh_stack.stage)
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 5
+    _, again, _ = deploy(slower, target)
+    assert again.changes == []

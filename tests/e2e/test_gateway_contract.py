@@ -7,17 +7,18 @@ in the handlers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 import json
 import logging
 import os
-import secrets
 import socket
 import ssl
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -32,10 +33,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.api import ApiError, load_api
-from emulator.controlplane import new_account_id
 from emulator.gateway import Limits
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
-from emulator.template import load
+from emulator.harness import Harness
+from emulator.pytest_plugin import WebSocketApi
 from tests.timing import seconds
 
 SENTINEL = "CONTRACT_TEST_SENTINEL"
@@ -43,23 +43,25 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "temp
 TOKEN = "let-me-in"  # the template's default Token parameter
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The contract template deployed to its own embedded emulator account and served."""
+# The package's pytest plugin deploys and serves the template; its harness lives as
+# long as this module's tests run, in an account of its own.
+pytestmark = pytest.mark.websocket_api(template=TEMPLATE, isolation="module")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sentinel() -> Iterator[None]:
+    """A variable of the emulator's own environment, set before any worker starts."""
     os.environ[SENTINEL] = "must not leak into functions"
-    account_id = new_account_id()
-    loaded = load(
-        TEMPLATE,
-        stack_name=f"contract-{secrets.token_hex(3)}",
-        account_id=account_id,
-        work_dir=tmp_path_factory.mktemp("contract"),
-    )
     try:
-        settings = HarnessSettings(stack=loaded.stack, account_id=account_id)
-        with BackgroundHarness(settings) as harness:
-            yield harness
+        yield
     finally:
         del os.environ[SENTINEL]
+
+
+@pytest.fixture
+def api(websocket_api: WebSocketApi) -> Harness:
+    """The contract template's harness: its gateway and runner are what is under test."""
+    return websocket_api.harness
 
 
 def url(api: Harness, **query: str) -> str:
@@ -362,14 +364,19 @@ def test_oversized_post_is_payload_too_large(api: Harness) -> None:
 # --- limits and disconnect codes ----------------------------------------------------------
 
 
+def send_and_wait(fragments: list[str], ws: ClientConnection) -> None:
+    """Send one fragmented message, then wait for a frame: a close can come during either."""
+    ws.send(fragments)
+    ws.recv(timeout=seconds(15))
+
+
 def test_oversized_message_closes_with_1009(api: Harness) -> None:
     """A client message over 128 KB, even in 32 KB frames, closes the socket with 1009."""
     with connect(url(api), max_size=None) as ws:
         cid = connection_id(ws)
         body = json.dumps({"meta": {"action": "echo"}, "pad": "x" * (128 * 1024)})
-        ws.send([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)])
         with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=seconds(15))
+            send_and_wait([body[i : i + 32 * 1024] for i in range(0, len(body), 32 * 1024)], ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009
     assert recorded(api, cid, "disconnect")["requestContext"]["disconnectStatusCode"] == 1009
@@ -516,3 +523,169 @@ def test_a_stale_package_is_refused(api: Harness, tmp_path: Path) -> None:
             packages,
             tmp_path / "code",
         )
+
+
+# --- bounds and faults ----------------------------------------------------------------------
+
+
+def _silent_client(api: Harness) -> tuple[socket.socket, str]:
+    """A client that upgrades, learns its connection id from one echo, then never reads
+    again, with a tiny receive window so that the kernel's buffers fill up quickly."""
+    assert api.gateway is not None
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(seconds(15))
+    raw.connect(("127.0.0.1", api.gateway.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(
+        f"GET /test?token={TOKEN} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += raw.recv(4096)
+    assert received.startswith(b"HTTP/1.1 101"), received
+    received = received.split(b"\r\n\r\n", 1)[1]
+    payload = json.dumps({"meta": {"action": "echo"}}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    raw.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    while True:  # one unmasked text frame from the server: 2 bytes, then a 16-bit length
+        if len(received) >= 4:
+            size = int.from_bytes(received[2:4], "big") if received[1] == 126 else received[1]
+            start = 4 if received[1] == 126 else 2
+            if len(received) >= start + size:
+                echoed = json.loads(received[start : start + size])
+                return raw, str(echoed["event"]["requestContext"]["connectionId"])
+        received += raw.recv(65536)
+
+
+def test_a_full_outbox_refuses_posts_with_limit_exceeded(api: Harness) -> None:
+    """A client that doesn't read fills its outbox: posts get LimitExceededException (429),
+    as AWS documents that error for a full client-side buffer."""
+    assert api.gateway is not None
+    saved = api.gateway.limits
+    api.gateway.limits = replace(saved, outbox_bytes=300 * 1024)
+    silent, silent_id = _silent_client(api)
+    try:
+        with connect(url(api)) as ws:
+            accepted = 0
+            while (outcome := call(ws, "manage", op="post", target=silent_id, size=100 * 1024)) == {
+                "ok": True
+            }:
+                accepted += 1
+                assert accepted < 80, "8 MB of posts never filled a 300 KB outbox"
+            # The handler's boto3 retried the throttling error before giving up, as it would.
+            assert outcome == {"error": "LimitExceededException", "status": 429}
+            assert accepted > 3  # the kernel's buffers took some before the outbox filled
+    finally:
+        api.gateway.limits = saved
+        silent.close()
+
+
+def _raw_post(api: Harness, headers: str, body: bytes = b"") -> tuple[int, str]:
+    """A hand-written POST to @connections; returns the status and the error type."""
+    assert api.gateway is not None
+    context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
+    with (
+        socket.create_connection(
+            ("127.0.0.1", api.gateway.connections_port), timeout=seconds(15)
+        ) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(
+            f"POST /test/@connections/abc HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n".encode()
+            + body
+        )
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = tls.recv(4096)
+            assert chunk, reply
+            reply += chunk
+    head = reply.split(b"\r\n\r\n")[0].decode()
+    status = int(head.split()[1])
+    error = next(
+        (line.split(":", 1)[1].strip() for line in head.splitlines() if "x-amzn-ErrorType" in line),
+        "",
+    )
+    return status, error
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error"),
+    [
+        ("Content-Length: -1\r\n", 400, "BadRequestException"),
+        ("", 411, "BadRequestException"),
+        (f"Content-Length: {256 * 1024 * 1024}\r\n", 413, "PayloadTooLargeException"),
+    ],
+)
+def test_connections_checks_the_length_before_reading_the_body(
+    api: Harness, headers: str, status: int, error: str
+) -> None:
+    """A bad or oversized Content-Length is answered at once; no body is read or awaited."""
+    assert _raw_post(api, headers) == (status, error)
+
+
+def test_deeply_nested_json_is_just_unmatched(
+    api: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 2 KB frame nested 1,000 deep matches no route (Forbidden here): no crash, no silence."""
+    frame = "[" * 1000 + "]" * 1000
+    with connect(url(api)) as ws:
+        ws.send(frame)
+        assert json.loads(ws.recv(timeout=seconds(15)))["message"] == "Forbidden"
+        assert report(ws)["event"]["requestContext"]["routeKey"] == "echo"
+    assert "Task exception was never retrieved" not in caplog.text
+
+
+def test_a_worker_that_died_while_idle_is_not_handed_a_request(api: Harness) -> None:
+    """Kill the warm worker between two calls: the second still succeeds, on a new one."""
+    with connect(url(api)) as ws:
+        first = report(ws)["pid"]
+        os.kill(first, 9)
+        deadline = time.monotonic() + seconds(15)
+        while _running(first):  # it has died, while idle, before the next request
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        second = report(ws)
+    assert second["pid"] != first
+    assert second["event"]["requestContext"]["routeKey"] == "echo"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+def test_idle_workers_are_retired(api: Harness) -> None:
+    """A worker idle past the limit is stopped, as Lambda recycles environments."""
+    assert api.runner is not None
+    with connect(url(api)) as ws:
+        pid = report(ws)["pid"]
+    assert api.loop is not None
+    retired = asyncio.run_coroutine_threadsafe(api.runner.retire_idle(0), api.loop).result(
+        timeout=seconds(15)
+    )
+    assert retired >= 1
+    assert not _running(pid)
+
+
+def test_stage_throttling_is_enforced_per_route(api: Harness) -> None:
+    """The stage's route settings reach the control plane, and the gateway enforces them:
+    past the burst, frames get Too Many Requests; other routes are not throttled."""
+    assert api.target is not None
+    assert api.outputs is not None
+    stage = api.target.client("apigatewayv2").get_stage(ApiId=api.outputs.api_id, StageName="test")
+    assert stage["RouteSettings"]["limited"]["ThrottlingBurstLimit"] == 2
+    with connect(url(api)) as ws:
+        for _ in range(6):
+            ws.send(json.dumps({"meta": {"action": "limited"}}))
+        ws.send(json.dumps({"meta": {"action": "echo"}}))  # two-way and not throttled
+        throttled = []
+        while "event" not in (reply := json.loads(ws.recv(timeout=seconds(15)))):
+            throttled.append(reply)
+    assert len(throttled) >= 3
+    assert {e["message"] for e in throttled} == {"Too Many Requests"}

@@ -2,7 +2,7 @@
 requests waiting, member lists larger than a post, replies that can't be posted, and
 presence that converges when ``$disconnect`` is lost.
 
-These run on a stack of their own with small limits (``limited_stack``), so that
+These run on a stack of their own with small limits (``LIMITED`` in tests/conftest.py), so that
 reaching them is quick.
 """
 
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -22,33 +21,12 @@ from chat.rules import Identity
 from chat.store import MEMBER_PREFIX
 from emulator.harness import Harness
 from tests.client import ChatClient
-from tests.conftest import SMALL_LIMITS
+from tests.conftest import LIMITED, SMALL_LIMITS
 from tests.e2e.chat import create_room, join, member, store_for
 from tests.timing import seconds
 
 LIMITS = SMALL_LIMITS
-
-
-@pytest.fixture
-def limited(limited_stack: Harness) -> Harness:
-    """The stack with small limits."""
-    return limited_stack
-
-
-@pytest.fixture
-def client(limited: Harness) -> Iterator[Callable[..., ChatClient]]:
-    """Connect users to the limited stack; closed at the end of the test."""
-    clients: list[ChatClient] = []
-
-    def make(name: str, key: str | None = None) -> ChatClient:
-        assert limited.gateway is not None
-        made = ChatClient(limited.gateway.url, name, key)
-        clients.append(made)
-        return made
-
-    yield make
-    for made in clients:
-        made.close()
+pytestmark = LIMITED
 
 
 def until(condition: Callable[[], Any], timeout: float = 10) -> Any:
@@ -61,11 +39,11 @@ def until(condition: Callable[[], Any], timeout: float = 10) -> Any:
 
 
 def test_a_flooding_connection_is_rate_limited_and_others_are_not(
-    limited: Harness, client: Callable[..., ChatClient]
+    stack: Harness, make_client: Callable[..., ChatClient]
 ) -> None:
     """100 sends in a burst from one connection: those past its rate get RATE_LIMITED
     (with when to retry), at most the rate are stored, and another member still sends."""
-    alice, bob = client("Alice"), client("Bob")
+    alice, bob = make_client("Alice"), make_client("Bob")
     room_id = create_room(alice)
     join(alice, bob, room_id)
     for i in range(100):
@@ -76,7 +54,7 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_not(
     assert all(0 < r["retryAfter"] <= LIMITS["rate_window_seconds"] for r in limited_)
     assert {r["type"] for r in replies} <= {"messageSent", "error"}
     assert say_ok(alice, room_id, "still heard")
-    stored = store_for(limited).messages(room_id, None, 50)[0]
+    stored = store_for(stack).messages(room_id, None, 50)[0]
     assert sum(1 for m in stored if m.text.startswith("flood")) <= LIMITS["rate_per_connection"]
 
 
@@ -85,10 +63,10 @@ def say_ok(client: ChatClient, room_id: str, text: str) -> bool:
     return reply["type"] == "messageSent"
 
 
-def test_a_users_tabs_share_the_users_rate(client: Callable[..., ChatClient]) -> None:
+def test_a_users_tabs_share_the_users_rate(make_client: Callable[..., ChatClient]) -> None:
     """Three tabs of one user, each under its own rate, together meet the user's."""
-    first = client("Tabs")
-    tabs = [first, client("Tabs", key=first.key), client("Tabs", key=first.key)]
+    first = make_client("Tabs")
+    tabs = [first, make_client("Tabs", key=first.key), make_client("Tabs", key=first.key)]
     codes = [
         tab.request("getRoom", expect="roomInfo", roomId="abcdefghjk")["code"]
         for _ in range(20)
@@ -98,40 +76,40 @@ def test_a_users_tabs_share_the_users_rate(client: Callable[..., ChatClient]) ->
     assert codes.count("ROOM_NOT_FOUND") <= LIMITS["rate_per_user"]
 
 
-def refused_status(limited: Harness, name: str, key: str) -> int | None:
+def refused_status(stack: Harness, name: str, key: str) -> int | None:
     """The HTTP status of a refused upgrade, or None when it opened (then closed)."""
-    assert limited.gateway is not None
+    assert stack.gateway is not None
     try:
-        with connect(f"{limited.gateway.url}?{urlencode({'name': name, 'key': key})}"):
+        with connect(f"{stack.gateway.url}?{urlencode({'name': name, 'key': key})}"):
             return None
     except InvalidStatus as refused:
         return refused.response.status_code
 
 
 def test_connections_per_user_are_capped_and_closed_ones_free_their_place(
-    limited: Harness, client: Callable[..., ChatClient]
+    stack: Harness, make_client: Callable[..., ChatClient]
 ) -> None:
     """A fourth tab is refused with 429; closing one makes room; a connection whose
     $disconnect was lost (a record with no socket behind it) doesn't count."""
     key = secrets.token_hex(16)
-    tabs = [client("Many", key=key) for _ in range(LIMITS["max_connections_per_user"])]
-    assert refused_status(limited, "Many", key) == 429
+    tabs = [make_client("Many", key=key) for _ in range(LIMITS["max_connections_per_user"])]
+    assert refused_status(stack, "Many", key) == 429
     tabs.pop().close()
-    until(lambda: refused_status(limited, "Many", key) is None)
+    until(lambda: refused_status(stack, "Many", key) is None)
     # A ghost: the record of a connection that is gone, its $disconnect never seen.
     ghost = Identity(tabs[0].user_id, "Many")
-    store_for(limited).put_connection("ghost-" + secrets.token_hex(4), ghost, "x", 2**31)
-    tabs.append(client("Many", key=key))  # the ghost is probed and doesn't count
+    store_for(stack).put_connection("ghost-" + secrets.token_hex(4), ghost, "x", 2**31)
+    tabs.append(make_client("Many", key=key))  # the ghost is probed and doesn't count
 
 
 def test_join_requests_waiting_are_bounded_per_room_and_per_user(
-    client: Callable[..., ChatClient],
+    make_client: Callable[..., ChatClient],
 ) -> None:
     """A room takes 3 waiting requests, a user makes 2: the next gets LIMIT_REACHED and
     changes nothing; a decision frees a place."""
-    admin = client("Admin")
+    admin = make_client("Admin")
     room_id = create_room(admin)
-    askers = [client(f"Asker {i}") for i in range(4)]
+    askers = [make_client(f"Asker {i}") for i in range(4)]
     replies = [a.request("joinRoom", expect="joinRequested", roomId=room_id) for a in askers]
     assert [r["type"] for r in replies[:3]] == ["joinRequested"] * 3
     assert (replies[3]["code"], replies[3]["limit"]) == ("LIMIT_REACHED", 3)
@@ -144,7 +122,7 @@ def test_join_requests_waiting_are_bounded_per_room_and_per_user(
         "joinRequested"
     )
 
-    keen = client("Keen")
+    keen = make_client("Keen")
     rooms = [create_room(admin, f"Room {i}") for i in range(3)]
     first, second, third = (
         keen.request("joinRoom", expect="joinRequested", roomId=r) for r in rooms
@@ -158,16 +136,16 @@ def test_join_requests_waiting_are_bounded_per_room_and_per_user(
 
 
 def test_a_member_list_over_128_kb_arrives_in_parts(
-    limited: Harness, client: Callable[..., ChatClient]
+    stack: Harness, make_client: Callable[..., ChatClient]
 ) -> None:
     """700 members with 32-emoji names (more than one post holds): getMembers answers
     in parts that each fit, and together they list everyone."""
-    admin = client("Admin")
+    admin = make_client("Admin")
     room_id = create_room(admin)
-    dynamodb = limited.target.client("dynamodb") if limited.target else None
+    dynamodb = stack.target.client("dynamodb") if stack.target else None
     assert dynamodb is not None
-    assert limited.outputs is not None
-    table = limited.outputs.tables["ROOMS_TABLE"]
+    assert stack.outputs is not None
+    table = stack.outputs.tables["ROOMS_TABLE"]
     users = [f"u{secrets.token_hex(10)}" for _ in range(700)]
     for start in range(0, len(users), 25):
         dynamodb.batch_write_item(
@@ -203,17 +181,17 @@ def seeded_member(room_id: str, user_id: str) -> dict[str, Any]:
 
 
 def test_a_pending_member_whose_disconnect_was_lost_is_shown_offline(
-    limited: Harness, client: Callable[..., ChatClient]
+    stack: Harness, make_client: Callable[..., ChatClient]
 ) -> None:
     """A pending member's connection vanished without $disconnect (broadcasts never post
     to pending members, so no 410 finds it): the admin's list converges to offline."""
-    admin, pat = client("Admin"), client("Pat")
+    admin, pat = make_client("Admin"), make_client("Pat")
     room_id = create_room(admin)
     pat.request("joinRoom", expect="joinRequested", roomId=room_id)
-    assert limited.target is not None
-    assert limited.outputs is not None
-    limited.target.client("dynamodb").update_item(
-        TableName=limited.outputs.tables["ROOMS_TABLE"],
+    assert stack.target is not None
+    assert stack.outputs is not None
+    stack.target.client("dynamodb").update_item(
+        TableName=stack.outputs.tables["ROOMS_TABLE"],
         Key={"roomId": {"S": room_id}, "sk": {"S": MEMBER_PREFIX + pat.user_id}},
         UpdateExpression="ADD connections :c",
         ExpressionAttributeValues={":c": {"SS": ["lost-" + secrets.token_hex(4)]}},

@@ -1,6 +1,6 @@
 """The reliability tier: the chat under random use, fuzzing, faults and load.
 
-Every test here runs against one stack of its own whose limits are set high (the tier
+Every test here runs against one stack of its own (``RELIABLE``) whose limits are set high (the tier
 measures correctness under stress, not the limits, which ``tests/e2e/test_limits.py``
 covers), and records its figures; at the end of the session they are written to
 ``test-artifacts/reliability.json`` and printed, for docs/reliability.md.
@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from emulator.harness import Harness
 from scripts.stack import chat_stack
 from tests.client import ChatClient
 
@@ -34,38 +33,20 @@ GENEROUS = {
 FIGURES: dict[str, Any] = {}
 
 
-@pytest.fixture(scope="session")
-def reliable_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundHarness]:
-    """The chat with generous limits, on the embedded emulator (its own control plane)."""
-    settings = HarnessSettings(
-        stack=chat_stack(prefix=f"r{secrets.token_hex(3)}", stage="test", limits=GENEROUS),
-        outputs_path=tmp_path_factory.mktemp("reliability") / "outputs.json",
-    )
-    background = BackgroundHarness(settings)
-    with background:
-        yield background
+# Every module here is marked RELIABLE: one stack for the tier, with generous limits.
+RELIABLE = pytest.mark.websocket_api(template=chat_stack(stage="test", limits=GENEROUS))
 
 
 @pytest.fixture
-def harness(reliable_stack: BackgroundHarness) -> Harness:
-    """The running stack."""
-    return reliable_stack.harness
+def harness(stack: Harness) -> Harness:
+    """The running stack (the ``websocket_api`` fixture's harness)."""
+    return stack
 
 
 @pytest.fixture
-def connect(harness: Harness) -> Iterator[Callable[..., ChatClient]]:
+def connect(make_client: Callable[..., ChatClient]) -> Callable[..., ChatClient]:
     """Connect users to the stack; every client is closed at the end of the test."""
-    clients: list[ChatClient] = []
-
-    def make(name: str, key: str | None = None) -> ChatClient:
-        assert harness.gateway is not None
-        client = ChatClient(harness.gateway.url, name, key)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    return make_client
 
 
 def record(name: str, value: Any) -> None:

@@ -20,8 +20,10 @@ from chat.store import MEMBER_PREFIX
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import create_room, join, newest_members, store_for, stored_members
-from tests.reliability.conftest import pump, record, signal_workers
+from tests.reliability.conftest import RELIABLE, pump, record, signal_workers
 from tests.timing import seconds
+
+pytestmark = RELIABLE
 
 
 def room_of(connect: Callable[..., ChatClient], size: int) -> tuple[list[ChatClient], str]:

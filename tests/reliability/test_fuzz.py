@@ -18,7 +18,7 @@ from chat.errors import InvalidPayload
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import create_room, join, say, store_for
-from tests.reliability.conftest import record
+from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
 FRAMES = 10_000
@@ -39,6 +39,8 @@ JUNK_FRAMES = (
     "\u3164",
     "\U0001f600" * 100,
 )
+
+pytestmark = RELIABLE
 
 
 class Fuzzer:

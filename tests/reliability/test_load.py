@@ -25,12 +25,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from chat import rules
 from chat.store import MEMBER_PREFIX, ROOM_SK
 from emulator.harness import Harness
-from tests.reliability.conftest import record
+from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
 CONNECTIONS = 1_000
 ROOMS = 10
 SENDERS_PER_ROOM = 10  # and so ten waves of sends
+
+pytestmark = RELIABLE
 
 
 def rss_kb() -> int:

@@ -33,7 +33,7 @@ from chat.errors import ChatError
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import newest_members, stored_members
-from tests.reliability.conftest import pump, record
+from tests.reliability.conftest import RELIABLE, pump, record
 from tests.timing import seconds
 
 USERS = 3
@@ -51,6 +51,8 @@ SETTINGS = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+pytestmark = RELIABLE
 
 
 @dataclass

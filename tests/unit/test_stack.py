@@ -22,6 +22,7 @@ from emulator.stack import (
     Stack,
     StackError,
     Table,
+    Throttle,
 )
 
 
@@ -139,6 +140,7 @@ def _function(tmp_path: Path, **changes: Any) -> Function:
             "no function serves \\$connect",
         ),
         (lambda p: {"buckets": ("Upper_Case",)}, "bucket 'Upper_Case'"),
+        (lambda p: {"throttle": Throttle(-1, 5)}, "throttling burst and rate must be 0 or more"),
     ],
 )
 def test_every_mistake_is_a_clear_stack_error(tmp_path: Path, change: Any, message: str) -> None:

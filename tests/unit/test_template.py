@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from emulator.stack import API_ID
+from emulator.stack import API_ID, Throttle
 from emulator.template import LoadedTemplate, TemplateError, generated_name, load
 
 ACCOUNT = "210987654321"
@@ -181,6 +181,7 @@ def test_names_follow_cloudformation_and_are_stable(tmp_path: Path) -> None:
     first, second = read(tmp_path, template), read(tmp_path, template)
     assert first.stack == second.stack
     assert first.stack.tables[0].name == "unit-named"
+    assert first.tables == {"Named": "unit-named"}  # what tests look tables up by
     fn = first.stack.functions[0]
     assert first.stack.function_name(fn) == generated_name("unit", "Fn", 64)
     assert first.stack.function_name(fn).startswith("unit-Fn-")
@@ -386,3 +387,23 @@ def test_sam_is_expanded_with_globals_and_local_code(tmp_path: Path) -> None:
     assert fn.code == (tmp_path / "src").resolve()
     assert [r.key for r in fn.routes] == ["go"]
     assert loaded.stack.stage == "default"  # SAM's stage name when none is given
+
+
+def test_stage_throttling_is_read_from_default_and_route_settings(tmp_path: Path) -> None:
+    """DefaultRouteSettings become the stage's throttle; RouteSettings a route's own."""
+    template = minimal(
+        Stage={
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {
+                "ApiId": {"Ref": "Api"},
+                "StageName": "live",
+                "DefaultRouteSettings": {"ThrottlingBurstLimit": 10, "ThrottlingRateLimit": 5},
+                "RouteSettings": {
+                    "$default": {"ThrottlingBurstLimit": 1, "ThrottlingRateLimit": 0.5}
+                },
+            },
+        }
+    )
+    stack = read(tmp_path, template).stack
+    assert stack.throttle == Throttle(10, 5.0)
+    assert stack.functions[0].routes[0].throttle == Throttle(1, 0.5)
