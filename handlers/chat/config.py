@@ -33,8 +33,8 @@ class Limits:
 
     # Requests (frames) per window, counted per connection and per user.
     rate_window_seconds: int = 10
-    rate_per_connection: int = 60
-    rate_per_user: int = 120
+    rate_per_connection: int = 100
+    rate_per_user: int = 200
     # Open connections (tabs) per user.
     max_connections_per_user: int = 10
     # Join requests waiting for an admin, per room and per requester.
