@@ -88,12 +88,12 @@ class Request:
         return frozenset() if self.caller().closed else frozenset({self.connection_id})
 
     def count(self) -> None:
-        """Count this request against the connection's and the user's rates."""
-        try:
-            user_id: str | None = self.caller().user_id
-        except NotConnected:
-            user_id = None  # answered NOT_CONNECTED later, in the order of checks
-        self.store.count_request(self.connection_id, user_id, epoch_seconds())
+        """Count this request against the connection's and the user's rates (and learn
+        who the caller is on the way)."""
+        counted = self.store.count_request(self.connection_id, epoch_seconds())
+        if counted is not None:
+            self._caller = counted
+        # else: not registered; answered NOT_CONNECTED later, in the order of checks
 
     def as_member(self, room_id: str) -> tuple[Room, list[Member], Member]:
         """The room, its memberships and the caller's, if the caller is approved in it."""

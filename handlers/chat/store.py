@@ -6,9 +6,10 @@ Tables (names from :mod:`chat.config`):
   ``subscribed`` once the client has sent ``listRooms``, ``closedAt`` once the connection
   is known to be closed (the record stays until its TTL, so that requests the gateway
   accepted before the close still know their caller); index ``byUser`` (userId) finds
-  a user's connections (several tabs). Beside them, rate counters: ``connectionId =
-  "rate#<window>#c#<connectionId>"`` and ``"rate#<window>#u#<userId>"`` count one
-  connection's and one user's requests in a fixed window (``n``), expiring by TTL.
+  a user's connections (several tabs). A record counts its connection's requests in the
+  current fixed window (``r<window>``). Beside the records, ``connectionId =
+  "rate#<window>#u#<userId>"`` counts a user's requests in a window (``n``), expiring by
+  TTL.
 - rooms: ``roomId`` + ``sk``. ``sk = "ROOM"`` holds the room (name, adminId, createdAt,
   ``version`` counting the member list's changes, ``pending`` counting the requests
   waiting, ``probedAt``); ``sk = "MEMBER#<userId>"`` holds a membership (name, role,
@@ -268,40 +269,61 @@ class Store:
             raise
         return True
 
-    def count_request(self, connection_id: str, user_id: str | None, now: int) -> None:
-        """Count one request against the connection's and the user's rate in the current
-        window (the user's only when known); :class:`RateLimited`, counting nothing, when
-        either is used up."""
+    def count_request(self, connection_id: str, now: int) -> Connection | None:
+        """Count one request against the connection's rate in the current window, and
+        against its user's; the connection's record (None: no such connection, and so
+        nothing counted), or :class:`RateLimited` when either rate is used up.
+
+        The connection's count is an attribute of its own record, named for the window
+        (``r<window>``, the previous window's removed as it goes), so that counting and
+        finding the caller are one conditional update; the user's is a counter item of
+        its own. Two updates, not a transaction: a request refused for the user's rate
+        may as well count against its connection's.
+        """
         limits = self._limits
         window = now // limits.rate_window_seconds
         retry_after = (window + 1) * limits.rate_window_seconds - now
-        expires = (window + 2) * limits.rate_window_seconds  # TTL clears old windows
 
-        def counter(key: str, limit: int) -> dict[str, Any]:
-            return {
-                "Update": {
-                    "TableName": self._connections,
-                    "Key": _item({"connectionId": f"{RATE_PREFIX}{window}#{key}"}),
-                    "UpdateExpression": "ADD n :one SET expiresAt = :exp",
-                    "ConditionExpression": "attribute_not_exists(n) OR n < :max",
-                    "ExpressionAttributeValues": _item({":one": 1, ":exp": expires, ":max": limit}),
-                }
-            }
+        def refused(whose: str) -> RateLimited:
+            return RateLimited(
+                f"too many requests from {whose}; wait {retry_after} s", retryAfter=retry_after
+            )
 
-        items = [counter(f"c#{connection_id}", limits.rate_per_connection)]
-        if user_id is not None:
-            items.append(counter(f"u#{user_id}", limits.rate_per_user))
         try:
-            self._transact(items)
+            reply = self._client.update_item(
+                TableName=self._connections,
+                Key=_item({"connectionId": connection_id}),
+                UpdateExpression="ADD #win :one REMOVE #prev",
+                ConditionExpression=(
+                    "attribute_exists(connectionId) AND (attribute_not_exists(#win) OR #win < :max)"
+                ),
+                ExpressionAttributeNames={"#win": f"r{window}", "#prev": f"r{window - 1}"},
+                ExpressionAttributeValues=_item({":one": 1, ":max": limits.rate_per_connection}),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
-            reasons = _cancellations(exc)
-            if "ConditionalCheckFailed" not in reasons:
+            if not _is_condition_failure(exc):
                 raise
-            whose = "this connection" if reasons[0] == "ConditionalCheckFailed" else "you"
-            raise RateLimited(
-                f"too many requests from {whose}; wait {retry_after} s",
-                retryAfter=retry_after,
-            ) from exc
+            if "Item" in exc.response:
+                raise refused("this connection") from exc
+            return None
+        connection = _connection(_plain(reply["Attributes"]))
+        with _condition_or(refused("you")):
+            self._client.update_item(
+                TableName=self._connections,
+                Key=_item({"connectionId": f"{RATE_PREFIX}{window}#u#{connection.user_id}"}),
+                UpdateExpression="ADD n :one SET expiresAt = :exp",
+                ConditionExpression="attribute_not_exists(n) OR n < :max",
+                ExpressionAttributeValues=_item(
+                    {
+                        ":one": 1,
+                        ":exp": (window + 2) * limits.rate_window_seconds,  # TTL clears it
+                        ":max": limits.rate_per_user,
+                    }
+                ),
+            )
+        return connection
 
     # --- rooms and members ---------------------------------------------------
 

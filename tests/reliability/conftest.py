@@ -1,17 +1,19 @@
 """The reliability tier: the chat under random use, fuzzing, faults and load.
 
-Every test here runs against one stack of its own (``RELIABLE``) whose limits are set high (the tier
-measures correctness under stress, not the limits, which ``tests/e2e/test_limits.py``
-covers), and records its figures; at the end of the session they are written to
-``test-artifacts/reliability.json`` and printed, for docs/reliability.md.
+Every test here runs against one stack of its own (``RELIABLE``) whose limits are set
+high (the tier measures correctness under stress, not the limits, which
+``tests/e2e/test_limits.py`` covers), and records its figures; at the end of the session
+they are written to ``test-artifacts/reliability.json`` and printed, for
+docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,19 @@ FIGURES: dict[str, Any] = {}
 
 # Every module here is marked RELIABLE: one stack for the tier, with generous limits.
 RELIABLE = pytest.mark.websocket_api(template=chat_stack(stage="test", limits=GENEROUS))
+
+
+@pytest.fixture(autouse=True)
+def quiet_logs() -> Iterator[None]:
+    """Thousands of connections and invocations: keep their INFO lines out of the
+    captured logs, which pytest holds in memory for the whole test."""
+    loggers = [logging.getLogger(name) for name in ("websockets", "emulator.lambda")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture

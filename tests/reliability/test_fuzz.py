@@ -4,6 +4,7 @@ INTERNAL_ERROR, and nothing stored changes but what the answers say changed."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import secrets
 import threading
@@ -21,7 +22,7 @@ from tests.e2e.chat import create_room, join, say, store_for
 from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
-FRAMES = 10_000
+FRAMES = int(os.environ.get("FUZZ_FRAMES", "10000"))
 FUZZERS = 10
 FIELDS = ("roomId", "name", "text", "op", "userId", "messageId", "before", "limit", "ref")
 JUNK_FRAMES = (
