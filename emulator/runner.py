@@ -131,6 +131,7 @@ class _Worker:
         self.spec = spec  # the code and configuration it was started with
         self.function = spec.name
         self.idle_since = time.monotonic()
+        self.stopped = False
         assert process.stderr is not None
         self.log_task = asyncio.create_task(self._relay_logs(process.stderr, logs))
 
@@ -160,6 +161,7 @@ class _Worker:
         return 0
 
     async def stop(self) -> None:
+        self.stopped = True
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
@@ -194,6 +196,7 @@ class LambdaRunner:
         self._reaper: asyncio.Task[None] | None = None
         self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[_Worker] = set()
+        self._live: set[_Worker] = set()  # every worker started and not yet stopped
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The worker's whole environment: the function's own, then Lambda's."""
@@ -236,7 +239,9 @@ class LambdaRunner:
             limit=_STREAM_LIMIT,
             start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
         )
-        return _Worker(process, spec, self.logs)
+        worker = _Worker(process, spec, self.logs)
+        self._live.add(worker)
+        return worker
 
     async def invoke(self, function: str, event: Mapping[str, Any], trigger_id: str = "") -> Any:
         """Run one invocation; returns the handler's result or raises InvocationError.
@@ -365,6 +370,7 @@ class LambdaRunner:
             retired += [w for w in pool if w not in keep]
             self._idle[name] = keep
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
+        self._live = {w for w in self._live if not w.stopped}
         return len(retired)
 
     async def _retire_idle_workers(self) -> None:
@@ -380,9 +386,12 @@ class LambdaRunner:
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.gather(self._reaper, return_exceptions=True)
-        workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
+        # Every worker ever started and not stopped: idle, busy, or still being set up.
+        workers = [w for w in self._live if not w.stopped]
         for pool in self._idle.values():
             pool.clear()
+        self._busy.clear()
+        self._live.clear()
         for worker in workers:
             if worker.process.stdin is not None:
                 worker.process.stdin.close()

@@ -16,16 +16,20 @@ Kept free of the project's imports: it runs beside the function's code only.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import decimal
 import importlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import time
 import traceback
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
 
 
 class LambdaContext:
@@ -101,6 +105,21 @@ def _decimal(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the runner's process dies, however it dies (even SIGKILL).
+
+    Workers run in a session of their own, so nothing else would end one whose
+    emulator was killed; and a handler blocked in a call would never see stdin close.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the closed stdin still ends an idle worker
+    if os.getppid() == 1:  # the parent died before the request above
+        os._exit(1)
+
+
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runtime", required=True, help="boto3 and botocore, as Lambda has")
@@ -109,6 +128,7 @@ def _options() -> argparse.Namespace:
 
 
 def main() -> None:
+    _die_with_parent()
     options = _options()
     # Keep the real stdout for results; everything the handler prints goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
