@@ -356,8 +356,9 @@ class LambdaRunner:
         for name in changed:
             self.functions[name] = functions[name]
             self._slots.setdefault(name, asyncio.Semaphore(self._max_workers))
-            retired += self._idle.setdefault(name, [])
-            self._idle[name] = []
+            pool = self._idle.setdefault(name, [])
+            retired += pool
+            pool.clear()  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
         return changed
 
@@ -368,7 +369,7 @@ class LambdaRunner:
         for name, pool in self._idle.items():
             keep = [w for w in pool if now - w.idle_since < idle_for and w.alive]
             retired += [w for w in pool if w not in keep]
-            self._idle[name] = keep
+            pool[:] = keep  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
         self._live = {w for w in self._live if not w.stopped}
         return len(retired)
