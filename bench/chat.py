@@ -171,9 +171,9 @@ async def _session_of_eight(url: str) -> None:
 
 
 def _retired(process: subprocess.Popen[str], deadline: float) -> bool:
-    """Wait (polling) until only the emulator's own process is left."""
+    """Wait (polling) until no worker is left: the emulator and its template process."""
     while time.monotonic() < deadline:
-        if len(tree(process.pid)) == 1:
+        if len(tree(process.pid)) <= 2:
             return True
         time.sleep(0.5)
     return False
