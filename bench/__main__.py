@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bench import compare, cost, report
+from bench import chat, compare, cost, report
 
 
 def main() -> None:
@@ -21,9 +21,10 @@ def main() -> None:
     host = report.machine()
     print(f"{host['cores']} cores, {host['cpu']}, Python {host['python']}; load {host['load']}")
     comparison = compare.run()
+    chat_report = chat.run()
     print("Metering the chat's actions for the cost per message...")
     costs = cost.run()
-    path = report.write(comparison, costs, host)
+    path = report.write(comparison, costs, host, chat_report)
     print(f"\nWrote {path} in {time.monotonic() - started:.0f} s.\n")
     print(report.ratios_section(comparison))
     print()

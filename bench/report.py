@@ -9,7 +9,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from bench import compare, cost, plot, setups
+from bench import chat, compare, cost, plot, setups
 from bench.compare import Cell, Comparison, Summary
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -300,7 +300,12 @@ DynamoDB's rules (moto's own `ConsumedCapacity` is a fixed 0.5 or 1 per call; sh
 {m.parallel_posts} concurrent posts. Real durations need a run on AWS."""
 
 
-def render(c: Comparison, report: cost.CostReport | None, host: dict[str, str]) -> str:
+def render(
+    c: Comparison,
+    report: cost.CostReport | None,
+    host: dict[str, str],
+    chat_report: chat.ChatReport | None = None,
+) -> str:
     skipped = "".join(f"\n- **{LABELS[k]}**: skipped: {why}" for k, why in c.skipped.items())
     return f"""# Performance
 
@@ -355,15 +360,21 @@ our whole tree's CPU per 1,000 deliveries.
 
 {targets_section(c)}
 
+{chat.section(chat_report) if chat_report else ""}
 ## Cost per message
 
 {cost_section(report) if report else "Not run."}
 """
 
 
-def write(c: Comparison, report: cost.CostReport | None, host: dict[str, str]) -> Path:
+def write(
+    c: Comparison,
+    report: cost.CostReport | None,
+    host: dict[str, str],
+    chat_report: chat.ChatReport | None = None,
+) -> Path:
     DOCS.mkdir(exist_ok=True)
     (DOCS / PLOT_NAME).write_text(latency_plot(c))
     path = DOCS / "performance.md"
-    path.write_text(render(c, report, host))
+    path.write_text(render(c, report, host, chat_report))
     return path

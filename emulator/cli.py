@@ -159,7 +159,10 @@ async def _serve(
         if source is not None:
             watching = asyncio.create_task(Watcher(harness, source, out).run(stop))
         await stop.wait()
-        print("\nStopping…", file=out, flush=True)
+        # One line from here on: what the functions print while stopping ($disconnect)
+        # goes to their log files only.
+        logging.getLogger("emulator.lambda").setLevel(logging.WARNING)
+        print("\nStopping…", end="", file=out, flush=True)
     finally:
         if watching is not None:
             watching.cancel()
@@ -306,5 +309,5 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             return 1
         except KeyboardInterrupt:
             pass
-    print("Stopped.", file=out)
+    print(" stopped.", file=out)
     return 0

@@ -14,11 +14,14 @@ own output at INFO and the START / END / REPORT lines at DEBUG.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
 import logging
 import os
+import signal
+import socket
 import sys
 import time
 import uuid
@@ -123,14 +126,137 @@ class FunctionLogs:
         self._files.clear()
 
 
+class _Forked:
+    """A worker the template process forked, with what the runner needs of a process.
+
+    It is the template's child, not ours: its end is seen through a pidfd (readable once
+    it has exited), and its exit status is not known (``returncode`` is -1 after it).
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+    ) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._exited = asyncio.get_running_loop().create_future()
+        self._pidfd = os.pidfd_open(pid)
+        asyncio.get_running_loop().add_reader(self._pidfd, self._on_exit)
+
+    def _on_exit(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self.returncode = -1
+        if not self._exited.done():
+            self._exited.set_result(None)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    async def wait(self) -> int:
+        await self._exited
+        return -1
+
+
+class _Template:
+    """The template process: boto3 and its models loaded once, workers forked from it."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._command = command
+        self._process: asyncio.subprocess.Process | None = None
+        self._channel: socket.socket | None = None
+        self._lock = asyncio.Lock()
+
+    async def _start(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._process = await asyncio.create_subprocess_exec(
+            *self._command,
+            "--template",
+            str(theirs.fileno()),
+            pass_fds=(theirs.fileno(),),
+            stdin=asyncio.subprocess.DEVNULL,
+            env=_TEMPLATE_ENV | {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            start_new_session=True,
+        )
+        theirs.close()
+        self._channel = ours
+        return ours
+
+    async def fork(self, cwd: Path, environment: dict[str, str]) -> _Forked:
+        """A new worker in ``cwd`` with exactly ``environment``."""
+        loop = asyncio.get_running_loop()
+        pipes = [os.pipe() for _ in range(3)]  # stdin, stdout, stderr
+        theirs = [pipes[0][0], pipes[1][1], pipes[2][1]]
+        ours = [pipes[0][1], pipes[1][0], pipes[2][0]]
+        request = json.dumps({"cwd": str(cwd), "environment": environment}).encode() + b"\n"
+        try:
+            async with self._lock:
+                channel = self._channel or await self._start()
+                pid = await asyncio.to_thread(_ask_template, channel, request, theirs)
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        stdin_transport, stdin_protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(ours[0], "wb", buffering=0)
+        )
+        stdin = asyncio.StreamWriter(stdin_transport, stdin_protocol, None, loop)
+        readers = [await _read_pipe(loop, fd) for fd in ours[1:]]
+        return _Forked(pid, stdin, readers[0], readers[1])
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
+
+
+async def _read_pipe(loop: asyncio.AbstractEventLoop, fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader(limit=_STREAM_LIMIT)
+    protocol = asyncio.StreamReaderProtocol(reader)
+    await loop.connect_read_pipe(lambda: protocol, os.fdopen(fd, "rb", buffering=0))
+    return reader
+
+
+def _ask_template(channel: socket.socket, request: bytes, fds: list[int]) -> int:
+    socket.send_fds(channel, [request], fds)
+    answer = b""
+    while not answer.endswith(b"\n"):
+        chunk = channel.recv(64)
+        if not chunk:
+            raise ConnectionError("the template process has gone")
+        answer += chunk
+    return int(answer)
+
+
+# The template process's own environment; each worker gets its function's instead.
+_TEMPLATE_ENV = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
 class _Worker:
     def __init__(
-        self, process: asyncio.subprocess.Process, spec: FunctionSpec, logs: FunctionLogs
+        self,
+        process: asyncio.subprocess.Process | _Forked,
+        spec: FunctionSpec,
+        logs: FunctionLogs,
     ) -> None:
         self.process = process
         self.spec = spec  # the code and configuration it was started with
         self.function = spec.name
         self.idle_since = time.monotonic()
+        self.stopped = False
         assert process.stderr is not None
         self.log_task = asyncio.create_task(self._relay_logs(process.stderr, logs))
 
@@ -160,10 +286,21 @@ class _Worker:
         return 0
 
     async def stop(self) -> None:
+        self.stopped = True
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
         await asyncio.gather(self.log_task, return_exceptions=True)
+
+
+def _can_fork() -> bool:
+    """Forked workers need Linux's pidfds to see their end."""
+    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
+
+
+def _bundles_sdk(code_dir: Path) -> bool:
+    """A package with its own boto3 or botocore must not get the template's: exec it."""
+    return (code_dir / "boto3").is_dir() or (code_dir / "botocore").is_dir()
 
 
 class LambdaRunner:
@@ -182,6 +319,7 @@ class LambdaRunner:
         resolve: Mapping[str, tuple[str, int]] | None = None,
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
         idle_timeout: float = IDLE_WORKER_SECONDS,
+        fork: bool = True,
     ) -> None:
         self.functions = dict(functions)
         self._runtime_env = dict(runtime_env)
@@ -194,6 +332,8 @@ class LambdaRunner:
         self._reaper: asyncio.Task[None] | None = None
         self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[_Worker] = set()
+        self._live: set[_Worker] = set()  # every worker started and not yet stopped
+        self._template = _Template(self._command()) if fork and _can_fork() else None
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The worker's whole environment: the function's own, then Lambda's."""
@@ -226,6 +366,12 @@ class LambdaRunner:
         return command
 
     async def _spawn(self, spec: FunctionSpec) -> _Worker:
+        process: asyncio.subprocess.Process | _Forked
+        if self._template is not None and not _bundles_sdk(spec.code_dir):
+            process = await self._template.fork(spec.code_dir, self.environment(spec))
+            worker = _Worker(process, spec, self.logs)
+            self._live.add(worker)
+            return worker
         process = await asyncio.create_subprocess_exec(
             *self._command(),
             cwd=spec.code_dir,
@@ -236,7 +382,9 @@ class LambdaRunner:
             limit=_STREAM_LIMIT,
             start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
         )
-        return _Worker(process, spec, self.logs)
+        worker = _Worker(process, spec, self.logs)
+        self._live.add(worker)
+        return worker
 
     async def invoke(self, function: str, event: Mapping[str, Any], trigger_id: str = "") -> Any:
         """Run one invocation; returns the handler's result or raises InvocationError.
@@ -351,8 +499,9 @@ class LambdaRunner:
         for name in changed:
             self.functions[name] = functions[name]
             self._slots.setdefault(name, asyncio.Semaphore(self._max_workers))
-            retired += self._idle.setdefault(name, [])
-            self._idle[name] = []
+            pool = self._idle.setdefault(name, [])
+            retired += pool
+            pool.clear()  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
         return changed
 
@@ -360,11 +509,12 @@ class LambdaRunner:
         """Stop workers idle for ``idle_for`` seconds, as Lambda recycles environments."""
         now = time.monotonic()
         retired: list[_Worker] = []
-        for name, pool in self._idle.items():
+        for pool in self._idle.values():
             keep = [w for w in pool if now - w.idle_since < idle_for and w.alive]
             retired += [w for w in pool if w not in keep]
-            self._idle[name] = keep
+            pool[:] = keep  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
+        self._live = {w for w in self._live if not w.stopped}
         return len(retired)
 
     async def _retire_idle_workers(self) -> None:
@@ -380,11 +530,16 @@ class LambdaRunner:
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.gather(self._reaper, return_exceptions=True)
-        workers = [w for pool in self._idle.values() for w in pool] + list(self._busy)
+        # Every worker ever started and not stopped: idle, busy, or still being set up.
+        workers = [w for w in self._live if not w.stopped]
         for pool in self._idle.values():
             pool.clear()
+        self._busy.clear()
+        self._live.clear()
         for worker in workers:
             if worker.process.stdin is not None:
                 worker.process.stdin.close()
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        if self._template is not None:
+            await self._template.close()
         self.logs.close()

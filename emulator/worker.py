@@ -16,16 +16,22 @@ Kept free of the project's imports: it runs beside the function's code only.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import decimal
+import gc
 import importlib
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 import time
 import traceback
 from typing import Any
+
+_PR_SET_PDEATHSIG = 1
 
 
 class LambdaContext:
@@ -101,15 +107,33 @@ def _decimal(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _die_with_parent() -> None:
+    """Linux: be killed when the runner's process dies, however it dies (even SIGKILL).
+
+    Workers run in a session of their own, so nothing else would end one whose
+    emulator was killed; and a handler blocked in a call would never see stdin close.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the closed stdin still ends an idle worker
+    if os.getppid() == 1:  # the parent died before the request above
+        os._exit(1)
+
+
 def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runtime", required=True, help="boto3 and botocore, as Lambda has")
     parser.add_argument("--resolve", action="append", default=[], metavar="HOST=IP:PORT")
+    parser.add_argument(
+        "--template", type=int, metavar="FD", help="be the template process on this socket"
+    )
     return parser.parse_args()
 
 
-def main() -> None:
-    options = _options()
+def serve(runtime: str, resolve: list[str]) -> None:
+    """Be one execution environment: import the handler, then answer requests on stdin."""
     # Keep the real stdout for results; everything the handler prints goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -118,10 +142,10 @@ def main() -> None:
     # Started with -I -S: no site-packages. The function sees its own code, then the
     # runtime's libraries, then the standard library; not the emulator's folder.
     here = os.path.dirname(os.path.abspath(__file__))
-    standard = [p for p in sys.path if p and os.path.abspath(p) != here]
-    sys.path[:] = [os.getcwd(), options.runtime, *standard]
+    standard = [p for p in sys.path if p and os.path.abspath(p) not in (here, runtime)]
+    sys.path[:] = [os.getcwd(), runtime, *standard]
     names = {}
-    for entry in options.resolve:
+    for entry in resolve:
         host, _, target = entry.partition("=")
         address, _, port = target.rpartition(":")
         names[host.lower()] = (address, int(port))
@@ -153,6 +177,79 @@ def main() -> None:
             error["errorMessage"] = f"Unable to marshal response: {exc}"
             line = json.dumps({"error": error})
         results.write(line + "\n")
+
+
+# What the template process loads once, for every worker forked from it to share.
+_PRELOADED_CLIENTS = ("dynamodb", "apigatewaymanagementapi")
+
+
+def _preload(runtime: str) -> None:
+    """Import boto3 and load the models WebSocket handlers use, as a warm runtime has them."""
+    sys.path[:] = [runtime, *sys.path]
+    import boto3
+    import boto3.dynamodb.conditions
+
+    credentials = {"aws_access_key_id": "preload", "aws_secret_access_key": "preload"}
+    for service in _PRELOADED_CLIENTS:
+        boto3.client(service, region_name="us-east-1", endpoint_url="https://x", **credentials)
+    boto3.resource("dynamodb", region_name="us-east-1", endpoint_url="https://x", **credentials)
+
+
+def _reap(signum: int, frame: Any) -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def template(control: int, runtime: str, resolve: list[str]) -> None:
+    """The template process: preload, then fork one worker per request on ``control``.
+
+    A request is a JSON line with the worker's working directory and environment,
+    sent with its stdin, stdout and stderr (SCM_RIGHTS); the answer is its pid. A
+    forked worker starts warm: boto3 and its models are already there, shared with
+    every other worker until they write to them.
+    """
+    _preload(runtime)
+    gc.freeze()  # the collector won't touch (and so copy) the preloaded objects' pages
+    signal.signal(signal.SIGCHLD, _reap)
+    channel = socket.socket(fileno=control)
+    buffer = b""
+    while True:
+        data, fds, _, _ = socket.recv_fds(channel, 65536, 3)
+        if not data:
+            return  # the runner is gone
+        buffer += data
+        line, _, buffer = buffer.partition(b"\n")
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+                os.close(fd)
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["environment"])
+            time.tzset()
+            sys.dont_write_bytecode = True
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _die_with_parent()
+            try:
+                serve(runtime, resolve)
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+        channel.sendall(f"{pid}\n".encode())
+
+
+def main() -> None:
+    _die_with_parent()
+    options = _options()
+    if options.template is not None:
+        template(options.template, options.runtime, options.resolve)
+        return
+    serve(options.runtime, options.resolve)
 
 
 if __name__ == "__main__":

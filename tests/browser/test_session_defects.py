@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Page, WebSocketRoute, expect
@@ -42,10 +43,12 @@ class Network:
     """The page's WebSocket, passed through a switch the test controls."""
 
     def __init__(self, page: Page) -> None:
+        self.page = page
         self.down = False
         self.page_side: WebSocketRoute | None = None
         self.server_side: WebSocketRoute | None = None
         self.hold_replies: list[str] = []  # substrings of server frames to swallow once
+        self.passed: list[str] = []  # the server frames that reached the page
         page.route_web_socket(re.compile(".*"), self._through)
 
     def _through(self, route: WebSocketRoute) -> None:
@@ -61,6 +64,7 @@ class Network:
                 if held in text:
                     self.hold_replies.remove(held)
                     return
+            self.passed.append(text)
             route.send(message)
 
         server.on_message(from_server)
@@ -76,6 +80,16 @@ class Network:
     def restore(self) -> None:
         self.down = False
 
+    def wait_for_frame(self, part: str, timeout_s: float = 20.0) -> None:
+        """Until a server frame containing ``part`` has reached the page.
+
+        Routed frames are handled only while Playwright is called, so this polls it.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not any(part in text for text in self.passed):
+            assert time.monotonic() < deadline, f"no frame with {part!r} reached the page"
+            self.page.wait_for_timeout(20)
+
 
 def networked_member(
     open_page: OpenPage, admin: ChatClient, room_id: str, name: str, screen: dict[str, Any]
@@ -86,6 +100,8 @@ def networked_member(
     sign_in(page, name)
     ask_to_join(page)
     approve(admin, room_id)
+    # The history asked for on approval: a message sent before it answers is in it.
+    network.wait_for_frame('"type":"history"')
     return page, network
 
 

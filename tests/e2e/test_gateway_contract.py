@@ -689,3 +689,32 @@ def test_stage_throttling_is_enforced_per_route(api: Harness) -> None:
             throttled.append(reply)
     assert len(throttled) >= 3
     assert {e["message"] for e in throttled} == {"Too Many Requests"}
+
+
+def test_a_worker_busy_during_a_retirement_sweep_still_goes_back_to_its_pool(
+    api: Harness,
+) -> None:
+    """Retiring idle workers while an invocation runs must not lose its worker: once it
+    is idle it is reused or retired, never left running outside every pool."""
+    assert api.runner is not None
+    assert api.loop is not None
+
+    def retire() -> int:
+        assert api.runner is not None
+        assert api.loop is not None
+        coroutine = api.runner.retire_idle(0)
+        return asyncio.run_coroutine_threadsafe(coroutine, api.loop).result(seconds(15))
+
+    with connect(url(api)) as ws:
+        ws.send(json.dumps({"meta": {"action": "slow"}, "seconds": 1, "tag": "busy"}))
+        deadline = time.monotonic() + seconds(15)
+        while not any("SlowFunction" in w.function for w in list(api.runner._busy)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        retire()  # while the slow invocation is in flight
+        pid = json.loads(ws.recv(timeout=seconds(15)))["pid"]
+    deadline = time.monotonic() + seconds(15)
+    while _running(pid):  # back in its pool, so the next sweep stops it
+        retire()
+        assert time.monotonic() < deadline, "the worker was lost from its pool"
+        time.sleep(0.05)

@@ -31,7 +31,7 @@ def make_local(tmp_path: Path, *variables: str) -> served.Served:
 def stop(running: served.Served) -> None:
     """Ctrl-C: the emulator stops cleanly; make itself reports the interrupt by dying of it."""
     assert running.stop() in (0, -signal.SIGINT), running.output
-    assert running.lines[-1] == "Stopped.", running.output
+    assert running.lines[-1] == "Stopping… stopped.", running.output
     assert "Traceback" not in running.output
 
 

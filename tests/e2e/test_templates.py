@@ -164,3 +164,32 @@ def test_a_broken_template_is_one_line(tmp_path: Path, body: str, message: str) 
     assert len(errors) == 1, app.output
     assert message in errors[0]
     assert "Traceback" not in app.output
+
+
+def test_a_package_with_its_own_boto3_gets_it_not_the_runtimes(tmp_path: Path) -> None:
+    """As on Lambda, a boto3 inside the function's package wins over the runtime's (so
+    that function's workers are not forked from the preloaded template process)."""
+    (tmp_path / "src" / "boto3").mkdir(parents=True)
+    (tmp_path / "src" / "boto3" / "__init__.py").write_text('__version__ = "0.0-bundled"\n')
+    (tmp_path / "src" / "app.py").write_text(
+        "import boto3\n\n\ndef handler(event, context):\n"
+        "    return {'statusCode': 200, 'body': boto3.__version__}\n"
+    )
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Fn: {Type: AWS::Serverless::Function, Properties: "
+        "{CodeUri: src/, Handler: app.handler, Runtime: python3.12}}\n"
+        "  Api:\n"
+        "    Type: AWS::Serverless::WebSocketApi\n"
+        "    Properties:\n"
+        "      RouteSelectionExpression: $request.body.action\n"
+        "      Routes: {version: {FunctionArn: !GetAtt Fn.Arn}}\n"
+        "  VersionResponse:\n"
+        "    Type: AWS::ApiGatewayV2::RouteResponse\n"
+        "    Properties: {ApiId: !Ref Api, RouteId: !Ref ApiVersionRoute, "
+        "RouteResponseKey: $default}\n"
+    )
+    with served.serving(str(tmp_path / "template.yaml")) as app, connect(app.url) as ws:
+        ws.send(json.dumps({"action": "version"}))
+        assert ws.recv(timeout=seconds(15)) == "0.0-bundled"
