@@ -21,14 +21,14 @@ def main() -> None:
     host = report.machine()
     print(f"{host['cores']} cores, {host['cpu']}, Python {host['python']}; load {host['load']}")
     comparison = compare.run()
-    chat_report = chat.run()
+    chat_report = chat.run(with_big_room=True)
     print("Metering the chat's actions for the cost per message...")
     costs = cost.run()
     path = report.write(comparison, costs, host, chat_report)
     print(f"\nWrote {path} in {time.monotonic() - started:.0f} s.\n")
     print(report.ratios_section(comparison))
     print()
-    print(report.targets_section(comparison))
+    print(report.targets_section(comparison, chat_report))
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def ratios_section(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def targets_section(c: Comparison) -> str:
+def targets_section(c: Comparison, chat_report: chat.ChatReport | None = None) -> str:
     ours = c.summaries.get("ours", {})
     bound = c.summaries.get("bound", {})
     rows = []
@@ -160,6 +160,8 @@ def targets_section(c: Comparison) -> str:
                 f"vs {offline.p99_ms:,.0f} ms "
                 f"| {'met' if mine.p99_ms < offline.p99_ms else 'missed'} |"
             )
+    if chat_report is not None:
+        rows += chat.target_rows(chat_report)
     if not rows:
         return "Not enough setups ran to check the targets."
     return "\n".join(["| issue 14 target | this run | |", "|---|---|---|", *rows])
@@ -358,7 +360,7 @@ one receiver after another can spend.
 "Per busy core" compares CPU per delivery: the bound's client CPU per 1,000 posts divided by
 our whole tree's CPU per 1,000 deliveries.
 
-{targets_section(c)}
+{targets_section(c, chat_report)}
 
 {chat.section(chat_report) if chat_report else ""}
 ## Cost per message

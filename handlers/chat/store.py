@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -516,6 +516,20 @@ class Store:
             if not _is_condition_failure(exc):
                 raise
             # The room is gone: no list to keep current.
+
+    def seat(self, members: Iterable[Member]) -> None:
+        """Write memberships as they are, in batches, then count one change of each
+        room's list. Not a handler's path: no request, no notice, no condition. It fills
+        a room for a load test or a benchmark, where joining one by one would announce
+        every arrival to everyone already in (N²/2 member lists for N)."""
+        seated = list(members)
+        writes = [{"PutRequest": {"Item": self._member_item(m)}} for m in seated]
+        for start in range(0, len(writes), 25):  # BatchWriteItem takes 25 at a time
+            waiting: dict[str, Any] = {self._rooms: writes[start : start + 25]}
+            while waiting:
+                waiting = self._client.batch_write_item(RequestItems=waiting)["UnprocessedItems"]
+        for room_id in {m.room_id for m in seated}:
+            self.bump(room_id)
 
     def claim_probe(self, room_id: str, now: int) -> bool:
         """Whether it is time to probe the room's pending members' connections; True

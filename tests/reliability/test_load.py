@@ -23,8 +23,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from chat import rules
-from chat.store import MEMBER_PREFIX, ROOM_SK
+from chat.store import MEMBER_PREFIX
 from emulator.harness import Harness
+from tests.e2e.chat import store_for
 from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
@@ -98,52 +99,32 @@ async def read(member: Member) -> None:
 
 def seed(harness: Harness, members: list[Member], room_ids: list[str]) -> None:
     """The rooms and their approved memberships, each member's connection attached."""
-    assert harness.target is not None
-    assert harness.outputs is not None
-    dynamodb = harness.target.client("dynamodb")
-    connections = harness.outputs.tables["CONNECTIONS_TABLE"]
-    table = harness.outputs.tables["ROOMS_TABLE"]
+    store = store_for(harness)
     for member in members:
-        found = dynamodb.query(
-            TableName=connections,
-            IndexName="byUser",
-            KeyConditionExpression="userId = :u",
-            ExpressionAttributeValues={":u": {"S": member.user_id}},
-        )["Items"]
-        member.connection_id = found[0]["connectionId"]["S"]
-    items: list[dict[str, Any]] = []
-    for n, room_id in enumerate(room_ids):
-        admin = members[n]
-        items.append(
-            {
-                "roomId": {"S": room_id},
-                "sk": {"S": ROOM_SK},
-                "name": {"S": f"Load room {n}"},
-                "adminId": {"S": admin.user_id},
-                "createdAt": {"S": "2026-01-01T00:00:00.000Z"},
-                "version": {"N": "1"},
-                "pending": {"N": "0"},
-            }
-        )
+        (connection,) = store.open_connections(member.user_id)
+        member.connection_id = connection.connection_id
+    at = "2026-01-01T00:00:00.000Z"
+    seated = []
     for n, member in enumerate(members):
         room_id = room_ids[n % ROOMS]
         member.room = room_id
-        items.append(
-            {
-                "roomId": {"S": room_id},
-                "sk": {"S": MEMBER_PREFIX + member.user_id},
-                "userId": {"S": member.user_id},
-                "name": {"S": member.name},
-                "role": {"S": "admin" if n < ROOMS else "member"},
-                "status": {"S": "approved"},
-                "requestedAt": {"S": "2026-01-01T00:00:00.000Z"},
-                "roomName": {"S": "Load room"},
-                "connections": {"SS": [member.connection_id]},
-            }
+        is_admin = n < ROOMS
+        seated.append(
+            rules.Member(
+                room_id=room_id,
+                user_id=member.user_id,
+                name=member.name,
+                role=rules.Role.ADMIN if is_admin else rules.Role.MEMBER,
+                status=rules.Status.APPROVED,
+                requested_at=at,
+                room_name=f"Load room {n % ROOMS}",
+                connections=frozenset({member.connection_id}),
+            )
         )
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        dynamodb.batch_write_item(RequestItems={table: batch})
+        if is_admin:
+            room = rules.Room(room_id, f"Load room {n}", member.user_id, at, version=1)
+            store.create_room(room, seated[-1])
+    store.seat(seated[ROOMS:])
 
 
 def unseed(harness: Harness, members: list[Member]) -> None:
