@@ -248,8 +248,7 @@ def _big_room(handlers: _Handlers, store: Any, size: int) -> None:
         )
 
     store.create_room(room, member(admin, admin_info, Role.ADMIN))
-    for info, identity in infos[1:]:
-        store.request_join(member(identity, info, Role.MEMBER))
+    store.seat(member(identity, info, Role.MEMBER) for info, identity in infos[1:])
     handlers.report.send[size] = [
         handlers.message(admin_info, "sendMessage", roomId=room.room_id, text=TEXT)
         for _ in range(MESSAGES)
