@@ -10,15 +10,17 @@ from collections.abc import Callable
 from typing import Any
 
 from chat.app import now
-from chat.rules import Message
+from chat.rules import Member, Message, Role, Status
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import (
     MakeClient,
     create_room,
+    heard,
     is_text,
     join,
     newest_members,
+    say,
     store_for,
     stored_members,
 )
@@ -144,3 +146,42 @@ def test_a_retry_completes_a_delivery_that_died_half_way(
     assert texts == [], "a delivery that finished is not repeated"
     stored = [m for m in store.messages(room_id, None, 50)[0] if m.message_id == message_id]
     assert len(stored) == 1
+
+
+def test_seated_members_are_in_the_room_and_receive_its_messages(
+    stack: Harness, make_client: MakeClient
+) -> None:
+    """Store.seat (how the load test and the bench fill big rooms) writes memberships the
+    handlers treat as any approved member's: they are listed and receive messages."""
+    admin = make_client("Host")
+    room_id = create_room(admin, "Seated")
+    guests = [make_client(f"Seated {n}") for n in range(3)]
+    store = store_for(stack)
+    version_before = store.load_room(room_id)[0].version
+    seated = []
+    for guest in guests:
+        (connection,) = store.open_connections(guest.user_id)
+        seated.append(
+            Member(
+                room_id=room_id,
+                user_id=guest.user_id,
+                name=connection.name,
+                role=Role.MEMBER,
+                status=Status.APPROVED,
+                requested_at=now(),
+                room_name="Seated",
+                connections=frozenset({connection.connection_id}),
+            )
+        )
+    store.seat(seated)
+
+    room = store.load_room(room_id)[0]
+    assert room.version == version_before + 1  # one change of the list, counted once
+    listed = {m["userId"]: m for m in stored_members(stack, room_id)}
+    for guest in guests:
+        assert listed[guest.user_id]["status"] == "approved"
+        assert listed[guest.user_id]["online"] is True
+    say(admin, room_id, "to the seated")
+    for guest in guests:
+        assert heard(guest) == "to the seated"
+    assert admin.request("getMembers", expect="members", roomId=room_id)["version"] == room.version
