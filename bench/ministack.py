@@ -19,14 +19,18 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import boto3
 
 from bench import processes
 from bench.peers import Installed, Unavailable
-from bench.workload import CONNECTIONS_TABLE, HANDLER, MEMORY_MB, ROOM_INDEX, STAGE, TIMEOUT_S
-from emulator.targets import EMULATOR_CREDENTIALS
+from bench.workload import (
+    CONNECTIONS_TABLE,
+    HANDLER,
+    MEMORY_MB,
+    STAGE,
+    TIMEOUT_S,
+    create_connections_table,
+)
+from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
@@ -43,27 +47,8 @@ def _package() -> bytes:
 def deploy(endpoint: str, public: str) -> str:
     """Create the table, functions and WebSocket API; returns the API id."""
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=endpoint, region_name="us-east-1", **EMULATOR_CREDENTIALS
-        )
-
-    client("dynamodb").create_table(
-        TableName=CONNECTIONS_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "room", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": ROOM_INDEX,
-                "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    client = Target.local(endpoint, "us-east-1").client
+    create_connections_table(client("dynamodb"))
     apigw = client("apigatewayv2")
     api_id = str(
         apigw.create_api(
@@ -105,7 +90,7 @@ def deploy(endpoint: str, public: str) -> str:
     return api_id
 
 
-def _wait_ready(endpoint: str, server: subprocess.Popen[str], log: Path) -> None:
+def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:
     """Poll ``/_ministack/ready`` until MiniStack says every service is up."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -130,7 +115,7 @@ def start(installed: Installed, log: Path) -> tuple[subprocess.Popen[str], str]:
     try:
         processes.wait_for_port(port, server, log, STARTUP_TIMEOUT)
         endpoint = f"http://127.0.0.1:{port}"
-        _wait_ready(endpoint, server, log)
+        _wait_ready(endpoint, server)
         try:
             api_id = deploy(endpoint, endpoint)
         except Exception as exc:

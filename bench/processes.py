@@ -107,6 +107,18 @@ def announcement(
     raise Unavailable(f"not serving after {timeout:.0f} s: {_tail(log)}")
 
 
+def start_server(
+    command: list[str], log: Path, timeout: float, pattern: re.Pattern[str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """:func:`launch` a server and wait for its :func:`announcement`; stop it if none comes."""
+    process = launch(command, log)
+    try:
+        return process, announcement(process, log, timeout, pattern)
+    except BaseException:
+        stop(process)
+        raise
+
+
 def wait_for_port(port: int, process: subprocess.Popen[str], log: Path, timeout: float) -> None:
     """Poll until something accepts connections on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout

@@ -4,7 +4,8 @@ A server under test is a tree: a gateway and its Lambda workers, a Node process 
 its Python runners. CPU counts every live member's user+system time plus what its
 reaped children left in ``cutime``/``cstime``, so a worker that exited mid-run is not
 lost. Memory is the sum of the members' resident sets (shared pages count once per
-process, as ``ps`` would add them up).
+process, as ``ps`` would add them up), or of their proportional set sizes (shared pages
+split between the processes that share them).
 """
 
 from __future__ import annotations
@@ -71,6 +72,19 @@ def rss_bytes(pids: Iterable[int]) -> int:
         try:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
         except (OSError, IndexError):
+            continue
+    return total
+
+
+def pss_bytes(pids: Iterable[int]) -> int:
+    """Proportional set sizes added up, from /proc/<pid>/smaps_rollup."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
             continue
     return total
 

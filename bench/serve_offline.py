@@ -17,37 +17,14 @@ import shutil
 import sys
 from pathlib import Path
 
-import boto3
 from moto.server import ThreadedMotoServer
 
 from bench import processes
 from bench.serving import announce, until_stopped
-from bench.workload import CONNECTIONS_TABLE, HANDLER, ROOM_INDEX, SERVERLESS_YML
-from emulator.targets import EMULATOR_CREDENTIALS
+from bench.workload import HANDLER, SERVERLESS_YML, create_connections_table
+from emulator.targets import EMULATOR_CREDENTIALS, Target
 
 STARTUP_TIMEOUT = 120
-
-
-def create_table(endpoint: str) -> None:
-    dynamodb = boto3.client(
-        "dynamodb", endpoint_url=endpoint, region_name="us-east-1", **EMULATOR_CREDENTIALS
-    )
-    dynamodb.create_table(
-        TableName=CONNECTIONS_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "room", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": ROOM_INDEX,
-                "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
 
 
 async def main(node_root: Path) -> None:
@@ -55,7 +32,7 @@ async def main(node_root: Path) -> None:
     moto.start()
     host, port = moto.get_host_and_port()
     dynamodb = f"http://{host}:{port}"
-    create_table(dynamodb)
+    create_connections_table(Target.local(dynamodb, "us-east-1").client("dynamodb"))
     # The service lives beside node_modules, where serverless looks for its plugin.
     service = node_root / "service"
     service.mkdir(exist_ok=True)

@@ -114,30 +114,21 @@ class Running:
             processes.stop(process)
 
 
-def _server(
-    command: list[str], log: Path, pattern: re.Pattern[str] | None = None
-) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    process = processes.launch(command, log)
-    try:
-        return process, processes.announcement(process, log, STARTUP_TIMEOUT, pattern)
-    except BaseException:
-        processes.stop(process)
-        raise
-
-
 def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], str, str]:
     """Start the server under test; returns it, its WebSocket URL and its version."""
     log = workdir / f"{setup.key}.log"
     if setup.key == "floor":
-        process, where = _server(processes.python("bench.floor"), log)
+        process, where = processes.start_server(
+            processes.python("bench.floor"), log, STARTUP_TIMEOUT
+        )
         return process, where["url"], ""
     if setup.key == "ours":
-        process, where = _server(OURS_COMMAND, log, OURS_URL)
+        process, where = processes.start_server(OURS_COMMAND, log, STARTUP_TIMEOUT, OURS_URL)
         return process, where["url"], ""
     if setup.key == "serverless-offline":
         installed = peers.serverless_offline()
         command = processes.python("bench.serve_offline", str(installed.root))
-        process, where = _server(command, log)
+        process, where = processes.start_server(command, log, STARTUP_TIMEOUT)
         return process, where["url"], installed.version
     if setup.key == "ministack":
         installed = peers.ministack()
@@ -157,8 +148,10 @@ def start(
     started = time.monotonic()
     log = workdir / f"{setup.key}-driver.log"
     if setup.role == "bound":
-        server, where = _server(
-            processes.python("bench.bound", "server", str(workdir / "tls")), workdir / "bound.log"
+        server, where = processes.start_server(
+            processes.python("bench.bound", "server", str(workdir / "tls")),
+            workdir / "bound.log",
+            STARTUP_TIMEOUT,
         )
         client = processes.python("bench.bound", "client", where["url"], where["ca"])
         driver = processes.launch(client, log, stdout_pipe=True)

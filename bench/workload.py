@@ -1,8 +1,10 @@
-"""The bench's workload, as every setup deploys it: names shared by all of them."""
+"""The bench's workload, as every setup deploys it: the names all of them share, and the
+table for the peers that take no template."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 BROADCAST_DIR = Path(__file__).resolve().parent / "broadcast"
 HANDLER = BROADCAST_DIR / "handler.py"
@@ -13,3 +15,23 @@ ROOM_INDEX = "byRoom"
 STAGE = "bench"
 MEMORY_MB = 256
 TIMEOUT_S = 29
+
+
+def create_connections_table(dynamodb: Any) -> None:
+    """The handler's table, on a peer that has no template to deploy it from."""
+    dynamodb.create_table(
+        TableName=CONNECTIONS_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+            {"AttributeName": "room", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": ROOM_INDEX,
+                "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )

@@ -112,7 +112,7 @@ def load_api(
     stages = {s["StageName"]: s for s in apigw.get_stages(ApiId=api_id).get("Items", [])}
     if stage not in stages:
         raise ApiError(f"API {api_id} has no stage {stage!r}; run deploy again")
-    default_throttle = _throttle(stages[stage].get("DefaultRouteSettings"))
+    default_throttle = Throttle.from_settings(stages[stage].get("DefaultRouteSettings"))
     route_settings = stages[stage].get("RouteSettings") or {}
     integrations = {
         i["IntegrationId"]: i
@@ -135,7 +135,7 @@ def load_api(
                 function,
                 two_way,
                 (integration or {}).get("ContentHandlingStrategy"),
-                _throttle(route_settings.get(key)) or default_throttle,
+                Throttle.from_settings(route_settings.get(key)) or default_throttle,
             )
             if key == "$connect" and route.get("AuthorizationType") == "CUSTOM":
                 spec = apigw.get_authorizer(ApiId=api_id, AuthorizerId=route["AuthorizerId"])
@@ -151,12 +151,3 @@ def load_api(
         functions=functions.specs,
         authorizer=authorizer,
     )
-
-
-def _throttle(settings: Mapping[str, Any] | None) -> Throttle | None:
-    """A stage's throttling settings, when both limits are set."""
-    settings = settings or {}
-    burst, rate = settings.get("ThrottlingBurstLimit"), settings.get("ThrottlingRateLimit")
-    if burst is None or rate is None:
-        return None
-    return Throttle(int(burst), float(rate))

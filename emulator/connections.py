@@ -40,16 +40,15 @@ class Gone(Exception):
     """No open connection with that id."""
 
 
-class PayloadTooLarge(Exception):
-    """The data is over the message size limit."""
-
-
 class LimitExceeded(Exception):
     """The client's buffer is full: it reads more slowly than it is posted to."""
 
 
 class ConnectionsBackend(Protocol):
-    """What the API needs from the gateway; all of it runs on the gateway's loop."""
+    """What the API needs from the gateway; all of it runs on the gateway's loop.
+
+    A posted body is never over ``max_body``: the API refuses it before reading it.
+    """
 
     @property
     def max_body(self) -> int: ...
@@ -76,6 +75,15 @@ class _Reply(Exception):
         self.body = body
         self.error = error
         self.close = close
+
+
+def _too_large(size: int, limit: int, close: bool = False) -> _Reply:
+    return _Reply(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        {"message": f"the data is {size} bytes; the limit is {limit}"},
+        "PayloadTooLargeException",
+        close,
+    )
 
 
 class ConnectionsApi:
@@ -204,12 +212,6 @@ class ConnectionsApi:
             raise _Reply(
                 HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
             ) from None
-        except PayloadTooLarge as exc:
-            raise _Reply(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                {"message": str(exc)},
-                "PayloadTooLargeException",
-            ) from None
         except LimitExceeded as exc:
             raise _Reply(
                 HTTPStatus.TOO_MANY_REQUESTS, {"message": str(exc)}, "LimitExceededException"
@@ -233,14 +235,9 @@ class ConnectionsApi:
                 close=True,
             )
         declared = int(headers.get("content-length", "0") or 0)
-        too_large = _Reply(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            {"message": f"the data is {declared} bytes; the limit is {self._backend.max_body}"},
-            "PayloadTooLargeException",
-        )
         if declared > DISCARD_LIMIT * max(limit, 1):
-            too_large.close = True  # the rest must not be taken as a request
-            raise too_large
+            # The rest must not be taken as a request: answer, then close.
+            raise _too_large(declared, self._backend.max_body, close=True)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -252,8 +249,7 @@ class ConnectionsApi:
                 if size <= limit:
                     chunks.append(bytes(event.data))  # past the limit it is read and dropped
         if size > limit:
-            too_large.body = {"message": f"the data is {size} bytes; the limit is {limit}"}
-            raise too_large
+            raise _too_large(size, limit)
         return b"".join(chunks)
 
     async def _send(

@@ -30,7 +30,7 @@ from websockets.typing import Subprotocol
 
 from emulator import events
 from emulator.api import ApiConfig
-from emulator.connections import ConnectionsApi, Gone, LimitExceeded, PayloadTooLarge
+from emulator.connections import ConnectionsApi, Gone, LimitExceeded
 from emulator.events import ConnectionInfo
 from emulator.runner import InvocationError, LambdaRunner
 from emulator.tls import Certificates, execute_api_host
@@ -130,9 +130,9 @@ class _Connection:
     info: ConnectionInfo
     socket: ServerConnection
     last_active_ms: int
+    outbox: Outbox
     closed_by_server: tuple[int, str] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    outbox: Outbox = field(default_factory=lambda: Outbox(Limits().outbox_bytes))
 
 
 class Gateway:
@@ -201,20 +201,16 @@ class Gateway:
     def serve(self, api: ApiConfig, runner: LambdaRunner) -> None:
         self._api = api
         self._runner = runner
+        # A route whose limits stay keeps its bucket, and the tokens already spent.
         buckets = {}
         for key, route in api.routes.items():
-            old = self._buckets.get(key)
-            if route.throttle is None:
+            limits = route.throttle
+            if limits is None:
                 continue
-            same = old is not None and (old.burst, old.rate) == (
-                route.throttle.burst,
-                route.throttle.rate,
-            )
-            buckets[key] = (
-                old
-                if same and old is not None
-                else TokenBucket(route.throttle.burst, route.throttle.rate)
-            )
+            bucket = self._buckets.get(key)
+            if bucket is None or (bucket.burst, bucket.rate) != (limits.burst, limits.rate):
+                bucket = TokenBucket(limits.burst, limits.rate)
+            buckets[key] = bucket
         self._buckets = buckets
 
     async def stop(self) -> None:
@@ -463,10 +459,6 @@ class Gateway:
 
     async def post(self, connection_id: str, data: bytes) -> None:
         connection = self._open_connection(connection_id)
-        if len(data) > self.limits.message_bytes:
-            raise PayloadTooLarge(
-                f"the data is {len(data)} bytes; the limit is {self.limits.message_bytes}"
-            )
         try:
             data.decode("utf-8")
             text = True

@@ -182,7 +182,7 @@ class _Template:
             str(theirs.fileno()),
             pass_fds=(theirs.fileno(),),
             stdin=asyncio.subprocess.DEVNULL,
-            env=_TEMPLATE_ENV | {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            env=_PROCESS_ENV | {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             start_new_session=True,
         )
         theirs.close()
@@ -236,8 +236,9 @@ def _ask_template(channel: socket.socket, request: bytes, fds: list[int]) -> int
     return int(answer)
 
 
-# The template process's own environment; each worker gets its function's instead.
-_TEMPLATE_ENV = {
+# What every process the runner starts has: the template process has only this (and
+# PATH); each worker has this too, beside its function's environment and Lambda's.
+_PROCESS_ENV = {
     "LANG": "en_US.UTF-8",
     "TZ": ":UTC",
     "PYTHONDONTWRITEBYTECODE": "1",
@@ -351,10 +352,7 @@ class LambdaRunner:
                 "_HANDLER": spec.handler,
                 "_INVOKED_FUNCTION_ARN": spec.arn,
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "LANG": "en_US.UTF-8",
-                "TZ": ":UTC",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "PYTHONUNBUFFERED": "1",
+                **_PROCESS_ENV,
             }
         )
         return env
@@ -369,19 +367,17 @@ class LambdaRunner:
         process: asyncio.subprocess.Process | _Forked
         if self._template is not None and not _bundles_sdk(spec.code_dir):
             process = await self._template.fork(spec.code_dir, self.environment(spec))
-            worker = _Worker(process, spec, self.logs)
-            self._live.add(worker)
-            return worker
-        process = await asyncio.create_subprocess_exec(
-            *self._command(),
-            cwd=spec.code_dir,
-            env=self.environment(spec),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            limit=_STREAM_LIMIT,
-            start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
-        )
+        else:
+            process = await asyncio.create_subprocess_exec(
+                *self._command(),
+                cwd=spec.code_dir,
+                env=self.environment(spec),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                limit=_STREAM_LIMIT,
+                start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
+            )
         worker = _Worker(process, spec, self.logs)
         self._live.add(worker)
         return worker

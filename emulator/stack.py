@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Lambda's own defaults, for functions that don't say.
 DEFAULT_TIMEOUT = 3
@@ -158,6 +159,19 @@ class Throttle:
     def settings(self) -> dict[str, float | int]:
         """As a stage's route settings spell it."""
         return {"ThrottlingBurstLimit": self.burst, "ThrottlingRateLimit": float(self.rate)}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Throttle | None:
+        """From a stage's route settings, when both limits are set; else None.
+
+        Raises TypeError or ValueError when a limit is not a number.
+        """
+        if not isinstance(settings, Mapping):
+            return None
+        burst, rate = settings.get("ThrottlingBurstLimit"), settings.get("ThrottlingRateLimit")
+        if burst is None or rate is None:
+            return None
+        return cls(int(burst), float(rate))
 
 
 @dataclass(frozen=True)

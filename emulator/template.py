@@ -758,13 +758,8 @@ class _Reader:
 
 def _throttle(settings: Any) -> Throttle | None:
     """Throttling from a stage's route settings, when both limits are given."""
-    if not isinstance(settings, Mapping):
-        return None
-    burst, rate = settings.get("ThrottlingBurstLimit"), settings.get("ThrottlingRateLimit")
-    if burst is None or rate is None:
-        return None
     try:
-        return Throttle(int(burst), float(rate))
+        return Throttle.from_settings(settings)
     except (TypeError, ValueError) as exc:
         raise TemplateError(f"throttling {settings}: burst and rate must be numbers") from exc
 

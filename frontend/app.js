@@ -411,9 +411,7 @@
     const entry = { roomId, messageId: randomHex(8), text, at: new Date().toISOString() };
     outbox.set(entry.messageId, entry);
     saveOutbox();
-    const r = room(roomId);
-    r.messages.set(entry.messageId, localMessage(entry, "sending"));
-    transmit(entry);
+    transmit(entry); // shows it as sending, too
     renderConversation({ stick: true });
     renderRooms();
   }

@@ -35,5 +35,5 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     created = {"type": "roomCreated", "room": rules.room_view(room, admin)}
     request.reply(created)
     # The creator's other tabs learn of the room too.
-    request.send(room, [admin], created, to=admin.connections - {request.connection_id})
+    request.send([admin], created, to=admin.connections - {request.connection_id})
     request.announce_members(room.room_id)

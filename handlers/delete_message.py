@@ -13,7 +13,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_message_ref(payload)
     room, members, original = request.own_message(command.room_id, command.message_id)
     deleted = request.store.delete_message(original, app.now())
-    request.post_entry(room, members, deleted, "messageUpdated")
+    request.post_entry(members, deleted, "messageUpdated")
     request.reply(
         {
             "type": "messageDeleted",

@@ -13,7 +13,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_edit_message(payload)
     room, members, original = request.own_message(command.room_id, command.message_id)
     edited = request.store.edit_message(original, command.text, app.now())
-    request.post_entry(room, members, edited, "messageUpdated")
+    request.post_entry(members, edited, "messageUpdated")
     request.reply(
         {
             "type": "messageEdited",

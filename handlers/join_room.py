@@ -39,7 +39,7 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
     request.store.request_join(member)
     requested = {"type": "joinRequested", "room": rules.room_view(room, member)}
     request.reply(requested)
-    request.send(room, [member], requested, to=member.connections - {request.connection_id})
+    request.send([member], requested, to=member.connections - {request.connection_id})
     admin = rules.find_member(members, room.admin_id)
     if admin is not None:
         notice = {
@@ -49,7 +49,7 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
             "user": {"userId": user_id, "name": name},
             "requestedAt": member.requested_at,
         }
-        request.send(room, members, notice, to=admin.connections)
+        request.send(members, notice, to=admin.connections)
     request.announce_members(room.room_id)
 
 
@@ -68,7 +68,6 @@ def _decide(
         {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}
     )
     request.send(
-        room,
         [decided],
         {
             "type": "joinDecision",

@@ -23,6 +23,6 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
     # Every tab of the leaver hears it; the caller's own connection gets the ref.
     request.reply({"type": "left", "roomId": room.room_id})
     others = leaving.connections - {request.connection_id}
-    request.send(room, [leaving], {"type": "left", "roomId": room.room_id}, to=others)
+    request.send([leaving], {"type": "left", "roomId": room.room_id}, to=others)
     if rules.is_listed(leaving):
         request.announce_members(room.room_id, notice=notice)

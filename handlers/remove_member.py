@@ -15,13 +15,12 @@ from chat.rules import Kind
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
-    room, _, target = request.admin_target(payload, rules.check_removal)
+    room, target = request.admin_target(payload, rules.check_removal)
     caller = request.caller()  # cached
     notice = rules.notice(Kind.REMOVED, target, rules.new_message_id(), app.now())
     request.store.remove_member(caller.user_id, notice)
     request.reply({"type": "memberRemoved", "roomId": room.room_id, "userId": target.user_id})
     request.send(
-        room,
         [target],
         {"type": "removed", "roomId": room.room_id, "roomName": room.name},
         to=target.connections,

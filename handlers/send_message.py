@@ -39,7 +39,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
             request.store.message(room.room_id, message.message_id), caller.user_id
         )
     if not duplicate or message.undelivered:
-        request.post_entry(room, members, message)
+        request.post_entry(members, message)
         request.store.delivered(message)
     # Sent after every post above has finished: the sender knows delivery is done.
     request.reply(

@@ -15,7 +15,7 @@ from chat.rules import Kind
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
-    room, _, target = request.admin_target(payload, rules.check_transfer)
+    room, target = request.admin_target(payload, rules.check_transfer)
     caller = request.caller()  # cached
     notice = rules.notice(Kind.ADMIN, target, rules.new_message_id(), app.now())
     request.store.transfer_admin(caller.user_id, notice)

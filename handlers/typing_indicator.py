@@ -23,4 +23,4 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         "userId": caller.user_id,
         "name": caller.name,
     }
-    request.broadcast(room, members, notice, exclude=typist.connections | {request.connection_id})
+    request.broadcast(members, notice, exclude=typist.connections | {request.connection_id})

@@ -78,6 +78,15 @@ class ChatClient:
                 return event
             self.events.append(event)
 
+    def listen(self, quiet: float = 0.02) -> list[dict[str, Any]]:
+        """``events``, after reading into it whatever arrives until ``quiet`` seconds
+        pass with nothing (no round trip: for polling while other work is in flight)."""
+        try:
+            while True:
+                self.events.append(json.loads(self.socket.recv(timeout=quiet)))
+        except TimeoutError:
+            return self.events
+
     def drain(self) -> list[dict[str, Any]]:
         """Everything received so far, after a round trip proves nothing else is in flight."""
         self.request("listRooms", expect="rooms")

@@ -110,20 +110,18 @@ class Request:
 
     def admin_target(
         self, payload: Mapping[str, Any], check: Callable[[Room, list[Member], str, str], Member]
-    ) -> tuple[Room, list[Member], Member]:
-        """For an admin's action on a member (``userId``): the room, its memberships and
-        that member, once ``check`` (``rules.check_removal``, ``check_transfer``) allows it."""
+    ) -> tuple[Room, Member]:
+        """For an admin's action on a member (``userId``): the room and that member, once
+        ``check`` (``rules.check_removal``, ``check_transfer``) allows it."""
         command = rules.parse_member_ref(payload)
         caller = self.caller()
         room, members = self.store.load_room(command.room_id)
-        return room, members, check(room, members, caller.user_id, command.user_id)
+        return room, check(room, members, caller.user_id, command.user_id)
 
-    def post_entry(
-        self, room: Room, members: Iterable[Member], entry: Message, kind: str = "message"
-    ) -> None:
+    def post_entry(self, members: Iterable[Member], entry: Message, kind: str = "message") -> None:
         """Deliver a new (``message``) or changed (``messageUpdated``) entry of the
         conversation to the room's approved members."""
-        self.broadcast(room, members, {"type": kind, "message": rules.message_view(entry)})
+        self.broadcast(members, {"type": kind, "message": rules.message_view(entry)})
 
     def reply(self, payload: Mapping[str, Any]) -> None:
         """Send to the caller's connection, tagged with the request's ``ref``.
@@ -146,7 +144,7 @@ class Request:
             log.error("the error reply to %s failed too", self.connection_id)
 
     def send(
-        self, room: Room, members: Iterable[Member], payload: Mapping[str, Any], to: Iterable[str]
+        self, members: Iterable[Member], payload: Mapping[str, Any], to: Iterable[str]
     ) -> None:
         """Post to the given connections of a room's members, then forget the gone ones."""
         gone = self.fanout.send(to, payload).gone
@@ -156,15 +154,11 @@ class Request:
             self.disconnected(connection_id, members)
 
     def broadcast(
-        self,
-        room: Room,
-        members: Iterable[Member],
-        payload: Mapping[str, Any],
-        exclude: Iterable[str] = (),
+        self, members: Iterable[Member], payload: Mapping[str, Any], exclude: Iterable[str] = ()
     ) -> None:
         """Post to every approved member's open connections."""
         members = list(members)
-        self.send(room, members, payload, rules.recipients(members, exclude))
+        self.send(members, payload, rules.recipients(members, exclude))
 
     def disconnected(
         self, connection_id: str, seen_in: Iterable[Member] = (), quiet: str | None = None
@@ -177,30 +171,26 @@ class Request:
         is shown offline: every room where a listed member is left with no connection
         hears about it (except ``quiet``, a room whose caller announces it anyway).
         """
-        holding = [m for m in seen_in if connection_id in m.connections]
+        candidates = list(seen_in)
         connection = self.store.get_connection(connection_id)
         if connection is not None:
             self.store.retire_connection(
                 connection_id, now(), epoch_seconds() + CLOSED_RECORD_SECONDS
             )
-            holding += [
-                m
-                for m in self.store.memberships(connection.user_id)
-                if connection_id in m.connections
-            ]
-        done: set[tuple[str, str]] = set()
-        for member in holding:
-            if (member.room_id, member.user_id) in done:
-                continue
-            done.add((member.room_id, member.user_id))
-            after = self.store.detach(member.room_id, member.user_id, connection_id)
+            candidates += self.store.memberships(connection.user_id)
+        # Each membership once, though both sources may list it.
+        holding = dict.fromkeys(
+            (m.room_id, m.user_id) for m in candidates if connection_id in m.connections
+        )
+        for room_id, user_id in holding:
+            after = self.store.detach(room_id, user_id, connection_id)
             if (
                 after is not None
                 and rules.is_listed(after)
                 and not after.online
-                and member.room_id != quiet
+                and room_id != quiet
             ):
-                self.announce_members(member.room_id)
+                self.announce_members(room_id)
 
     def probe_pending(self, room: Room, members: Iterable[Member]) -> bool:
         """Ask API Gateway whether the connections of the room's pending members are
@@ -219,11 +209,11 @@ class Request:
             self.disconnected(connection_id, members, quiet=room.room_id)
         return bool(gone)
 
-    def current_members(self, room_id: str) -> tuple[Room, list[Member]]:
-        """The room's memberships as stored now, pending members' presence checked."""
-        room, members = self.store.load_room(room_id)
+    def current_members(self, room: Room, members: list[Member]) -> tuple[Room, list[Member]]:
+        """The room's memberships as just read, or read again if checking the pending
+        members' presence detached any of their connections."""
         if self.probe_pending(room, members):
-            room, members = self.store.load_room(room_id)
+            return self.store.load_room(room.room_id)
         return room, members
 
     def announce_members(
@@ -235,11 +225,11 @@ class Request:
         Each list carries the room's version; whatever ran concurrently, the highest
         version a client receives is the list as stored once things settle.
         """
-        room, members = self.current_members(room_id)
+        room, members = self.current_members(*self.store.load_room(room_id))
         if notice is not None:
-            self.post_entry(room, members, notice)
+            self.post_entry(members, notice)
         for event in rules.members_events(room, members):
-            self.broadcast(room, members, event, exclude)
+            self.broadcast(members, event, exclude)
 
 
 def route(action: Callable[[Request, dict[str, Any]], None]) -> LambdaHandler:

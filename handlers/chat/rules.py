@@ -12,7 +12,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -527,23 +527,17 @@ def check_repeat(original: Message | None, user_id: str) -> Message:
     return original
 
 
-def notice(
-    kind: Kind, member: Member, message_id: str, sent_at: str, name: str | None = None
-) -> Message:
+def notice(kind: Kind, member: Member, message_id: str, sent_at: str) -> Message:
     """The conversation's record of a change of membership (joined, left, ...)."""
     return Message(
         room_id=member.room_id,
         message_id=message_id,
         user_id=member.user_id,
-        name=member.name if name is None else name,
+        name=member.name,
         text="",
         sent_at=sent_at,
         kind=kind,
     )
-
-
-def as_role(member: Member, role: Role) -> Member:
-    return replace(member, role=role)
 
 
 def check_decision(target: Member | None) -> Member:
@@ -708,11 +702,6 @@ def history_event(
         "cursor": messages[0].sort_key if messages else None,
         "more": more,
     }
-
-
-def rate_window(epoch_seconds: int, window_seconds: int) -> int:
-    """The number of the fixed window a moment falls in; counters are kept per window."""
-    return epoch_seconds // window_seconds
 
 
 def error_event(error: ChatError, ref: str | None = None) -> dict[str, Any]:

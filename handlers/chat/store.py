@@ -79,7 +79,6 @@ class Connection:
     name: str
     connected_at: str
     closed: bool = False  # closed since; requests it sent before are still served
-    expires_at: int = 0
 
 
 def _cancellations(exc: ClientError) -> list[str]:
@@ -165,7 +164,6 @@ def _connection(item: Mapping[str, Any]) -> Connection:
         name=item["name"],
         connected_at=item["connectedAt"],
         closed="closedAt" in item,
-        expires_at=int(item.get("expiresAt", 0)),
     )
 
 

@@ -15,6 +15,7 @@ from tests.browser.pages import (
     MakeClient,
     OpenPage,
     admit_client,
+    approve,
     create_room,
     hosted_room,
     member_page,
@@ -98,14 +99,7 @@ def test_room_list_by_activity_with_preview_and_unread_title(
     page.get_by_label("Join by room id").fill(quiet)
     expect(page.locator("#join-preview")).to_have_text("Quiet · 1 member")
     page.get_by_role("button", name="Ask to join").click()
-    helper_request = helper.wait_for("joinRequest", roomId=quiet)
-    helper.request(
-        "joinRoom",
-        expect="joinDecided",
-        roomId=quiet,
-        op="approve",
-        userId=helper_request["user"]["userId"],
-    )
+    approve(helper, quiet)
     expect(page.locator("#room-title")).to_have_text("Quiet")
     say(helper, busy, "news in busy")
     open_rooms(page)

@@ -8,7 +8,15 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.pages import SCREENS, MakeClient, OpenPage, create_room, send, sign_in
+from tests.browser.pages import (
+    DESKTOP,
+    SCREENS,
+    MakeClient,
+    OpenPage,
+    create_room,
+    send,
+    sign_in,
+)
 from tests.conftest import LIMITED, SMALL_LIMITS
 
 
@@ -39,7 +47,7 @@ def test_two_members_with_one_name_are_told_apart(
 def test_sending_too_fast_says_so_and_offers_retry(open_page: OpenPage) -> None:
     """Past the connection's rate, messages are shown as not sent, with the reason and
     Retry, rather than vanishing."""
-    page = open_page(viewport={"width": 1280, "height": 800})
+    page = open_page(**DESKTOP)
     sign_in(page, "Hasty")
     create_room(page, "Fast")
     for i in range(SMALL_LIMITS["rate_per_connection"] + 3):

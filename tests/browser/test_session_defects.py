@@ -393,16 +393,22 @@ def test_offline_state_is_shown_and_clears(
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
 
 
+def rejected_page(open_page: OpenPage, admin: ChatClient, room_id: str, name: str) -> Page:
+    """A desktop user who opens the invite link, asks, and is turned down by ``admin``."""
+    page = open_page(f"?room={room_id}", **DESKTOP)
+    sign_in(page, name)
+    ask_to_join(page)
+    user_id = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
+    admin.request("joinRoom", expect="joinDecided", roomId=room_id, op="reject", userId=user_id)
+    return page
+
+
 def test_declined_notice_goes_when_asking_again(
     open_page: OpenPage, make_client: MakeClient
 ) -> None:
     """A rejected user asks again with a button; "declined" doesn't linger beside "Waiting"."""
     admin, room_id = hosted_room(make_client, "Strict", "Club")
-    page = open_page(f"?room={room_id}", **DESKTOP)
-    sign_in(page, "Hopeful")
-    page.locator("#invite").get_by_role("button", name="Ask to join").click()
-    user_id = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
-    admin.request("joinRoom", expect="joinDecided", roomId=room_id, op="reject", userId=user_id)
+    page = rejected_page(open_page, admin, room_id, "Hopeful")
     status = page.locator("#room-status")
     expect(status).to_contain_text("declined")
     status.get_by_role("button", name="Ask again").click()
@@ -416,11 +422,7 @@ def test_rejected_room_can_be_removed_from_the_list(
 ) -> None:
     """ "Remove from my list" drops a rejected room for good, even after a reload."""
     admin, room_id = hosted_room(make_client, "Strict", "Closed")
-    page = open_page(f"?room={room_id}", **DESKTOP)
-    sign_in(page, "Persistent")
-    page.locator("#invite").get_by_role("button", name="Ask to join").click()
-    user_id = admin.wait_for("joinRequest", roomId=room_id)["user"]["userId"]
-    admin.request("joinRoom", expect="joinDecided", roomId=room_id, op="reject", userId=user_id)
+    page = rejected_page(open_page, admin, room_id, "Persistent")
     page.get_by_role("button", name="Remove from my list").click()
     expect(room_entry(page, "Closed")).to_have_count(0)
     page.reload()
@@ -468,9 +470,7 @@ def test_limits_show_while_typing_and_nothing_is_cut(
     page = open_page(**screen)
     page.get_by_label("Display name").fill("N" * 33)
     expect(page.locator("#name-count")).to_have_text("33 / 32 — 1 too many")
-    page.get_by_label("Display name").fill("Counter")
-    page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online")
+    sign_in(page, "Counter")
     open_rooms(page)
     room_name = "r" * 69
     page.get_by_label("New room").fill(room_name)

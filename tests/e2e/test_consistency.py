@@ -3,11 +3,7 @@ work the gateway accepted that is stored and delivered whatever happened to its 
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
-from collections.abc import Callable
-from typing import Any
 
 from chat.app import now
 from chat.rules import Member, Message, Role, Status
@@ -24,34 +20,14 @@ from tests.e2e.chat import (
     store_for,
     stored_members,
 )
-from tests.timing import seconds
-
-
-def settles(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Whether ``condition`` holds before the deadline (polled, never a fixed sleep)."""
-    deadline = time.monotonic() + seconds(timeout)
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def listen(client: ChatClient) -> list[dict[str, Any]]:
-    """Everything the client has received so far, and whatever arrives within 0.05 s."""
-    try:
-        while True:
-            client.events.append(json.loads(client.socket.recv(timeout=0.05)))
-    except TimeoutError:
-        pass
-    return client.events
+from tests.timing import settles
 
 
 def assert_admin_list_settles(stack: Harness, admin: ChatClient, room_id: str) -> None:
     """The list the admin keeps ends up as the stored one, and stays so."""
 
     def agrees() -> bool:
-        return newest_members(listen(admin), room_id) == stored_members(stack, room_id)
+        return newest_members(admin.listen(), room_id) == stored_members(stack, room_id)
 
     assert settles(agrees), (newest_members(admin.events, room_id), stored_members(stack, room_id))
     admin.events = admin.drain()  # whatever was in flight has arrived: still the stored list
@@ -112,7 +88,7 @@ def test_a_sender_whose_connection_drops_has_everything_it_sent_stored(
     heard = set()
 
     def all_heard() -> bool:
-        heard.update(e["message"]["messageId"] for e in listen(alice) if is_text(e))
+        heard.update(e["message"]["messageId"] for e in alice.listen() if is_text(e))
         return set(ids) <= heard
 
     assert settles(all_heard), f"alice heard {len(heard & set(ids))} of 20"

@@ -9,7 +9,6 @@ reaching them is quick.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -22,20 +21,11 @@ from chat.store import MEMBER_PREFIX
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.conftest import LIMITED, SMALL_LIMITS
-from tests.e2e.chat import create_room, join, member, store_for
-from tests.timing import seconds
+from tests.e2e.chat import create_room, join, member, say, store_for
+from tests.timing import settles
 
 LIMITS = SMALL_LIMITS
 pytestmark = LIMITED
-
-
-def until(condition: Callable[[], Any], timeout: float = 10) -> Any:
-    """Poll ``condition`` until it is true; fail at the deadline."""
-    deadline = time.monotonic() + seconds(timeout)
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
-    return value
 
 
 def test_a_flooding_connection_is_rate_limited_and_others_are_not(
@@ -59,8 +49,7 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_not(
 
 
 def say_ok(client: ChatClient, room_id: str, text: str) -> bool:
-    reply = client.request("sendMessage", expect="messageSent", roomId=room_id, text=text)
-    return reply["type"] == "messageSent"
+    return say(client, room_id, text)["type"] == "messageSent"
 
 
 def test_a_users_tabs_share_the_users_rate(make_client: Callable[..., ChatClient]) -> None:
@@ -95,7 +84,7 @@ def test_connections_per_user_are_capped_and_closed_ones_free_their_place(
     tabs = [make_client("Many", key=key) for _ in range(LIMITS["max_connections_per_user"])]
     assert refused_status(stack, "Many", key) == 429
     tabs.pop().close()
-    until(lambda: refused_status(stack, "Many", key) is None)
+    assert settles(lambda: refused_status(stack, "Many", key) is None)
     # A ghost: the record of a connection that is gone, its $disconnect never seen.
     ghost = Identity(tabs[0].user_id, "Many")
     store_for(stack).put_connection("ghost-" + secrets.token_hex(4), ghost, "x", 2**31)
@@ -202,4 +191,4 @@ def test_a_pending_member_whose_disconnect_was_lost_is_shown_offline(
         listed = admin.request("getMembers", expect="members", roomId=room_id)
         return (member(listed, "Pat") or {}).get("online") is False
 
-    until(offline)
+    assert settles(offline)

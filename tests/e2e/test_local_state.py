@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests import served
 from tests.client import ChatClient
+from tests.e2e.chat import create_room, say
 
 
 def make_local(tmp_path: Path, *variables: str) -> served.Served:
@@ -41,8 +42,8 @@ def test_rooms_and_messages_survive_a_restart(tmp_path: Path) -> None:
     first = make_local(tmp_path)
     try:
         alice = ChatClient(first.url, "Alice", key)
-        room = alice.request("createRoom", expect="roomCreated", name="Kept")["room"]["roomId"]
-        alice.request("sendMessage", expect="messageSent", roomId=room, text="still here?")
+        room = create_room(alice, "Kept")
+        say(alice, room, "still here?")
         alice.close()
     finally:
         stop(first)

@@ -86,15 +86,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             terminalreporter.write_line(f"{name}: {value}")
 
 
-def pump(client: ChatClient) -> None:
-    """Read whatever has arrived into ``client.events`` without waiting for more."""
-    try:
-        while True:
-            client.events.append(json.loads(client.socket.recv(timeout=0.02)))
-    except TimeoutError:
-        pass
-
-
 def worker_pids(harness: Harness, function: str) -> list[int]:
     """The Lambda runner's worker processes of a function (by its name in the stack,
     ``send-message``): the processes whose working directory is that function's code."""

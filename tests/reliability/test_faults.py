@@ -20,8 +20,8 @@ from chat.store import MEMBER_PREFIX
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import create_room, join, newest_members, store_for, stored_members
-from tests.reliability.conftest import RELIABLE, pump, record, signal_workers
-from tests.timing import seconds
+from tests.reliability.conftest import RELIABLE, record, signal_workers
+from tests.timing import seconds, settles
 
 pytestmark = RELIABLE
 
@@ -194,13 +194,12 @@ def test_senders_dropping_their_connection_lose_nothing(
         client.socket.socket.close()
     every_id = [m for group in ids.values() for m in group]
     store = store_for(harness)
-    deadline = time.monotonic() + seconds(30)
-    while True:
-        stored = {m.message_id for m in store.messages(room_id, None, 50)[0]}
-        if set(every_id) <= stored or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert set(every_id) <= stored, f"{len(set(every_id) - stored)} lost"
+
+    def stored() -> set[str]:
+        return {m.message_id for m in store.messages(room_id, None, 50)[0]}
+
+    settles(lambda: set(every_id) <= stored(), timeout=30)
+    assert set(every_id) <= stored(), f"{len(set(every_id) - stored())} lost"
     check_delivery(harness, room_id, every_id, clients[:1])
     record("faults: connections dropped", 3)
     record("messages checked", len(every_id))
@@ -237,13 +236,11 @@ def test_gone_connections_in_the_middle_of_a_fan_out(
     assert set(answers) == {"messageSent"}
     check_delivery(harness, room_id, ids, stayers)
     admin = clients[0]
-    deadline = time.monotonic() + seconds(15)
-    while True:
-        pump(admin)
-        newest = newest_members(admin.events, room_id)
-        if newest == stored_members(harness, room_id) or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    settles(
+        lambda: newest_members(admin.listen(), room_id) == stored_members(harness, room_id),
+        timeout=15,
+    )
+    newest = newest_members(admin.events, room_id)
     assert newest == stored_members(harness, room_id)
     online = {m["userId"]: m["online"] for m in newest or []}
     assert not any(online[c.user_id] for c in clients[6:])

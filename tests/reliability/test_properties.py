@@ -33,7 +33,7 @@ from chat.errors import ChatError
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import newest_members, stored_members
-from tests.reliability.conftest import RELIABLE, pump, record
+from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
 USERS = 3
@@ -245,7 +245,7 @@ class ChatMachine(RuleBasedStateMachine):
         deadline = time.monotonic() + seconds(15)
         while True:
             for client in self.clients:
-                pump(client)
+                client.listen()
             if self.lists_agree():
                 break
             assert time.monotonic() < deadline, "invariant 3: a member's newest list is stale"
