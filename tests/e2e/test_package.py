@@ -144,6 +144,8 @@ def test_the_wheel_holds_the_emulator_package_only(installed: Installed) -> None
         names = wheel.namelist()
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         declared = wheel.read(entry_points).decode()
+        (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        description = wheel.read(metadata).decode()
     assert {name.split("/")[0] for name in names if not name.startswith("ws_emulator-")} == {
         "emulator"
     }
@@ -153,6 +155,10 @@ def test_the_wheel_holds_the_emulator_package_only(installed: Installed) -> None
     entry.read_string(declared)
     assert entry["console_scripts"]["ws-emulator"] == "emulator.cli:main"
     assert entry["pytest11"]["websocket_api"] == "emulator.pytest_plugin"
+    # The package's page on an index is the harness's own README, not the chat's.
+    assert "Description-Content-Type: text/markdown" in description
+    assert "# ws-emulator" in description
+    assert "make local" not in description
 
 
 def test_console_script_and_module_both_serve(installed: Installed) -> None:

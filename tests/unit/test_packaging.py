@@ -53,8 +53,9 @@ def test_the_build_backend_is_pinned() -> None:
 
 
 def test_the_readme_shows_the_example_project_as_tested() -> None:
-    """Each file of the example project that tests/e2e/test_package.py runs is in the README."""
-    readme = (ROOT / "README.md").read_text()
+    """Each file of the example project that tests/e2e/test_package.py runs is in the
+    harness's README (the package's long description)."""
+    readme = (ROOT / "emulator" / "README.md").read_text()
     files = [p for p in EXAMPLE.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert len(files) == 4
     for path in files:
