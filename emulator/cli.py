@@ -1,6 +1,7 @@
 """``python -m emulator serve``: run a WebSocket API on localhost, from a template or Python.
 
     python -m emulator serve template.yaml [--parameter-overrides K=V …] [--stage S]
+    python -m emulator serve cdk.out [--stack NAME]   # what `cdk synth` wrote
     python -m emulator serve scripts.stack:CHAT       # a Stack written in Python
 
 It starts an embedded AWS control plane (moto's server) in an account of its own,
@@ -86,6 +87,7 @@ def stack_source(
             account_id=account_id,
             stack_name=args.stack_name,
             api=args.api,
+            stack=args.assembly_stack,
             work_dir=work_dir,
         )
         for line in loaded.skipped:
@@ -192,7 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a SAM/CloudFormation template (or a Python Stack) until Ctrl-C",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    serve.add_argument("stack", help="template.yaml / template.json, or module:STACK")
+    serve.add_argument(
+        "stack",
+        help="template.yaml / template.json, a CDK cloud assembly (cdk.out), or module:STACK",
+    )
     serve.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -203,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stage", help="the stage to serve (default: the template's own)")
     serve.add_argument("--region", default=DEFAULT_REGION)
     serve.add_argument("--api", help="the WebSocket API's logical id, if the template has several")
+    serve.add_argument(
+        "--stack",
+        dest="assembly_stack",
+        metavar="NAME",
+        help="the stack of a cloud assembly to serve (default: the one with a WebSocket API)",
+    )
     serve.add_argument("--stack-name", help="default: the template's folder name")
     serve.add_argument(
         "--host", default=LOOPBACK, help="where the WebSocket API and website listen"

@@ -206,8 +206,9 @@ class Function:
     """A Lambda function and the routes it serves.
 
     Its code is either ``code``, a directory zipped whole (as ``sam build`` does, with
-    the dependencies of a ``requirements.txt`` inside), or, when ``code`` is None, the
-    stack's ``source``: the entry module plus the shared packages beside it.
+    the dependencies of a ``requirements.txt`` inside, unless ``packaged`` says the
+    directory already is what Lambda gets), or, when ``code`` is None, the stack's
+    ``source``: the entry module plus the shared packages beside it.
     """
 
     name: str  # within the stack; the deployed name is the stack's name for it
@@ -220,6 +221,7 @@ class Function:
     extra_modules: tuple[str, ...] = ()  # other top-level modules of ``source`` its zip needs
     runtime: str = DEFAULT_RUNTIME
     function_name: str | None = None  # the deployed name, when the description fixes it
+    packaged: bool = False  # ``code`` holds its dependencies: no requirements.txt install
 
     @property
     def module(self) -> str:

@@ -323,7 +323,7 @@ def test_two_websocket_apis_need_a_choice(tmp_path: Path) -> None:
             lambda t: t["Resources"]["Fn"]["Properties"].update(
                 Code={"S3Bucket": "artifacts", "S3Key": "fn.zip"}
             ),
-            r"its code is in S3 \(s3://artifacts/fn.zip\); give it a local CodeUri",
+            r"its code is in S3 \(s3://artifacts/fn.zip\), and not on disk.*`sam build`",
         ),
         (
             lambda t: t["Resources"]["Fn"]["Properties"].update(Runtime="nodejs20.x"),
