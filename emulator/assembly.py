@@ -94,7 +94,7 @@ def _has_websocket_api(template: Path) -> bool:
 def choose(directory: Path, wanted: str | None) -> AssemblyStack:
     """The stack to serve: ``wanted``, or the only one with a WebSocket API."""
     every = stacks(directory)
-    listed = ", ".join(s.display_name for s in every) or "none"
+    listed = ", ".join(sorted(s.display_name for s in every)) or "none"
     if wanted is not None:
         for stack in every:
             if wanted in stack.names:
@@ -106,7 +106,7 @@ def choose(directory: Path, wanted: str | None) -> AssemblyStack:
     if not candidates:
         raise TemplateError(f"{directory}: no stack has a WebSocket API (its stacks: {listed})")
     if len(candidates) > 1:
-        names = ", ".join(s.display_name for s in candidates)
+        names = ", ".join(sorted(s.display_name for s in candidates))
         raise TemplateError(
             f"{directory}: {len(candidates)} stacks have a WebSocket API ({names}): "
             "choose one with --stack"

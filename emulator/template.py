@@ -8,18 +8,12 @@ authorizer and stage, functions (their code found by :mod:`emulator.function_cod
 tables (:mod:`emulator.template_tables`) and buckets. docs/templates.md lists every
 resource type and property read, and what is ignored. IAM resources are accepted and not
 enforced; custom resources (and the functions that only provide them) are reported in
-one line each and skipped, as is any other type, unless the API needs it.
-
-Names follow CloudFormation: a resource's own name property when it has one, else
-``{stack}-{LogicalId}-{SUFFIX}`` (the suffix derived from both, so a second run gives
-the same names). The API's id is known only once deploy created the API, so a
-reference to it is :data:`~emulator.stack.API_ID`, which deploy fills in.
+one line each and skipped, as is any other type, unless the API needs it. Resources'
+names and attributes are :mod:`emulator.template_resources`'.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -28,7 +22,6 @@ from typing import Any
 
 from emulator import assembly
 from emulator.function_code import CodeError, locate
-from emulator.intrinsics import Resolver
 from emulator.intrinsics import parameters as parameters_of
 from emulator.stack import (
     API_ID,
@@ -44,11 +37,11 @@ from emulator.stack import (
     variables,
 )
 from emulator.template_file import TemplateError, decode, expand_sam, is_sam
+from emulator.template_resources import Resources, generated_name
 from emulator.template_tables import TABLE_TYPES, read_table
 
 __all__ = ["LoadedTemplate", "TemplateError", "default_stack_name", "generated_name", "load"]
 
-_FUNCTION_ARN = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:(?P<name>[A-Za-z0-9_-]+)")
 _CUSTOM_RESOURCE = "AWS::CloudFormation::CustomResource"
 
 # Read and used.
@@ -77,16 +70,6 @@ _ACCEPTED = {
     "AWS::CDK::Metadata",
 }
 
-# The property that names a resource, where it has one.
-_NAME_PROPERTIES = {
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::DynamoDB::GlobalTable": "TableName",
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-}
-
 
 @dataclass
 class LoadedTemplate:
@@ -97,23 +80,13 @@ class LoadedTemplate:
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
 
 
-def _suffix(stack_name: str, logical_id: str, length: int = 12) -> str:
-    digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).digest()
-    return base64.b32encode(digest).decode()[:length]
-
-
-def generated_name(stack_name: str, logical_id: str, limit: int) -> str:
-    """``{stack}-{LogicalId}-{SUFFIX}``, shortened to ``limit`` as CloudFormation does."""
-    suffix = _suffix(stack_name, logical_id)
-    head = f"{stack_name}-{logical_id}"[: limit - len(suffix) - 1]
-    return f"{head}-{suffix}"
-
-
 def _is_custom(kind: str) -> bool:
     return kind.startswith("Custom::") or kind == _CUSTOM_RESOURCE
 
 
-class _Reader:
+class _Reader(Resources):
+    """Reads the WebSocket API and what it uses into a Stack; notes what it leaves out."""
+
     def __init__(
         self,
         template: dict[str, Any],
@@ -126,100 +99,12 @@ class _Reader:
         work_dir: Path,
         built: bool,
     ) -> None:
-        self.template = template
-        self.stack_name = stack_name
-        self.region = region
-        self.account_id = account_id
+        super().__init__(template, values, stack_name, region, account_id)
         self.local_code = local_code
         self.base = base
         self.work_dir = work_dir
         self.built = built
         self.skipped: list[str] = []
-        self.resources: dict[str, dict[str, Any]] = {
-            logical_id: resource
-            for logical_id, resource in template["Resources"].items()
-            if isinstance(resource, dict)
-        }
-        self.names = {
-            logical_id: self._physical_name(logical_id, resource)
-            for logical_id, resource in self.resources.items()
-        }
-        self.resolver = Resolver(template, values, self.names, self._attribute)
-        # A name property may itself be an intrinsic (!Sub "${AWS::StackName}-events").
-        for logical_id, resource in self.resources.items():
-            own = _NAME_PROPERTIES.get(str(resource.get("Type", "")))
-            value = (resource.get("Properties") or {}).get(own) if own else None
-            if isinstance(value, dict):
-                self.names[logical_id] = str(self.resolver.resolve(value))
-
-    # names and attributes --------------------------------------------------------------
-
-    def _physical_name(self, logical_id: str, resource: Mapping[str, Any]) -> str:
-        kind = resource.get("Type", "")
-        properties = resource.get("Properties") or {}
-        own = _NAME_PROPERTIES.get(kind)
-        if own and isinstance(properties.get(own), str):
-            return str(properties[own])
-        if kind == "AWS::ApiGatewayV2::Api":
-            return API_ID
-        if kind == "AWS::ApiGatewayV2::Stage" and isinstance(properties.get("StageName"), str):
-            return str(properties["StageName"])
-        marker = {
-            "AWS::ApiGatewayV2::Integration": "integration",
-            "AWS::ApiGatewayV2::Authorizer": "authorizer",
-            "AWS::ApiGatewayV2::Route": "route",
-        }.get(kind)
-        if marker:
-            return f"{marker}:{logical_id}"
-        if kind == "AWS::S3::Bucket":
-            return generated_name(self.stack_name, logical_id, 63).lower()
-        limit = 64 if kind == "AWS::Lambda::Function" else 255
-        return generated_name(self.stack_name, logical_id, limit)
-
-    def _attribute(self, logical_id: str, attribute: str) -> Any:
-        kind = self.resources[logical_id].get("Type", "")
-        name = self.names[logical_id]
-        region, account = self.region, self.account_id
-        if kind == "AWS::ApiGatewayV2::Api":
-            if attribute == "ApiEndpoint":
-                return f"wss://{API_ID}.execute-api.{region}.amazonaws.com"
-            if attribute == "ApiId":
-                return API_ID
-        arns = {
-            "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{name}",
-            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
-            "AWS::DynamoDB::GlobalTable": f"arn:aws:dynamodb:{region}:{account}:table/{name}",
-            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
-            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{name}",
-            "AWS::Logs::LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{name}:*",
-        }
-        if attribute == "Arn" and kind in arns:
-            return arns[kind]
-        if kind in TABLE_TYPES and attribute == "StreamArn":
-            return f"{arns[kind]}/stream/local"
-        if kind == "AWS::S3::Bucket" and attribute in ("DomainName", "RegionalDomainName"):
-            return f"{name}.s3.{region}.amazonaws.com"
-        if kind == "AWS::IAM::Role" and attribute == "RoleId":
-            return f"AROA{_suffix(self.stack_name, logical_id, 17)}"
-        # A resource the emulator doesn't create: a stand-in, reported where it is used.
-        return f"arn:aws:{kind.split('::')[1].lower() if '::' in kind else 'unknown'}:{name}"
-
-    # resources -----------------------------------------------------------------------
-
-    def properties(self, logical_id: str) -> dict[str, Any]:
-        resolved = self.resolver.resolve(self.resources[logical_id].get("Properties") or {})
-        return dict(resolved)
-
-    def included(self, logical_id: str) -> bool:
-        condition = self.resources[logical_id].get("Condition")
-        return condition is None or self.resolver.condition(str(condition))
-
-    def of_type(self, *kinds: str) -> list[str]:
-        return [
-            logical_id
-            for logical_id, resource in self.resources.items()
-            if resource.get("Type") in kinds and self.included(logical_id)
-        ]
 
     def read(self, stage: str | None, api_logical_id: str | None) -> Stack:
         for logical_id, resource in self.resources.items():
@@ -317,7 +202,7 @@ class _Reader:
                 continue
             token = (resource.get("Properties") or {}).get("ServiceToken")
             try:
-                provider = self._function_of(str(self.resolver.resolve(token) or ""))
+                provider = self.function_of(str(self.resolver.resolve(token) or ""))
             except TemplateError:  # a token the emulator can't resolve: no provider here
                 provider = None
             if provider is not None:
@@ -394,7 +279,7 @@ class _Reader:
                 f"integration {logical_id}: type {kind}; the emulator serves Lambda proxy "
                 "integrations (IntegrationType AWS_PROXY)"
             )
-        function_id = self._function_of(str(props.get("IntegrationUri", "")))
+        function_id = self.function_of(str(props.get("IntegrationUri", "")))
         if function_id is None:
             raise TemplateError(
                 f"integration {logical_id}: IntegrationUri must name a Lambda function of the "
@@ -403,14 +288,6 @@ class _Reader:
         handling = props.get("ContentHandlingStrategy")
         return function_id, str(handling) if handling else None
 
-    def _function_of(self, uri: str) -> str | None:
-        """The logical id of the template's function whose ARN ``uri`` holds, if any."""
-        match = _FUNCTION_ARN.search(uri)
-        if match is None:
-            return None
-        by_name = {self.names[f]: f for f in self.of_type("AWS::Lambda::Function")}
-        return by_name.get(match["name"])
-
     def _authorizer(self, logical_id: str) -> tuple[str, tuple[str, ...], str]:
         """The authorizer's name, its identity sources and its function's logical id."""
         if logical_id not in self.resources:
@@ -418,7 +295,7 @@ class _Reader:
         props = self.properties(logical_id)
         if props.get("AuthorizerType") != "REQUEST":
             raise TemplateError(f"authorizer {logical_id}: WebSocket APIs take REQUEST authorizers")
-        function_id = self._function_of(str(props.get("AuthorizerUri", "")))
+        function_id = self.function_of(str(props.get("AuthorizerUri", "")))
         if function_id is None:
             raise TemplateError(
                 f"authorizer {logical_id}: AuthorizerUri must name a Lambda function of the "

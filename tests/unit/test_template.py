@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -407,3 +408,145 @@ def test_stage_throttling_is_read_from_default_and_route_settings(tmp_path: Path
     stack = read(tmp_path, template).stack
     assert stack.throttle == Throttle(10, 5.0)
     assert stack.functions[0].routes[0].throttle == Throttle(1, 0.5)
+
+
+def test_a_global_table_is_served_as_a_table_in_the_stacks_region(tmp_path: Path) -> None:
+    """CDK's TableV2 (AWS::DynamoDB::GlobalTable): keys, index and TTL as a table's; its ARN
+    resolves; replicas in other regions are reported, not made."""
+    template = minimal(
+        Connections={
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "AttributeDefinitions": [
+                    {"AttributeName": "id", "AttributeType": "S"},
+                    {"AttributeName": "room", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "byRoom",
+                        "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+                "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+                "BillingMode": "PAY_PER_REQUEST",
+                "Replicas": [{"Region": {"Ref": "AWS::Region"}}, {"Region": "eu-west-1"}],
+            },
+        }
+    )
+    template["Resources"]["Fn"]["Properties"]["Environment"] = {
+        "Variables": {"TABLE": {"Ref": "Connections"}, "ARN": {"Fn::GetAtt": "Connections.Arn"}}
+    }
+    loaded = read(tmp_path, template)
+    (table,) = loaded.stack.tables
+    name = generated_name("unit", "Connections", 255)
+    assert (table.name, table.hash_key, table.ttl_attribute) == (name, "id", "expiresAt")
+    assert [i.name for i in table.indexes] == ["byRoom"]
+    assert loaded.tables == {"Connections": name}
+    assert env(loaded) == {
+        "TABLE": name,
+        "ARN": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}",
+    }
+    assert loaded.skipped == [
+        "table Connections: only its us-east-1 replica is served (not eu-west-1)"
+    ]
+
+
+def test_custom_resources_and_their_providers_are_skipped_in_one_line_each(
+    tmp_path: Path,
+) -> None:
+    """CDK's log retention and bucket auto-delete: each custom resource is one line, and a
+    function that only provides them (Node.js here) is not deployed."""
+    provider = function("index.handler", Runtime="nodejs22.x")
+    token = {"ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]}}
+    template = minimal(
+        Provider=provider,
+        Retention={"Type": "Custom::LogRetention", "Properties": {**token, "RetentionInDays": 7}},
+        Empty={"Type": "AWS::CloudFormation::CustomResource", "Properties": token},
+        Metadata={"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2:deflate64:x"}},
+        Policy={"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {}}},
+        BucketPolicy={"Type": "AWS::S3::BucketPolicy", "Properties": {}},
+        Version={"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+    )
+    loaded = read(tmp_path, template)
+    assert [f.name for f in loaded.stack.all_functions] == ["Fn"]
+    assert loaded.skipped == [
+        "Retention (Custom::LogRetention): a custom resource; its provider is not run "
+        "locally, skipped",
+        "Empty (AWS::CloudFormation::CustomResource): a custom resource; its provider is not "
+        "run locally, skipped",
+        "Provider (AWS::Lambda::Function): the provider of custom resource(s) Retention, "
+        "Empty, not deployed",
+    ]
+
+
+def test_a_provider_the_api_uses_is_deployed(tmp_path: Path) -> None:
+    """A function that provides a custom resource and also serves a route is deployed."""
+    template = minimal(
+        Retention={
+            "Type": "Custom::Anything",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}},
+        }
+    )
+    loaded = read(tmp_path, template)
+    assert [f.name for f in loaded.stack.functions] == ["Fn"]
+    assert loaded.skipped == [
+        "Retention (Custom::Anything): a custom resource; its provider is not run locally, skipped"
+    ]
+
+
+def test_packaged_code_is_not_installed_again(tmp_path: Path) -> None:
+    """A source folder gets its requirements installed; a zip CodeUri and the folders of a
+    template sam build wrote (SamResourceId) hold their dependencies already."""
+    sam = {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"CodeUri": "src", "Handler": "a.b", "Runtime": "python3.12"},
+            },
+            "Api": {
+                "Type": "AWS::Serverless::WebSocketApi",
+                "Properties": {
+                    "RouteSelectionExpression": "$request.body.action",
+                    "Routes": {"go": {"FunctionArn": {"Fn::GetAtt": ["Fn", "Arn"]}}},
+                },
+            },
+        },
+    }
+    assert not read(tmp_path, sam).stack.functions[0].packaged
+    sam["Resources"]["Fn"]["Metadata"] = {"SamResourceId": "Fn"}
+    assert read(tmp_path, sam).stack.functions[0].packaged
+    with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as bundle:
+        bundle.writestr("a.py", "def b(e, c): pass\n")
+    sam["Resources"]["Fn"] = {**sam["Resources"]["Fn"], "Metadata": {}}
+    sam["Resources"]["Fn"]["Properties"]["CodeUri"] = "./deployment.zip"
+    (fn,) = read(tmp_path, sam).stack.functions
+    assert fn.packaged
+    assert fn.code is not None
+    assert (fn.code / "a.py").is_file()
+
+
+def test_a_cloud_assembly_is_read_under_its_stacks_name(tmp_path: Path) -> None:
+    """load(cdk.out) reads the chosen stack's template, named as CDK named the stack, with
+    its asset paths relative to the assembly; --stack on a template file is refused."""
+    out = tmp_path / "cdk.out"
+    (out / "asset.1").mkdir(parents=True)
+    template = minimal()
+    template["Resources"]["Fn"]["Properties"]["Code"] = {"S3Bucket": "b", "S3Key": "1.zip"}
+    template["Resources"]["Fn"]["Metadata"] = {"aws:asset:path": "asset.1"}
+    (out / "Chat.template.json").write_text(json.dumps(template))
+    artifact = {
+        "type": "aws:cloudformation:stack",
+        "properties": {"templateFile": "Chat.template.json", "stackName": "chat-dev"},
+    }
+    (out / "manifest.json").write_text(json.dumps({"artifacts": {"Chat": artifact}}))
+    loaded = load(out, work_dir=tmp_path / "work")
+    assert loaded.stack.name == "chat-dev"
+    assert loaded.stack.functions[0].code == (out / "asset.1").resolve()
+    assert load(out, stack="Chat", work_dir=tmp_path / "work").stack.name == "chat-dev"
+    with pytest.raises(TemplateError, match="--stack Chat: it chooses a stack of a CDK cloud"):
+        load(out / "Chat.template.json", stack="Chat", work_dir=tmp_path / "work")
+    with pytest.raises(TemplateError, match="is a folder: give a template file, or a CDK"):
+        load(tmp_path, work_dir=tmp_path / "work")
