@@ -77,6 +77,7 @@ def stack_source(
         return _python_source(reference, args.stage)
     path = Path(reference)
     parameters = parse_overrides(args.parameter_overrides)
+    definition = [path.resolve()]  # and, once read, the files the stack was read from
 
     def read() -> Stack:
         loaded = load(
@@ -92,9 +93,10 @@ def stack_source(
         )
         for line in loaded.skipped:
             print(f"  note: {line}", file=out)
+        definition[1:] = loaded.sources
         return loaded.stack
 
-    return StackSource(read, [path.resolve()])
+    return StackSource(read, definition)
 
 
 def _banner(harness: Harness, started: float) -> str:

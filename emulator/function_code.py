@@ -48,6 +48,7 @@ class Code:
 
     folder: Path
     packaged: bool
+    archive: Path | None = None  # the zip the folder was unpacked from
 
 
 def locate(
@@ -103,7 +104,7 @@ def _on_disk(
     if path.is_dir():
         return Code(path, packaged)
     if path.is_file():
-        return Code(unpack(path, unpack_dir), packaged=True)
+        return Code(unpack(path, unpack_dir), packaged=True, archive=path)
     hint = f": run {again} again" if again else ""
     raise CodeError(f"its {what} ({path}) does not exist{hint}")
 

@@ -78,6 +78,7 @@ class LoadedTemplate:
     stack: Stack
     skipped: list[str] = field(default_factory=list)  # one line each
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    sources: list[Path] = field(default_factory=list)  # the files read: template, zips
 
 
 def _is_custom(kind: str) -> bool:
@@ -105,6 +106,7 @@ class _Reader(Resources):
         self.work_dir = work_dir
         self.built = built
         self.skipped: list[str] = []
+        self.archives: list[Path] = []  # the zips functions were unpacked from
 
     def read(self, stage: str | None, api_logical_id: str | None) -> Stack:
         for logical_id, resource in self.resources.items():
@@ -319,6 +321,8 @@ class _Reader(Resources):
             )
         except CodeError as exc:
             raise TemplateError(f"{what}: {exc}") from exc
+        if code.archive is not None:
+            self.archives.append(code.archive)
         environment = (props.get("Environment") or {}).get("Variables") or {}
         if props.get("Layers"):
             self.skipped.append(f"{what}: Layers are not added to its code")
@@ -444,4 +448,5 @@ def load(
         for table in read.tables
         if table.name == reader.names[logical_id]
     }
-    return LoadedTemplate(stack=read, skipped=reader.skipped, tables=tables)
+    sources = [path.resolve(), *dict.fromkeys(reader.archives)]
+    return LoadedTemplate(stack=read, skipped=reader.skipped, tables=tables, sources=sources)

@@ -10,6 +10,8 @@ output as it is and drive it with real WebSocket clients.
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,3 +128,30 @@ def test_cloud_assembly_choices_are_one_line(args: list[str], message: str) -> N
     assert len(errors) == 1, app.output
     assert message in errors[0]
     assert "Traceback" not in app.output
+
+
+def test_packaging_again_while_watching_serves_the_new_zip(tmp_path: Path) -> None:
+    """With --watch, a zip the tool writes again (chalice package, same sam.json) is read
+    again: the open connection's next message runs the new code."""
+    out = tmp_path / "out"
+    shutil.copytree(FIXTURES / "chalice-app" / "out", out)
+    archive = out / "deployment.zip"
+    with zipfile.ZipFile(archive) as bundle:
+        files = {name: bundle.read(name) for name in bundle.namelist()}
+    with serving(str(out / "sam.json"), "--watch") as app:
+        app.wait_for("Watching")
+        with connect(f"{app.url}?name=ann") as ws:
+            ws.send(json.dumps({"text": "before"}))
+            assert receive(ws)["text"] == "before"
+            app_py = files["app.py"].decode()
+            assert '"text": request.get("text", "")' in app_py
+            files["app.py"] = app_py.replace(
+                '"text": request.get("text", "")', '"text": request.get("text", "").upper()'
+            ).encode()
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+                for name, data in files.items():
+                    bundle.writestr(name, data)
+            line = app.wait_for(r"↻ deployment\.zip changed: (?P<what>.*)")["what"]
+            assert "updated" in line
+            ws.send(json.dumps({"text": "after"}))
+            assert receive(ws)["text"] == "AFTER"

@@ -522,10 +522,13 @@ def test_packaged_code_is_not_installed_again(tmp_path: Path) -> None:
         bundle.writestr("a.py", "def b(e, c): pass\n")
     sam["Resources"]["Fn"] = {**sam["Resources"]["Fn"], "Metadata": {}}
     sam["Resources"]["Fn"]["Properties"]["CodeUri"] = "./deployment.zip"
-    (fn,) = read(tmp_path, sam).stack.functions
+    loaded = read(tmp_path, sam)
+    (fn,) = loaded.stack.functions
     assert fn.packaged
     assert fn.code is not None
     assert (fn.code / "a.py").is_file()
+    # What --watch watches to read the stack again: the template and the zip.
+    assert loaded.sources == [tmp_path / "template.json", (tmp_path / "deployment.zip")]
 
 
 def test_a_cloud_assembly_is_read_under_its_stacks_name(tmp_path: Path) -> None:
