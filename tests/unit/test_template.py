@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from emulator.stack import API_ID, Throttle
-from emulator.template import LoadedTemplate, TemplateError, generated_name, load
+from emulator.template import (
+    LoadedTemplate,
+    TemplateError,
+    default_stack_name,
+    generated_name,
+    load,
+)
 
 ACCOUNT = "210987654321"
 
@@ -553,3 +559,21 @@ def test_a_cloud_assembly_is_read_under_its_stacks_name(tmp_path: Path) -> None:
         load(out / "Chat.template.json", stack="Chat", work_dir=tmp_path / "work")
     with pytest.raises(TemplateError, match="is a folder: give a template file, or a CDK"):
         load(tmp_path, work_dir=tmp_path / "work")
+
+
+def test_a_tools_output_folder_is_named_after_its_project(tmp_path: Path) -> None:
+    """The default stack name is the template's folder, or the project's when a tool wrote
+    the template into a folder of its own."""
+    for folder in ("app", "app/.serverless", "app/.aws-sam/build", "app/cdk.out"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "template.json").write_text("{}")
+    (tmp_path / "app" / "cdk.out" / "manifest.json").write_text("{}")
+    for template in (
+        "app/template.json",
+        "app/.serverless/template.json",
+        "app/.aws-sam/build/template.json",
+        "app/cdk.out/template.json",
+        "app/cdk.out",
+    ):
+        assert default_stack_name(tmp_path / template) == "app", template
+    assert default_stack_name(tmp_path / "app" / "cdk.out" / ".." / "x.yaml") == "app"
