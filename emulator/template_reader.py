@@ -115,13 +115,11 @@ class Reader(Resources):
         authorizer = self._authorizer(authorizer_id) if authorizer_id else None
         used = {function_id for function_id, _ in integrations.values()}
         used |= {authorizer.function_id} if authorizer else set()
+        left_out = self._left_out(providers, used)
         functions: dict[str, Function] = {}
         for logical_id in self.of_type("AWS::Lambda::Function"):
-            if logical_id in providers and logical_id not in used:
-                self.skipped.append(
-                    f"{logical_id} (AWS::Lambda::Function): the provider of custom resource(s) "
-                    f"{', '.join(providers[logical_id])}, not deployed"
-                )
+            if logical_id in left_out:
+                self.skipped.append(f"{logical_id} (AWS::Lambda::Function): {left_out[logical_id]}")
             else:
                 functions[logical_id] = self._function(logical_id)
         stage_name, stage_props = self._stage(api_id, stage)
@@ -155,6 +153,30 @@ class Reader(Resources):
             ),
             api_title=str(api.get("Name") or f"{self.stack_name}-{api_id}"),
         )
+
+    def _left_out(self, providers: Mapping[str, list[str]], used: set[str]) -> dict[str, str]:
+        """The functions not deployed, and why: custom resources' providers, and the
+        functions only they refer to (CDK's provider framework calls your onEvent
+        function), unless the API uses them."""
+        left_out = {
+            provider: f"the provider of custom resource(s) {', '.join(resources)}, not deployed"
+            for provider, resources in providers.items()
+            if provider not in used
+        }
+        functions = self.of_type("AWS::Lambda::Function")
+        named = {g: self.references(g) for g in functions}
+        referrers = {f: [g for g in functions if f in named[g]] for f in functions}
+        changed = True
+        while changed:
+            changed = False
+            for function in functions:
+                callers = referrers[function]
+                if function in left_out or function in used or not callers:
+                    continue
+                if all(caller in left_out for caller in callers):
+                    left_out[function] = f"named only by {', '.join(callers)}, not deployed either"
+                    changed = True
+        return left_out
 
     def _routes(
         self, api_id: str, integrations: Mapping[str, tuple[str, str | None]]

@@ -19,6 +19,7 @@ from emulator.intrinsics import Resolver
 from emulator.stack import API_ID
 from emulator.template_tables import TABLE_TYPES
 
+_SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[^}]*)?\}")
 _FUNCTION_ARN = re.compile(r"arn:[^:]+:lambda:[^:]*:[^:]*:function:(?P<name>[A-Za-z0-9_-]+)")
 
 # The property that names a resource, where it has one.
@@ -153,3 +154,26 @@ class Resources:
             return None
         by_name = {self.names[f]: f for f in self.of_type("AWS::Lambda::Function")}
         return by_name.get(match["name"])
+
+    def references(self, logical_id: str) -> set[str]:
+        """The resources whose Ref, Fn::GetAtt or ${…} a resource's properties use."""
+        found: set[str] = set()
+
+        def walk(value: Any) -> None:
+            if isinstance(value, list):
+                for item in value:
+                    walk(item)
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    if key == "Ref" and isinstance(item, str):
+                        found.add(item)
+                    elif key == "Fn::GetAtt":
+                        target = item.split(".")[0] if isinstance(item, str) else item[0]
+                        found.add(str(target))
+                    elif key == "Fn::Sub":
+                        text = item[0] if isinstance(item, list) else item
+                        found.update(_SUB_REFERENCE.findall(str(text)))
+                    walk(item)
+
+        walk(self.resources[logical_id].get("Properties") or {})
+        return found & set(self.resources)

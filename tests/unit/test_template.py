@@ -487,6 +487,40 @@ def test_custom_resources_and_their_providers_are_skipped_in_one_line_each(
     ]
 
 
+def test_the_functions_only_a_provider_calls_are_not_deployed_either(tmp_path: Path) -> None:
+    """CDK's provider framework: the custom resource's provider (framework-onEvent) calls
+    your onEvent function, named in its environment; neither is deployed. A function that
+    the API's function also names stays."""
+    framework = function(
+        "framework.onEvent",
+        Runtime="nodejs22.x",
+        Environment={
+            "Variables": {
+                "USER_ON_EVENT_FUNCTION_ARN": {"Fn::GetAtt": ["OnEvent", "Arn"]},
+                "SHARED": {"Fn::Sub": "${Shared.Arn}"},
+            }
+        },
+    )
+    template = minimal(
+        Framework=framework,
+        OnEvent=function("index.on_event", Runtime="nodejs22.x"),
+        Shared=function("shared.handler"),
+        Seed={
+            "Type": "Custom::SeedTable",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]}},
+        },
+    )
+    template["Resources"]["Fn"]["Properties"]["Environment"] = {
+        "Variables": {"SHARED": {"Ref": "Shared"}}
+    }
+    loaded = read(tmp_path, template)
+    assert sorted(f.name for f in loaded.stack.all_functions) == ["Fn", "Shared"]
+    assert loaded.skipped[1:] == [
+        "Framework (AWS::Lambda::Function): the provider of custom resource(s) Seed, not deployed",
+        "OnEvent (AWS::Lambda::Function): named only by Framework, not deployed either",
+    ]
+
+
 def test_a_provider_the_api_uses_is_deployed(tmp_path: Path) -> None:
     """A function that provides a custom resource and also serves a route is deployed."""
     template = minimal(
