@@ -133,7 +133,7 @@ class RuntimeApi:
         self._outcome: asyncio.Future[Outcome] | None = None
         self._init_error: Outcome | None = None
         self._initialised = False  # the runtime asked for its first invocation
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def address(self) -> str:
@@ -164,8 +164,10 @@ class RuntimeApi:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        # Hang up on the runtime: each connection's task sees the end and finishes (a
+        # cancelled one would make asyncio's stream callback raise).
+        for writer in list(self._connections.values()):
+            writer.close()
         await asyncio.gather(*self._connections, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
@@ -176,13 +178,13 @@ class RuntimeApi:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         try:
             await self._serve(reader, writer)
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -267,10 +269,15 @@ class RuntimeApi:
         try:
             await asyncio.wait({taken, hung_up}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            hung_up.cancel()
-            if not taken.done():
-                taken.cancel()
-        if not taken.done() or taken.cancelled():
+            for task in (hung_up, taken):
+                if not task.done():
+                    task.cancel()
+            # Wait for the read to be withdrawn: the stream takes one reader at a time.
+            await asyncio.gather(hung_up, taken, return_exceptions=True)
+        if taken.cancelled():
+            raise ConnectionResetError("the runtime hung up while waiting")
+        if hung_up.done() and not hung_up.cancelled():
+            self._queue.put_nowait(taken.result())  # for the next runtime that asks
             raise ConnectionResetError("the runtime hung up while waiting")
         self._current = taken.result()
         return self._current

@@ -97,7 +97,7 @@ def status(runtime: str, today: datetime.date | None = None) -> str | None:
     if deprecated <= today:
         return (
             f"{runtime} is deprecated on Lambda since {deprecated.isoformat()}: AWS no longer "
-            "patches it, and blocks creating and then updating its functions"
+            "patches it, and later blocks creating, then updating, its functions"
         )
     if (deprecated - today).days <= 90:
         return f"{runtime} is deprecated on Lambda from {deprecated.isoformat()}"

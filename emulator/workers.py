@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -194,7 +195,7 @@ class ApiWorker(Worker):
     ) -> dict[str, Any]:
         invocation = Invocation(
             request_id=request_id,
-            event=json.dumps(event).encode(),
+            event=json.dumps(event, separators=(",", ":")).encode(),
             deadline_ms=deadline_ms,
             function_arn=self.spec.arn,
             trace_id=_trace_id(),
@@ -219,6 +220,10 @@ class ApiWorker(Worker):
         raise WorkerFailure("Timeout", f"timed out after {timeout:g} s")
 
     async def stop(self) -> None:
+        # The whole session: a shell bootstrap's children (curl, its handler) go too, and
+        # with them the last holders of its output pipes.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         await super().stop()
         await self.api.close()
 
