@@ -204,9 +204,10 @@ class RuntimeApi:
             headers = [*headers, ("Content-Length", str(len(payload)))]
             if close:
                 headers.append(("Connection", "close"))
-            writer.write(connection.send(h11.Response(status_code=status, headers=headers)))
-            writer.write(connection.send(h11.Data(data=payload)))
-            writer.write(connection.send(h11.EndOfMessage()))
+            # One write: the status line, headers and body leave in one segment.
+            response = connection.send(h11.Response(status_code=status, headers=headers))
+            body = connection.send(h11.Data(data=payload)) if payload else b""
+            writer.write(b"".join([response, body, connection.send(h11.EndOfMessage())]))
             await writer.drain()
             if close or connection.our_state is not h11.DONE:
                 return
