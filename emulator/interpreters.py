@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("emulator.runtimes")
 
 _PROBE = "import json, sys; print(json.dumps([sys.executable, list(sys.version_info[:3])]))"
 _PINNED = ("boto3", "botocore")
@@ -167,6 +170,7 @@ def install_sdk(python: Python, cache_dir: Path | None = None) -> Path:
     target = cache_dir / f"python{label}-{digest}"
     if target.is_dir():
         return target
+    log.info("  Installing %s for Python %s (once, into %s)…", " and ".join(pins), label, target)
     cache_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".python{label}-", dir=cache_dir))
     command = [

@@ -133,7 +133,6 @@ class Launcher:
                 runtime.name, None, refused=f"{runtime.name} needs Node.js: no node on PATH"
             )
         try:
-            log.info("  Preparing the AWS SDK for JavaScript v3 (installed once)…")
             sdk = nodejs.install_sdk()
         except (NodeError, OSError) as exc:
             return Plan(runtime.name, None, refused=str(exc))

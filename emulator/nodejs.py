@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger("emulator.runtimes")
 
 JS_DIR = Path(__file__).with_name("js")
 RUNTIME_CLIENT = JS_DIR / "runtime.mjs"
@@ -99,6 +102,7 @@ def _install_once(files: dict[str, bytes], target: Path, arguments: list[str], w
     """Write ``files`` into a staging folder, run npm there, and keep it as ``target``."""
     if (target / "node_modules").is_dir():
         return target
+    log.info("  %s (once, into %s)…", what[0].upper() + what[1:], target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:

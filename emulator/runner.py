@@ -162,10 +162,12 @@ class LambdaRunner:
         if "error" in reply:
             error = reply["error"]
             self._record_error(function, request_id, error)
+            # The terminal gets the message's first line; the log has all of it.
+            message = (str(error["errorMessage"]).strip().splitlines() or [""])[0]
             raise InvocationError(
                 function,
                 "Handled",
-                f"{error['errorType']}: {error['errorMessage']}",
+                f"{error['errorType']}: {message}",
                 self.logs.path(function),
             )
         return reply.get("result")

@@ -260,3 +260,28 @@ def test_a_missing_python_version_is_said_once_and_the_emulators_runs_it(
         assert "note: python3.8 is deprecated on Lambda since 2024-10-14" in app.output
         ws.send(json.dumps({"action": "a"}))
         assert ws.recv(timeout=seconds(30)) == own
+
+
+def test_a_python_given_with_the_python_option(tmp_path: Path) -> None:
+    """--python 3.12=PATH runs python3.12 functions there, found nowhere else; a PATH
+    that is another version is a one-line error."""
+    found = Pythons().find((3, 12))
+    if found is None:
+        pytest.skip("no Python 3.12 on this machine")
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYENV_ROOT": str(empty), "UV_PYTHON_INSTALL_DIR": str(empty)}
+    template = _app(tmp_path / "app", {"New": "python3.12"}, PYTHON_312_HANDLER)
+    given = f"3.12={found.executable}"
+    with served.serving(str(template), "--python", given, env=env) as app, connect(app.url) as ws:
+        ws.send(json.dumps({"action": "new"}))
+        assert ws.recv(timeout=seconds(60)) == "3.12"
+        assert "functions run on Python" not in app.output
+    wrong = served.start(str(template), "--python", f"3.12={sys.executable}", env=env)
+    assert wrong.process.wait(timeout=seconds(120)) == 2
+    wrong.drain()
+    errors = [line for line in wrong.lines if line.startswith("error:")]
+    assert errors == [
+        f"error: --python 3.12={sys.executable}: that is Python "
+        + "{}.{}.{}".format(*sys.version_info[:3])
+    ], wrong.output
