@@ -17,8 +17,10 @@ endpoint, version ``2018-06-01``, as AWS documents it:
 - ``POST /2018-06-01/runtime/init/error``: initialisation failed; 202, and the error
   answers the first invocation. After the first ``next`` it is 403.
 
-One invocation at a time, as on Lambda. The HTTP is h11's; the server runs on the
-runner's event loop.
+One invocation at a time, as on Lambda. A request a browser sends (it carries
+``Origin`` or ``Sec-Fetch-Mode``) is refused with 403: loopback is reachable from any
+web page the user has open. The HTTP is h11's; the server runs on the runner's event
+loop.
 """
 
 from __future__ import annotations
@@ -244,6 +246,10 @@ class RuntimeApi:
     ) -> tuple[HTTPStatus, list[tuple[str, str]], bytes]:
         path = request.target.decode(errors="replace").split("?", 1)[0]
         method = request.method.decode()
+        if _header(request, b"origin") or _header(request, b"sec-fetch-mode"):
+            # A web page the user has open can reach loopback too: a GET next from it
+            # would take an invocation. Browsers mark their requests; runtimes don't.
+            raise _Answer(HTTPStatus.FORBIDDEN, _error_body("not from a browser", "Forbidden"))
         route = _ROUTE.fullmatch(path)
         if route is None:
             raise _Answer(HTTPStatus.NOT_FOUND, _error_body(f"no route {path}", "NotFound"))

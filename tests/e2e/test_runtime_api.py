@@ -244,3 +244,19 @@ def test_a_runtime_that_hangs_up_while_waiting_loses_no_invocation() -> None:
         assert (await answered).reply() == {"result": True}
 
     served(test)
+
+
+def test_a_browser_request_is_refused_and_takes_nothing() -> None:
+    """A web page's request (Origin, Sec-Fetch-Mode) is 403 and doesn't take the invocation."""
+
+    async def test(api: RuntimeApi, address: str) -> None:
+        answered = asyncio.ensure_future(api.invoke(invocation("mine")))
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Mode": "no-cors"}):
+            status, _, _ = await http(address, "GET", f"{BASE}/invocation/next", headers=headers)
+            assert status == 403
+        status, headers, _ = await http(address, "GET", f"{BASE}/invocation/next")
+        assert (status, headers["lambda-runtime-aws-request-id"]) == (200, "mine")
+        await http(address, "POST", f"{BASE}/invocation/mine/response", b"1")
+        assert (await answered).reply() == {"result": 1}
+
+    served(test)
