@@ -110,7 +110,7 @@ class Launcher:
         label = f"{minor[0]}.{minor[1]}"
         found = self._pythons.find(minor)
         reason = f"no Python {label} on PATH, in pyenv or uv (--python {label}=PATH gives one)"
-        if found is not None and found.minor != own.minor:
+        if found is not None and found.executable != own.executable:
             try:
                 library = interpreters.install_sdk(found)
             except InterpreterError as exc:

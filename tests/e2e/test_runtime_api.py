@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import h11
@@ -73,7 +74,9 @@ def served(test: Callable[[RuntimeApi, str], Awaitable[None]]) -> None:
         finally:
             await api.close()
 
-    asyncio.run(run())
+    # On a thread of its own: the browser tests leave Playwright's loop running on this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, run()).result()
 
 
 def test_next_blocks_until_an_invocation_then_carries_its_headers() -> None:
