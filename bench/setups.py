@@ -22,11 +22,14 @@ from typing import Any
 
 from bench import ministack, peers, processes
 from bench.peers import Unavailable
-from bench.workload import STAGE, TEMPLATE
+from bench.workload import NODE_TEMPLATE, STAGE, TEMPLATE
 
 # Our emulator, serving the template as a user would.
 OURS_COMMAND = processes.python(
     "emulator", "serve", str(TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
+)
+OURS_NODE_COMMAND = processes.python(
+    "emulator", "serve", str(NODE_TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
 )
 OURS_URL = re.compile(r"WebSocket API\s+(?P<url>ws://\S+)")
 STARTUP_TIMEOUT = 120
@@ -40,6 +43,7 @@ class Setup:
     label: str
     role: str  # "floor", "ours", "peer" or "bound"
     note: str
+    language: str = "python"  # the handler's: "python" or "node"
 
 
 SETUPS = (
@@ -57,6 +61,28 @@ SETUPS = (
         "DynamoDB from moto; needs CONNECTIONS_ENDPOINT",
     ),
     Setup("ministack", "MiniStack", "peer", "its own DynamoDB; needs CONNECTIONS_ENDPOINT"),
+    Setup(
+        "ours-node",
+        "this project's emulator, Node.js",
+        "ours",
+        "nodejs20.x on the machine's node through the Runtime API; endpoint from domainName "
+        "+ stage",
+        "node",
+    ),
+    Setup(
+        "serverless-offline-node",
+        "serverless-offline, Node.js",
+        "peer",
+        "in its own process; DynamoDB from moto; needs CONNECTIONS_ENDPOINT",
+        "node",
+    ),
+    Setup(
+        "ministack-node",
+        "MiniStack, Node.js",
+        "peer",
+        "SDK bundled in the zip; its own DynamoDB; needs CONNECTIONS_ENDPOINT",
+        "node",
+    ),
     Setup(
         "bound",
         "bound: boto3 posts to a 200-only HTTPS server",
@@ -122,17 +148,20 @@ def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], s
             processes.python("bench.floor"), log, STARTUP_TIMEOUT
         )
         return process, where["url"], ""
-    if setup.key == "ours":
-        process, where = processes.start_server(OURS_COMMAND, log, STARTUP_TIMEOUT, OURS_URL)
+    node = setup.language == "node"
+    if setup.key in ("ours", "ours-node"):
+        command = OURS_NODE_COMMAND if node else OURS_COMMAND
+        process, where = processes.start_server(command, log, STARTUP_TIMEOUT, OURS_URL)
         return process, where["url"], ""
-    if setup.key == "serverless-offline":
+    if setup.key in ("serverless-offline", "serverless-offline-node"):
         installed = peers.serverless_offline()
-        command = processes.python("bench.serve_offline", str(installed.root))
+        arguments = [str(installed.root), *(["--node"] if node else [])]
+        command = processes.python("bench.serve_offline", *arguments)
         process, where = processes.start_server(command, log, STARTUP_TIMEOUT)
         return process, where["url"], installed.version
-    if setup.key == "ministack":
+    if setup.key in ("ministack", "ministack-node"):
         installed = peers.ministack()
-        process, url = ministack.start(installed, log)
+        process, url = ministack.start(installed, log, node)
         return process, url, installed.version
     raise ValueError(setup.key)
 

@@ -28,6 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from emulator.controlplane import LOOPBACK, new_account_id
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
+from emulator.interpreters import InterpreterError
+from emulator.interpreters import parse_overrides as parse_pythons
 from emulator.package import PackageError
 from emulator.reload import StackSource, Watcher
 from emulator.runner import IDLE_WORKER_SECONDS
@@ -244,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"retire a function's idle worker after this (default {IDLE_WORKER_SECONDS:.0f})",
     )
+    serve.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="VERSION=PATH",
+        help="run python3.X functions on this interpreter (e.g. 3.12=/usr/bin/python3.12)",
+    )
     serve.add_argument("--build-dir", type=Path, help="function packages (default: temporary)")
     serve.add_argument("--log-dir", type=Path, help="function logs (default: temporary)")
     serve.add_argument("--outputs", type=Path, help="write what deploy made to this JSON file")
@@ -290,6 +299,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 post_latency=args.post_latency,
                 worker_idle=args.worker_idle,
                 fresh=args.fresh,
+                pythons=parse_pythons(args.python),
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (
@@ -299,11 +309,12 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             DeployError,
             PackageError,
             TargetError,
+            InterpreterError,
         ) as exc:
             if args.debug:
                 raise
             print(f"error: {exc}", file=out)
-            return 2 if isinstance(exc, UsageError) else 1
+            return 2 if isinstance(exc, UsageError | InterpreterError) else 1
         except (BotoCoreError, ClientError) as exc:
             target = (
                 Target.localstack(args.region, args.control_plane)

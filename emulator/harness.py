@@ -13,7 +13,7 @@ import asyncio
 import logging
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -57,6 +57,7 @@ class HarnessSettings:
     account_id: str | None = None  # the embedded account's id; None: a random one
     state_dir: Path | None = None  # keep the tables' data here across restarts
     fresh: bool = False  # start with empty tables even if state_dir holds data
+    pythons: Mapping[str, Path] = field(default_factory=dict)  # --python 3.12=/path
 
 
 class ReloadError(Exception):
@@ -268,6 +269,7 @@ class Harness:
             log_dir=self.log_dir,
             resolve={domain: (LOOPBACK, self.gateway.connections_port)},
             idle_timeout=self.settings.worker_idle,
+            pythons=self.settings.pythons,
         )
         return self.runner
 

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator import nodejs
 from emulator.stack import Function
 
 REQUIREMENTS = "requirements.txt"
@@ -157,8 +158,14 @@ def _files(function: Function, source: Path | None, skip: Path, cache_dir: Path)
         except PackageError as exc:
             raise PackageError(f"function {function.name}: {exc}") from exc
         files.update({p.relative_to(installed).as_posix(): p for p in _walk(installed)})
+    npm = nodejs.package_dependencies(function.code, cache_dir)
+    if npm is not None:  # package.json's, installed as sam build does
+        files.update({p.relative_to(npm).as_posix(): p for p in _walk(npm)})
     # The function's own files win over a dependency's of the same name.
-    files.update({p.relative_to(function.code).as_posix(): p for p in _walk(function.code, skip)})
+    own = {p.relative_to(function.code).as_posix(): p for p in _walk(function.code, skip)}
+    if npm is not None:  # the folder's own node_modules is not what deploys
+        own = {name: p for name, p in own.items() if not name.startswith("node_modules/")}
+    files.update(own)
     return files
 
 
@@ -193,7 +200,8 @@ def build(
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for arcname in sorted(files):
             info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
+            executable = os.access(files[arcname], os.X_OK)  # a bootstrap stays executable
+            info.external_attr = (0o755 if executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[arcname].read_bytes())
     data = buffer.getvalue()

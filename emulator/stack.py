@@ -63,6 +63,7 @@ FUNCTION_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 VARIABLE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
 HANDLER_PATTERN = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
+ANY_HANDLER_PATTERN = re.compile(r"[^\s]{1,128}")  # Lambda's: Node.js paths, custom runtimes
 ROUTE_SELECTION_PATTERN = re.compile(r"\$request\.body\.[\w.-]+|\$\{request\.body\.[\w.-]+\}")
 # AWS allows at most 128 characters in a route key.
 ROUTE_KEY_MAX = 128
@@ -229,15 +230,18 @@ class Function:
 
     def validate(self, has_source: bool) -> None:
         what = f"function {self.name!r}"
-        _require(
-            bool(HANDLER_PATTERN.fullmatch(self.handler)),
-            f"{what}: handler {self.handler!r} must be 'module.function' (e.g. app.handler)",
-        )
-        _require(
-            self.runtime.startswith("python3"),
-            f"{what}: runtime {self.runtime!r} is not supported; the emulator runs Python "
-            "functions (python3.x)",
-        )
+        # Any runtime is accepted here: the runner names those it doesn't run.
+        _require(bool(self.runtime), f"{what} needs a runtime (e.g. python3.12)")
+        if self.runtime.startswith("python"):
+            _require(
+                bool(HANDLER_PATTERN.fullmatch(self.handler)),
+                f"{what}: handler {self.handler!r} must be 'module.function' (e.g. app.handler)",
+            )
+        else:
+            _require(
+                bool(ANY_HANDLER_PATTERN.fullmatch(self.handler)),
+                f"{what}: handler {self.handler!r} must be 1-128 characters, no spaces",
+            )
         _require(1 <= self.timeout <= 900, f"{what}: timeout must be 1-900 seconds")
         _require(128 <= self.memory <= 10240, f"{what}: memory must be 128-10240 MB")
         for variable, value in self.environment:

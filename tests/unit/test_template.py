@@ -333,10 +333,6 @@ def test_two_websocket_apis_need_a_choice(tmp_path: Path) -> None:
             r"its code is in S3 \(s3://artifacts/fn.zip\), and not on disk.*`sam build`",
         ),
         (
-            lambda t: t["Resources"]["Fn"]["Properties"].update(Runtime="nodejs20.x"),
-            "runtime 'nodejs20.x' is not supported",
-        ),
-        (
             lambda t: t["Resources"]["Fn"]["Properties"].update(
                 Environment={"Variables": {"AWS_REGION": "eu-west-1"}}
             ),
