@@ -226,6 +226,11 @@ class Gateway:
         return self.limits.message_bytes
 
     @property
+    def hosts(self) -> frozenset[str]:
+        """The names functions reach ``@connections`` by (none until :meth:`serve`)."""
+        return frozenset({self.domain_name.lower()}) if self._api is not None else frozenset()
+
+    @property
     def port(self) -> int:
         assert self._server is not None, "start() first"
         return int(self._server.sockets[0].getsockname()[1])
