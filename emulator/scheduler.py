@@ -51,6 +51,7 @@ class FairScheduler:
         return sum(len(line) for line in state.lines.values()) if state else 0
 
     def busy(self, function: str) -> int:
+        """How many of ``function``'s workers are running an invocation."""
         state = self._functions.get(function)
         return state.busy if state else 0
 
