@@ -114,6 +114,7 @@ class ConnectionsApi:
         self._context.load_cert_chain(certificates.cert_path, certificates.key_path)
         self._server: asyncio.Server | None = None
         self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.refusals = origins.Refusals("@connections", log)
 
     @property
     def port(self) -> int:
@@ -203,6 +204,7 @@ class ConnectionsApi:
         headers = {name.decode().lower(): value.decode() for name, value in request.headers}
         refused = origins.refusal(headers, self._hosts())
         if refused is not None:  # a web page: not even its body is read
+            self.refusals.record(refused, f"{method} {request.target.decode()}")
             raise _Reply(HTTPStatus.FORBIDDEN, {"message": refused}, "ForbiddenException", True)
         body = b""
         if method == "POST":

@@ -79,6 +79,7 @@ class Guard:
         self.moto_api = moto_api
         self.hosts: frozenset[str] = frozenset()
         self.origins: frozenset[str] = frozenset()
+        self.refusals = origins.Refusals("the embedded control plane", log)
         self._log_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -91,10 +92,11 @@ class Guard:
             )
             if key in environ
         }
+        path = str(environ.get("PATH_INFO", ""))
         refused = origins.refusal(headers, self.hosts, self.origins)
         if refused is not None:
+            self.refusals.record(refused, f"{environ.get('REQUEST_METHOD')} {path}")
             return _reply(start_response, "403 Forbidden", {"message": refused})
-        path = str(environ.get("PATH_INFO", ""))
         if not self.moto_api and (path == _MOTO_API or path.startswith(_MOTO_API + "/")):
             message = "moto's /moto-api is off (serve --moto-api turns it on)"
             return _reply(start_response, "404 Not Found", {"message": message})

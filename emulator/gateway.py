@@ -166,8 +166,12 @@ class Gateway:
 
     @property
     def connections_port(self) -> int:
+        return self.connections_api.port
+
+    @property
+    def connections_api(self) -> ConnectionsApi:
         assert self._connections_api is not None, "start() first"
-        return self._connections_api.port
+        return self._connections_api
 
     @property
     def domain_name(self) -> str:

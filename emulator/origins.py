@@ -14,12 +14,15 @@ for programs (boto3, the functions), never for pages, so:
 - a request whose ``Sec-Fetch-Site`` is ``cross-site`` or ``same-site`` is refused
   (another port on 127.0.0.1 is the same site but another origin).
 
-Programs send neither header, so they are not affected. This module only decides; the
-servers answer 403 with the reason and send no CORS headers at all.
+Programs send neither header, so they are not affected. :func:`refusal` only decides;
+the servers answer 403 with the reason, send no CORS headers at all, and count what
+they refused (:class:`Refusals`).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Collection, Mapping
 
 # What Sec-Fetch-Site says when the user typed the address or the page is the server's own.
@@ -59,3 +62,23 @@ def local_origins(scheme: str, port: int) -> frozenset[str]:
 def is_cors_header(name: str) -> bool:
     """A response header that would let another origin's page read the answer."""
     return name.lower().startswith("access-control-")
+
+
+class Refusals:
+    """Counts a server's refused requests; says on the terminal the first for each reason
+    (a page that keeps trying doesn't flood it). Safe to use from several threads."""
+
+    def __init__(self, server: str, log: logging.Logger) -> None:
+        self.server = server
+        self.count = 0
+        self._log = log
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+
+    def record(self, reason: str, request: str) -> None:
+        with self._lock:
+            self.count += 1
+            first = reason not in self._said
+            self._said.add(reason)
+        if first:
+            self._log.warning("%s refused %s: %s", self.server, request, reason)
