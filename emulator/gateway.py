@@ -307,7 +307,8 @@ class Gateway:
                 try:
                     # Its frames in flight, or what it hasn't read, fill its share: the
                     # next frame waits in the client's buffers (never idle meanwhile).
-                    await asyncio.wait_for(connection.room(), max(end_of_life - loop.time(), 0))
+                    if not connection.has_room():
+                        await asyncio.wait_for(connection.room(), end_of_life - loop.time())
                     wait = min(self.limits.idle_timeout, end_of_life - loop.time())
                     frame = await asyncio.wait_for(socket.recv(), timeout=max(wait, 0))
                 except TimeoutError:
