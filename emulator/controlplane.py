@@ -60,10 +60,16 @@ def new_account_id() -> str:
     return f"{secrets.randbelow(9 * 10**11) + 10**11:012d}"
 
 
-def _reply(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+def _reply(
+    start_response: StartResponse, status: str, body: dict[str, Any], failed: bool = False
+) -> list[bytes]:
+    """A JSON answer of the guard's own; ``failed`` while handling moto's exception."""
     data = json.dumps(body).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-    start_response(status, headers, sys.exc_info() if sys.exc_info()[0] else None)
+    if failed:  # WSGI: an answer in place of whatever moto may have started
+        start_response(status, headers, sys.exc_info())
+    else:
+        start_response(status, headers)
     return [data]
 
 
@@ -105,15 +111,20 @@ class Guard:
             kept = [(k, v) for k, v in response_headers if not origins.is_cors_header(k)]
             return start_response(status, kept, *rest)
 
+        # DynamoDB's models can't be read and written at once, and /moto-api reads (and
+        # resets) them all.
+        serialised = path.startswith(_MOTO_API) or moto_dynamodb.is_dynamodb_request(
+            environ.get("HTTP_X_AMZ_TARGET")
+        )
         try:
-            if moto_dynamodb.is_dynamodb_request(environ.get("HTTP_X_AMZ_TARGET")):
+            if serialised:
                 with moto_dynamodb.LOCK:
                     return self._answer(environ, without_cors)
             return self._answer(environ, without_cors)
         except Exception as exc:
             self._record(environ, exc)
             body = {"__type": "InternalFailure", "message": f"{type(exc).__name__}: {exc}"}
-            return _reply(start_response, "500 Internal Server Error", body)
+            return _reply(start_response, "500 Internal Server Error", body, failed=True)
 
     def _answer(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         """moto's whole answer, read while still holding whatever lock the caller holds."""

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from string import Template
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from emulator.harness import Harness
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -85,19 +85,19 @@ window.done = (async () => {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Chromium with the attacker's names resolving to loopback."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                *CHROMIUM_ARGS,
-                f"--host-resolver-rules={RESOLVER_RULES}",
-                WITHOUT_LOCAL_NETWORK_CHECKS,
-            ],
-        )
-        yield browser
-        browser.close()
+def chromium(browser: Browser) -> Iterator[Browser]:
+    """A Chromium of its own (from the session's Playwright) in which the attacker's names
+    resolve to loopback."""
+    launched = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            f"--host-resolver-rules={RESOLVER_RULES}",
+            WITHOUT_LOCAL_NETWORK_CHECKS,
+        ],
+    )
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
