@@ -233,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--connections-port", type=int, default=0, help="@connections port")
     serve.add_argument(
+        "--moto-api",
+        action="store_true",
+        help="turn on the embedded emulator's /moto-api routes (reset, dashboard); off by default",
+    )
+    serve.add_argument(
         "--post-latency",
         type=_milliseconds,
         default=0.0,
@@ -300,6 +305,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 worker_idle=args.worker_idle,
                 fresh=args.fresh,
                 pythons=parse_pythons(args.python),
+                moto_api=args.moto_api,
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (

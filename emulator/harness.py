@@ -58,6 +58,7 @@ class HarnessSettings:
     state_dir: Path | None = None  # keep the tables' data here across restarts
     fresh: bool = False  # start with empty tables even if state_dir holds data
     pythons: Mapping[str, Path] = field(default_factory=dict)  # --python 3.12=/path
+    moto_api: bool = False  # serve moto's /moto-api routes (reset, dashboard) too
 
 
 class ReloadError(Exception):
@@ -90,7 +91,7 @@ class Harness:
         self._owns_control_plane = control_plane is None
         self.control_plane = control_plane
         if control_plane is None and settings.control_plane_url is None:
-            self.control_plane = ControlPlane(settings.control_plane_port)
+            self.control_plane = self._embedded_control_plane()
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
         self.website: WebsiteServer | None = None
@@ -117,13 +118,17 @@ class Harness:
         assert self.control_plane is not None
         return self.control_plane.url
 
+    def _embedded_control_plane(self) -> ControlPlane:
+        settings = self.settings
+        return ControlPlane(settings.control_plane_port, settings.moto_api, self.log_dir)
+
     def _localstack_target(self) -> Target:
         """LocalStack, with the WebSocket API's definition embedded if it has no API Gateway v2."""
         settings = self.settings
         target = Target.localstack(settings.stack.region, self.control_plane_url)
         if target.has_websocket_apis():
             return target
-        self.control_plane = ControlPlane(settings.control_plane_port)
+        self.control_plane = self._embedded_control_plane()
         self.control_plane.start()
         self.report.note(API_IN_EMBEDDED_CONTROL_PLANE)
         return target.with_api_home(
