@@ -1,0 +1,199 @@
+"""Save the embedded DynamoDB's tables while the stack serves, each snapshot one moment.
+
+Functions write concurrently, so a copy of several tables is one moment only if nothing
+writes while it is taken. :class:`Gate` sits in front of moto's server: every DynamoDB
+request runs inside it, and :meth:`Gate.held` closes it — new requests wait, those in
+flight finish (for a bounded time) — so what is copied while it is closed is every table
+at one moment, whoever wrote it (a function, a script on ``AWS_ENDPOINT_URL``, the
+restore). The copy is read straight from moto's tables, which takes milliseconds, and
+written to disk after the gate has opened again. The gate also counts writes, which
+tells :class:`Saver` when there is something new to save.
+
+:class:`Saver` saves ``SETTLE`` seconds after the writes stop, and at least every
+``AT_MOST`` seconds while they don't, so that kill -9 or a power cut loses at most the
+last few seconds; and once more when the harness stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+from emulator.state import SavedState, TableCopy, key_schema, step
+
+log = logging.getLogger("emulator.state")
+
+SETTLE = 1.0  # seconds without writes before a save
+AT_MOST = 5.0  # seconds between saves while writes go on
+HOLD_LIMIT = 10.0  # seconds to wait for the requests in flight before giving up a save
+_TICK = 0.2
+_READS = ("Get", "BatchGet", "TransactGet", "Query", "Scan", "Describe", "List")
+
+
+class Busy(Exception):
+    """DynamoDB requests were still running when a snapshot had to give up waiting."""
+
+
+class Gate:
+    """A WSGI middleware that can hold every DynamoDB request for a moment."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._serving = 0
+        self._closed = False
+        self.writes = 0  # DynamoDB requests served that may have changed something
+        self.last_write = 0.0  # when the latest of them ended (time.monotonic)
+
+    def middleware(self, app: WSGIApplication) -> WSGIApplication:
+        def gated(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            service, _, operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")
+            if not service.startswith("DynamoDB_"):
+                return app(environ, start_response)
+            with self._condition:
+                self._condition.wait_for(lambda: not self._closed)
+                self._serving += 1
+            try:
+                response = app(environ, start_response)
+                try:
+                    body = b"".join(response)  # the request's work is done inside the gate
+                finally:
+                    if close := getattr(response, "close", None):
+                        close()
+            finally:
+                with self._condition:
+                    self._serving -= 1
+                    if not operation.startswith(_READS):
+                        self.writes += 1
+                        self.last_write = time.monotonic()
+                    self._condition.notify_all()
+            return [body]
+
+        return gated
+
+    @contextmanager
+    def held(self, timeout: float) -> Iterator[int]:
+        """Hold new requests and wait for those in flight; yields the writes so far."""
+        with self._condition:
+            self._closed = True
+            if not self._condition.wait_for(lambda: self._serving == 0, timeout):
+                self._closed = False
+                self._condition.notify_all()
+                raise Busy(f"DynamoDB requests were still running after {timeout:.0f} s")
+            writes = self.writes
+        try:
+            yield writes
+        finally:
+            with self._condition:
+                self._closed = False
+                self._condition.notify_all()
+
+
+def copy_tables(account_id: str, region: str, names: Iterable[str]) -> list[TableCopy]:
+    """The tables as moto holds them (call it with the gate held)."""
+    backend = dynamodb_backends[account_id][region]
+    copies = []
+    for name in names:
+        table = backend.tables.get(name)
+        if table is None:
+            continue
+        items = [{k: _wire(v) for k, v in item.attrs.items()} for item in table.all_items()]
+        schema = key_schema(table.describe()["TableDescription"])
+        copies.append(TableCopy(name, schema, json.dumps(items)))
+    return copies
+
+
+def _wire(value: DynamoType) -> dict[str, Any]:
+    """An attribute value in DynamoDB's JSON format (a new object: moto's may change)."""
+    kind, inner = value.type, value.value
+    if kind == "M":
+        return {"M": {k: _wire(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_wire(v) for v in inner]}
+    if kind == "B":
+        return {"B": _base64(inner)}
+    if kind == "BS":
+        return {"BS": [_base64(v) for v in inner]}
+    return {kind: list(inner) if isinstance(inner, list) else inner}
+
+
+def _base64(value: bytes | str) -> str:
+    """moto keeps binary as the base64 text of the request, or as bytes."""
+    return value if isinstance(value, str) else base64.b64encode(value).decode()
+
+
+class Saver:
+    """Saves the tables named by ``names()`` while the stack serves, and at :meth:`close`."""
+
+    def __init__(
+        self,
+        state: SavedState,
+        gate: Gate,
+        account_id: str,
+        region: str,
+        names: Callable[[], Iterable[str]],
+    ) -> None:
+        self._state = state
+        self._gate = gate
+        self._account = account_id
+        self._region = region
+        self._names = names
+        self._saved_writes = gate.writes  # the snapshot on disk holds these writes
+        self._lock = threading.Lock()  # one save at a time
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> bool:
+        """Whether the snapshot on disk is behind the tables (or holds what was refused)."""
+        return self._gate.writes != self._saved_writes or self._state.stale
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        since: float | None = None  # when the tables first differed from the snapshot
+        while True:
+            await asyncio.sleep(_TICK)
+            if not self.pending:
+                since = None
+                continue
+            now = time.monotonic()
+            since = since or now
+            if now - self._gate.last_write < SETTLE and now - since < AT_MOST:
+                continue
+            try:
+                await asyncio.to_thread(self.save)
+            except (Busy, OSError) as exc:
+                log.warning("could not save the tables to %s: %s", self._state.directory, exc)
+                await asyncio.sleep(AT_MOST)
+            since = None
+
+    def save(self) -> None:
+        """Take a snapshot and write it (blocking: call it in a thread)."""
+        with self._lock:
+            with self._gate.held(HOLD_LIMIT) as writes:
+                step("held")
+                moment = datetime.now(UTC)
+                copies = copy_tables(self._account, self._region, self._names())
+            step("copied")
+            self._state.write(copies, moment)
+            self._saved_writes = writes
+
+    async def close(self) -> None:
+        """Stop saving periodically, then save what changed since the last snapshot."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.pending:
+            await asyncio.to_thread(self.save)
