@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.deploy import Deployer, DeployError, Outputs, Report
@@ -286,7 +288,10 @@ class Harness:
         except (DeployError, PackageError) as exc:
             raise ReloadError(str(exc)) from exc
         if self.saved_state is not None:  # a table back in the stack gets its data back
-            restored = await self._restore(stack)
+            try:
+                restored = await self._restore(stack)
+            except (BotoCoreError, ClientError) as exc:
+                raise ReloadError(f"could not restore the saved tables: {exc}") from exc
             if restored.tables or restored.notes:
                 log.info("%s", restored.summary())
         changed = await self.runner.update(api.functions)

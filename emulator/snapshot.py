@@ -31,7 +31,8 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 
-from emulator.state import SavedState, TableCopy, key_schema, step
+from emulator.restore import key_schema
+from emulator.state import SavedState, TableCopy, step
 
 log = logging.getLogger("emulator.state")
 

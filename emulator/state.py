@@ -25,8 +25,6 @@ so that a test can kill the process at exactly that point.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fcntl
 import json
 import os
@@ -39,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from botocore.exceptions import ClientError, ParamValidationError
+from emulator.restore import Refused, put_table
 
 FORMAT = 2
 LEGACY_FORMAT = 1
@@ -48,17 +46,11 @@ LEGACY_DIR = "tables"
 REFUSED_DIR = "refused"
 _LOCK = ".lock"
 _TEMPORARY = ".snapshot-*.tmp"
-_BATCH = 25  # BatchWriteItem's limit
-_REFUSED_CODES = frozenset({"ValidationException", "SerializationException"})
 _SAVE_HOOK = os.environ.get("WS_EMULATOR_SAVE_HOOK")
 
 
 class StateError(Exception):
     """The state directory can't be used; the message says why."""
-
-
-class _Refused(Exception):
-    """Saved data that can't be restored; the message says why, to a human."""
 
 
 def step(name: str) -> None:
@@ -119,22 +111,6 @@ def describe_age(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def key_schema(description: dict[str, Any]) -> dict[str, Any]:
-    """A table's keys as saved: ``[[name, HASH|RANGE, S|N|B], …]`` and their names."""
-    types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
-    return {
-        "keys": [
-            [k["AttributeName"], k["KeyType"], types[k["AttributeName"]]]
-            for k in description["KeySchema"]
-        ],
-        "names": [k["AttributeName"] for k in description["KeySchema"]],
-    }
-
-
-def _describe(schema: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {kind} ({kind_type})" for name, kind, kind_type in schema["keys"])
-
-
 class SavedState:
     """A state directory: its snapshot, what was refused from it, and its lock.
 
@@ -155,7 +131,7 @@ class SavedState:
 
     def open(self, fresh: bool = False) -> None:
         """Lock the directory, forget it with ``fresh``, and read what it holds."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = (self.directory / _LOCK).open("a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -201,7 +177,7 @@ class SavedState:
         if path.exists():
             try:
                 self._saved, self._saved_at = _parse_snapshot(path.read_bytes())
-            except _Refused as exc:
+            except Refused as exc:
                 self._notes.append(self._move_aside(path, str(exc)))
                 return  # and format-1 files, older than that snapshot, stay as they are
             self._legacy = legacy  # restored by the run that wrote the snapshot
@@ -210,7 +186,7 @@ class SavedState:
             for path in legacy:
                 try:
                     name, record = _parse_legacy(path.read_bytes())
-                except _Refused as exc:
+                except Refused as exc:
                     self._notes.append(self._move_aside(path, str(exc)))
                     continue
                 self._saved[name] = record
@@ -233,9 +209,9 @@ class SavedState:
                 if record is None:
                     continue
                 try:
-                    restored.items += _put(dynamodb, name, record)
+                    restored.items += put_table(dynamodb, name, record)
                     restored.tables += 1
-                except _Refused as exc:
+                except Refused as exc:
                     restored.notes.append(self._refuse_table(name, record, str(exc)))
                 del self._saved[name]
             restored.kept = sorted(self._saved)
@@ -244,17 +220,19 @@ class SavedState:
     def write(self, copies: list[TableCopy], moment: datetime) -> None:
         """Save a snapshot of ``copies`` taken at ``moment``, atomically."""
         with self._mutex:
-            entries = [(c.name, json.dumps(c.schema), c.items) for c in copies]
-            live = {c.name for c in copies}
+            # A saved table not restored yet stays as saved, even if the stack has it
+            # again (deployed and empty, its restore waiting for this save to end).
+            entries = [
+                (c.name, json.dumps(c.schema), c.items) for c in copies if c.name not in self._saved
+            ]
             entries += [
                 (name, json.dumps(record["schema"]), json.dumps(record["items"]))
                 for name, record in sorted(self._saved.items())
-                if name not in live
             ]
             path = self.directory / SNAPSHOT
             temporary = self.directory / f".snapshot-{os.getpid()}-{secrets.token_hex(4)}.tmp"
             try:
-                with temporary.open("w", encoding="utf-8") as file:
+                with _private(temporary).open("w", encoding="utf-8") as file:
                     file.write(f'{{"format": {FORMAT}, "saved_at": "{moment.isoformat()}",')
                     file.write(' "tables": {')
                     for i, (name, schema, items) in enumerate(entries):
@@ -284,7 +262,7 @@ class SavedState:
     def _aside(self, name: str) -> Path:
         """A new path in the refused folder, named after when and what."""
         folder = self.directory / REFUSED_DIR
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         path = folder / f"{stamp}-{name}"
         n = 1
@@ -333,13 +311,19 @@ def _explain(reason: str, origin: str) -> bytes:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temporary = _private(path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp"))
     with temporary.open("wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
     _sync_directory(path.parent)
+
+
+def _private(path: Path) -> Path:
+    """Create an empty file only its owner can read (the tables are the users' data)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
 
 
 def _sync_directory(directory: Path) -> None:
@@ -355,31 +339,31 @@ def _load_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except ValueError as exc:  # also bytes that aren't UTF-8
-        raise _Refused(f"not JSON, cut short or damaged ({exc})") from exc
+        raise Refused(f"not JSON, cut short or damaged ({exc})") from exc
 
 
 def _parse_snapshot(data: bytes) -> tuple[dict[str, dict[str, Any]], datetime | None]:
     record = _load_json(data)
     if not isinstance(record, dict) or "format" not in record:
-        raise _Refused(f"not a snapshot (a JSON {type(record).__name__} with no format)")
+        raise Refused(f"not a snapshot (a JSON {type(record).__name__} with no format)")
     if record["format"] != FORMAT:
-        raise _Refused(f"saved in format {record['format']!r}; this version reads {FORMAT}")
+        raise Refused(f"saved in format {record['format']!r}; this version reads {FORMAT}")
     tables = record.get("tables")
     if not isinstance(tables, dict):
-        raise _Refused("a snapshot with no tables")
+        raise Refused("a snapshot with no tables")
     try:
         saved_at = datetime.fromisoformat(record["saved_at"])
     except (KeyError, TypeError, ValueError):
-        raise _Refused("a snapshot with no time") from None
+        raise Refused("a snapshot with no time") from None
     return tables, saved_at if saved_at.tzinfo else saved_at.replace(tzinfo=UTC)
 
 
 def _parse_legacy(data: bytes) -> tuple[str, dict[str, Any]]:
     record = _load_json(data)
     if not isinstance(record, dict) or not isinstance(record.get("table"), str):
-        raise _Refused(f"not a saved table (a JSON {type(record).__name__} with no table name)")
+        raise Refused(f"not a saved table (a JSON {type(record).__name__} with no table name)")
     if record.get("format") != LEGACY_FORMAT:
-        raise _Refused(
+        raise Refused(
             f"saved in format {record.get('format')!r}; this version reads {LEGACY_FORMAT}"
         )
     return record["table"], {"schema": record.get("schema"), "items": record.get("items")}
@@ -403,92 +387,3 @@ def _record_problem(record: Any) -> str | None:
     if not isinstance(items, list):
         return "its items are not a list"
     return None
-
-
-def _put(dynamodb: Any, name: str, record: dict[str, Any]) -> int:
-    """Write a saved table's items into the (empty) table; all of them, or none."""
-    current = key_schema(dynamodb.describe_table(TableName=name)["Table"])
-    if current != record["schema"]:
-        raise _Refused(f"its key changed ({_describe(record['schema'])} → {_describe(current)})")
-    items = record["items"]
-    try:
-        requests = [_client_item(item) for item in items]
-    except ValueError as exc:
-        raise _Refused(f"an item is not in DynamoDB's format ({exc})") from None
-    done = 0
-    try:
-        for done in range(0, len(requests), _BATCH):
-            _write_batch(dynamodb, name, requests[done : done + _BATCH])
-    except (ClientError, ParamValidationError) as exc:
-        if isinstance(exc, ClientError) and exc.response["Error"]["Code"] not in _REFUSED_CODES:
-            raise
-        which, why = _first_refused(dynamodb, name, requests[done : done + _BATCH])
-        _remove(dynamodb, name, record["schema"]["names"], requests[: done + _BATCH])
-        raise _Refused(
-            f"DynamoDB refused item {done + which + 1} of {len(items)} "
-            f"({json.dumps(items[done + which])[:120]}): {why}"
-        ) from None
-    return len(items)
-
-
-def _write_batch(dynamodb: Any, name: str, items: list[dict[str, Any]]) -> None:
-    pending: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in items]}
-    while pending:
-        pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
-def _first_refused(dynamodb: Any, name: str, items: list[dict[str, Any]]) -> tuple[int, str]:
-    """Which item of a refused batch DynamoDB refuses, and its words."""
-    for i, item in enumerate(items):
-        try:
-            dynamodb.put_item(TableName=name, Item=item)
-        except ClientError as exc:
-            return i, str(exc.response["Error"].get("Message", exc))
-        except ParamValidationError as exc:
-            return i, " ".join(str(exc).split())
-    return 0, "the batch was refused, each of its items alone was not"
-
-
-def _remove(dynamodb: Any, name: str, keys: list[str], items: list[dict[str, Any]]) -> None:
-    """Undo a table's partial restore: delete the items that have their whole key."""
-    requests = [
-        {"DeleteRequest": {"Key": {k: item[k] for k in keys}}}
-        for item in items
-        if all(k in item for k in keys)
-    ]
-    for start in range(0, len(requests), _BATCH):
-        try:
-            dynamodb.batch_write_item(RequestItems={name: requests[start : start + _BATCH]})
-        except (ClientError, ParamValidationError):
-            for request in requests[start : start + _BATCH]:  # one bad key spoils a batch
-                try:
-                    dynamodb.delete_item(TableName=name, Key=request["DeleteRequest"]["Key"])
-                except (ClientError, ParamValidationError):
-                    continue  # DynamoDB never stored an item with this key
-
-
-def _client_item(item: Any) -> dict[str, Any]:
-    """A saved item (binary in base64, as DynamoDB's JSON has it) as botocore takes it."""
-    if not isinstance(item, dict):
-        raise ValueError(f"an item is a JSON object, not {type(item).__name__}")
-    return {str(name): _client_value(value) for name, value in item.items()}
-
-
-def _client_value(value: Any) -> Any:
-    if not (isinstance(value, dict) and len(value) == 1):
-        raise ValueError(f"{json.dumps(value)[:60]} is not an attribute value")
-    ((kind, inner),) = value.items()
-    try:
-        if kind == "B" and isinstance(inner, str):
-            return {"B": base64.b64decode(inner, validate=True)}
-        if kind == "BS" and isinstance(inner, list):
-            return {"BS": [base64.b64decode(v, validate=True) for v in inner]}
-    except (binascii.Error, TypeError) as exc:
-        raise ValueError(f"{kind}: not base64 ({exc})") from None
-    if kind == "M" and isinstance(inner, dict):
-        return {"M": {str(k): _client_value(v) for k, v in inner.items()}}
-    if kind == "L" and isinstance(inner, list):
-        return {"L": [_client_value(v) for v in inner]}
-    if kind in ("B", "BS", "M", "L"):
-        raise ValueError(f"{kind} holds a {type(inner).__name__}")
-    return value  # the other types' values botocore and DynamoDB check
