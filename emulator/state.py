@@ -19,8 +19,8 @@ The directory is locked while a process serves from it: two of them would overwr
 other's snapshots.
 
 ``WS_EMULATOR_SAVE_HOOK`` is for the tests only: it names a file holding the name of one
-step of the save (see :func:`step`); a save that reaches that step stops there for good,
-so that a test can kill the process at exactly that point.
+step of the save (see :func:`step`); a save that reaches that step stops there (for ten
+minutes, long enough for a test to kill the process at exactly that point).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ REFUSED_DIR = "refused"
 _LOCK = ".lock"
 _TEMPORARY = ".snapshot-*.tmp"
 _SAVE_HOOK = os.environ.get("WS_EMULATOR_SAVE_HOOK")
+_HOOK_STOP = 600.0  # seconds: an abandoned test's server finishes its save after this
 
 
 class StateError(Exception):
@@ -54,7 +55,7 @@ class StateError(Exception):
 
 
 def step(name: str) -> None:
-    """A point between two steps of a save, where the tests' hook can stop it for good.
+    """A point between two steps of a save, where the tests' hook can stop it.
 
     The steps, in order: ``held`` (DynamoDB's requests held), ``copied`` (the copy
     taken, requests flowing again), ``table <name>`` (after each table is written to the
@@ -69,7 +70,7 @@ def step(name: str) -> None:
         return
     if wanted == name:
         print(f"save stopped at {name} (WS_EMULATOR_SAVE_HOOK)", file=sys.stderr, flush=True)
-        threading.Event().wait()
+        threading.Event().wait(_HOOK_STOP)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from tests.timing import seconds
 
 CHAT = "scripts.stack:CHAT"
 SNAPSHOT = "snapshot.json"
-HOOK = "WS_EMULATOR_SAVE_HOOK"  # the save stops for good at the step this file names
+HOOK = "WS_EMULATOR_SAVE_HOOK"  # the save stops at the step this file names
 
 
 def serve(state: Path, *args: str, stack: str = CHAT, hook: Path | None = None) -> served.Served:
