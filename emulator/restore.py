@@ -47,7 +47,7 @@ def put_table(dynamodb: Any, name: str, record: dict[str, Any]) -> int:
         )
     items = record["items"]
     try:
-        requests = [_client_item(item) for item in items]
+        requests = [client_item(item) for item in items]
     except ValueError as exc:
         raise Refused(f"an item is not in DynamoDB's format ({exc})") from None
     done = 0
@@ -102,7 +102,7 @@ def _remove(dynamodb: Any, name: str, keys: list[str], items: list[dict[str, Any
                     continue  # DynamoDB never stored an item with this key
 
 
-def _client_item(item: Any) -> dict[str, Any]:
+def client_item(item: Any) -> dict[str, Any]:
     """A saved item (binary in base64, as DynamoDB's JSON has it) as botocore takes it."""
     if not isinstance(item, dict):
         raise ValueError(f"an item is a JSON object, not {type(item).__name__}")

@@ -5,8 +5,9 @@ writes while it is taken. :class:`Gate` sits in front of moto's server: every Dy
 request runs inside it, and :meth:`Gate.held` closes it — new requests wait, those in
 flight finish (for a bounded time) — so what is copied while it is closed is every table
 at one moment, whoever wrote it (a function, a script on ``AWS_ENDPOINT_URL``, the
-restore). The copy is read straight from moto's tables, which takes milliseconds, and
-written to disk after the gate has opened again. The gate also counts writes, which
+restore). The copy is read straight from moto's tables (unsorted: sorting was most of
+its time), about 0.3 s for 10,000 items on a busy 2-core machine, and written to disk
+after the gate has opened again. The gate also counts writes, which
 tells :class:`Saver` when there is something new to save.
 
 :class:`Saver` saves ``SETTLE`` seconds after the writes stop, and at least every
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import threading
 import time
@@ -29,7 +29,8 @@ from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
 
 from emulator.restore import key_schema
 from emulator.state import SavedState, TableCopy, step
@@ -102,26 +103,35 @@ class Gate:
 
 
 def copy_tables(account_id: str, region: str, names: Iterable[str]) -> list[TableCopy]:
-    """The tables as moto holds them (call it with the gate held)."""
+    """The tables as moto holds them, in new objects (call it with the gate held)."""
     backend = dynamodb_backends[account_id][region]
     copies = []
     for name in names:
         table = backend.tables.get(name)
         if table is None:
             continue
-        items = [{k: _wire(v) for k, v in item.attrs.items()} for item in table.all_items()]
+        items = [{k: wire_value(v) for k, v in item.attrs.items()} for item in _items(table)]
         schema = key_schema(table.describe()["TableDescription"])
-        copies.append(TableCopy(name, schema, json.dumps(items)))
+        copies.append(TableCopy(name, schema, items))
     return copies
 
 
-def _wire(value: DynamoType) -> dict[str, Any]:
+def _items(table: Table) -> Iterator[Item]:
+    """A table's items in no order (``Table.all_items`` sorts them: most of a copy's time)."""
+    for entry in table.items.values():
+        if isinstance(entry, Item):
+            yield entry
+        else:  # a table with a sort key: hash key → sort key → item
+            yield from entry.values()
+
+
+def wire_value(value: DynamoType) -> dict[str, Any]:
     """An attribute value in DynamoDB's JSON format (a new object: moto's may change)."""
     kind, inner = value.type, value.value
     if kind == "M":
-        return {"M": {k: _wire(v) for k, v in inner.items()}}
+        return {"M": {k: wire_value(v) for k, v in inner.items()}}
     if kind == "L":
-        return {"L": [_wire(v) for v in inner]}
+        return {"L": [wire_value(v) for v in inner]}
     if kind == "B":
         return {"B": _base64(inner)}
     if kind == "BS":

@@ -75,11 +75,11 @@ def step(name: str) -> None:
 
 @dataclass(frozen=True)
 class TableCopy:
-    """One table at the snapshot's moment: its key schema, and its items as JSON text."""
+    """One table at the snapshot's moment: its key schema and its items."""
 
     name: str
     schema: dict[str, Any]
-    items: str  # a JSON array of items in DynamoDB's JSON format (binary in base64)
+    items: list[dict[str, Any]]  # in DynamoDB's JSON format (binary in base64)
 
 
 @dataclass
@@ -224,7 +224,9 @@ class SavedState:
             # A saved table not restored yet stays as saved, even if the stack has it
             # again (deployed and empty, its restore waiting for this save to end).
             entries = [
-                (c.name, json.dumps(c.schema), c.items) for c in copies if c.name not in self._saved
+                (c.name, json.dumps(c.schema), json.dumps(c.items))
+                for c in copies
+                if c.name not in self._saved
             ]
             entries += [
                 (name, json.dumps(record["schema"]), json.dumps(record["items"]))
