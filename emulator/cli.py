@@ -34,10 +34,13 @@ from emulator.package import PackageError
 from emulator.reload import StackSource, Watcher
 from emulator.runner import IDLE_WORKER_SECONDS
 from emulator.stack import DEFAULT_REGION, Stack, StackError
+from emulator.state import StateError
 from emulator.targets import Target, TargetError, fail
 from emulator.template import TemplateError, load
 
 DEFAULT_PORT = 8765
+# Each stops the server and saves the tables; SIGHUP is a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
@@ -136,7 +139,10 @@ def _banner(harness: Harness, started: float) -> str:
         f"  Function logs   {harness.log_dir}/<function>.log",
     ]
     if harness.settings.state_dir is not None:
-        lines.append(f"Tables are kept in {harness.settings.state_dir} when you stop.")
+        lines.append(
+            f"Tables are saved in {harness.settings.state_dir} within seconds of a change, "
+            "and when you stop."
+        )
     lines += [
         "Press Ctrl-C to stop.",
     ]
@@ -150,7 +156,7 @@ async def _serve(
     harness = Harness(settings, out=out if verbose else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     watching: asyncio.Task[None] | None = None
     try:
@@ -159,8 +165,8 @@ async def _serve(
             for note in harness.report.notes:
                 print(f"  note: {note}", file=out)
             print(f"  {harness.report.summary()}", file=out)
-        if harness.restored is not None and settings.state_dir is not None:
-            print(f"  {harness.restored.summary(settings.state_dir)}", file=out)
+        if harness.restored is not None:
+            print(f"  {harness.restored.summary()}", file=out)
         print(_banner(harness, started), file=out, flush=True)
         if source is not None:
             watching = asyncio.create_task(Watcher(harness, source, out).run(stop))
@@ -168,12 +174,20 @@ async def _serve(
         # One line from here on: what the functions print while stopping ($disconnect)
         # goes to their log files only.
         logging.getLogger("emulator.lambda").setLevel(logging.WARNING)
-        print("\nStopping…", end="", file=out, flush=True)
+        _tell(out, "\nStopping…", end="")
     finally:
         if watching is not None:
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         await harness.stop()
+
+
+def _tell(out: TextIO, text: str, end: str = "\n") -> None:
+    """Print while stopping: after SIGHUP the terminal is gone, and stopping goes on."""
+    try:
+        print(text, end=end, file=out, flush=True)
+    except OSError:  # EIO or EPIPE: nobody is left to read it
+        return
 
 
 def _milliseconds(text: str) -> float:
@@ -264,7 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--watch", action="store_true", help="apply edits to code and template while serving"
     )
-    serve.add_argument("--state-dir", type=Path, help="keep the tables' data here across restarts")
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        help="save the tables here while serving and restore them at the next start",
+    )
     serve.add_argument(
         "--fresh", action="store_true", help="with --state-dir: start with empty tables"
     )
@@ -316,6 +334,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             PackageError,
             TargetError,
             InterpreterError,
+            StateError,
         ) as exc:
             if args.debug:
                 raise
@@ -339,5 +358,5 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             return 1
         except KeyboardInterrupt:
             pass
-    print(" stopped.", file=out)
+    _tell(out, " stopped.")
     return 0

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from wsgiref.types import WSGIApplication
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -216,6 +217,12 @@ class ControlPlane:
         iam.create_user(UserName="emulator")
         key = iam.create_access_key(UserName="emulator")["AccessKey"]
         return Target.local(self.url, region, (key["AccessKeyId"], key["SecretAccessKey"]))
+
+    def add_middleware(self, wrap: Callable[[WSGIApplication], WSGIApplication]) -> None:
+        """Put ``wrap(app)`` in front of the server's WSGI application (once started)."""
+        server = self._server._server
+        assert server is not None, "start the control plane first"
+        server.app = wrap(server.app)
 
     def stop(self) -> None:
         if self._started:
