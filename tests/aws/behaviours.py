@@ -1,0 +1,169 @@
+"""AWS's documented behaviours, played on the real deploy and destroy code paths.
+
+Everything here hooks into botocore's events on a target's session, so every client
+deploy or destroy makes afterwards goes through it; the calls themselves are real
+(built and validated by botocore, answered by moto) unless a behaviour answers first:
+
+- ``before-call`` answers a call itself: an AWS error (our own retries must cope), or
+  what moto lacks (CloudFront's response headers policies, Budgets' tags);
+- ``before-send`` answers on the wire, inside botocore's retry loop, so its standard
+  retries see the error (throttling);
+- ``after-call`` sees what moto answered: it plays AWS's slower states (a table
+  CREATING, a function's update InProgress, a distribution InProgress) and
+  interrupts a run after a given write, as Ctrl-C or a lost laptop would.
+
+The messages are AWS's own, as its documentation and users' reports show them.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from emulator.targets import Target
+
+READS = ("Get", "Describe", "List", "Head")
+Call = tuple[str, str]  # (service, operation), e.g. ("lambda", "CreateFunction")
+
+
+class Interrupted(BaseException):
+    """The run stops here, as a process killed mid-deploy would (nothing catches it)."""
+
+
+def is_write(operation: str) -> bool:
+    return not operation.startswith(READS) and operation != "GetCallerIdentity"
+
+
+class _Raw:
+    """The body of an answer made up on the wire."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def answer(status: int, parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
+    """A before-call answer: the HTTP status and what botocore would have parsed."""
+    parsed.setdefault("ResponseMetadata", {})["HTTPStatusCode"] = status
+    return AWSResponse("https://played.invalid/", status, {}, _Raw(b"")), parsed
+
+
+def refusal(code: str, message: str, status: int) -> tuple[AWSResponse, dict[str, Any]]:
+    return answer(status, {"Error": {"Code": code, "Message": message}})
+
+
+def wire_error(protocol: str, code: str, message: str, status: int) -> AWSResponse:
+    """An error answer as the service's protocol puts it on the wire."""
+    headers: dict[str, str] = {}
+    if protocol in ("json", "rest-json"):
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.1"}
+        body = json.dumps({"__type": code, "message": message}).encode()
+    elif protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        ).encode()
+    else:  # rest-xml
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+    return AWSResponse("https://played.invalid/", status, headers, _Raw(body))
+
+
+class Aws:
+    """The behaviours played on one target's calls; ``close()`` removes them all.
+
+    ``calls`` lists every call made (service, operation) and ``requests`` what each
+    was asked, for assertions on a request's shape.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.events = target.session.events
+        self.calls: list[Call] = []
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self._handlers: list[tuple[str, str]] = []
+        self._answers: list[Callable[[str, str, dict[str, Any]], Any]] = []
+        self._after: list[Callable[[str, str, dict[str, Any], dict[str, Any]], None]] = []
+        self.on("before-parameter-build", self._record)
+        self.on("before-call", self._answer)
+        self.on("after-call", self._see)
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        unique = f"played-{secrets.token_hex(4)}"
+        self.events.register(event, handler, unique_id=unique)
+        self._handlers.append((event, unique))
+
+    def close(self) -> None:
+        for event, unique in self._handlers:
+            self.events.unregister(event, unique_id=unique)
+
+    def __enter__(self) -> Aws:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # What behaviours plug into.
+
+    def answers(self, handler: Callable[[str, str, dict[str, Any]], Any]) -> None:
+        """``handler(service, operation, params)`` may answer a call (else None)."""
+        self._answers.append(handler)
+
+    def sees(self, handler: Callable[[str, str, dict[str, Any], dict[str, Any]], None]) -> None:
+        """``handler(service, operation, params, parsed)`` after each answer."""
+        self._after.append(handler)
+
+    @property
+    def writes(self) -> Counter[str]:
+        return Counter(op for _, op in self.calls if is_write(op))
+
+    def raw(self, service: str) -> Any:
+        """A client behind none of these behaviours (same account and endpoint)."""
+        key, secret = self.target.access_key
+        return boto3.Session(
+            aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.target.region
+        ).client(service, endpoint_url=self.target.endpoint_url)
+
+    # The hooks.
+
+    def _record(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        service = model.service_model.service_name
+        context["played"] = (service, model.name, copy.deepcopy(params))
+        self.requests.append(context["played"])
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> Any:
+        service, operation, params = context.get("played") or (
+            model.service_model.service_name,
+            model.name,
+            {},
+        )
+        self.calls.append((service, operation))
+        for handler in self._answers:
+            answered = handler(service, operation, params)
+            if answered is not None:
+                return answered
+        return None
+
+    def _see(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        service, operation, params = context.get("played") or (
+            model.service_model.service_name,
+            model.name,
+            {},
+        )
+        for handler in self._after:
+            handler(service, operation, params, parsed)
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
