@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, TextIO
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -64,6 +66,22 @@ API_IN_EMBEDDED_CONTROL_PLANE = (
     "(routes, integrations, authorizer, stage) goes to the embedded control plane; the "
     "gateway emulator serves it and runs the functions"
 )
+
+
+@cache
+def _models() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def new_session(**settings: Any) -> boto3.Session:
+    """A boto3 session whose clients share the services' models with every other one.
+
+    Each session would otherwise read the models from disk again: about a second for
+    the dozen clients a deploy makes, paid by every new account a harness or test opens.
+    """
+    core = botocore.session.Session()
+    core.register_component("data_loader", _models())
+    return boto3.Session(botocore_session=core, **settings)
 
 
 class TargetError(Exception):
@@ -143,9 +161,9 @@ class Target:
     @cached_property
     def session(self) -> boto3.Session:
         if not self.emulated:
-            return boto3.Session(region_name=self.region)
+            return new_session(region_name=self.region)
         key, secret = self.access_key
-        return boto3.Session(
+        return new_session(
             region_name=self.region, aws_access_key_id=key, aws_secret_access_key=secret
         )
 
@@ -240,16 +258,17 @@ def explain(exc: BaseException, target: Target) -> str | None:
 
 
 def _explain_waiter(exc: WaiterError, where: str) -> str:
-    waiter = str(exc.name)
+    waiter = str(exc.kwargs.get("name", ""))
     service = next(
         (SERVICE_NAMES[s] for prefix, s in _WAITER_SERVICES if waiter.startswith(prefix)), where
     )
     last = exc.last_response or {}
     reason = (last.get("Configuration") or {}).get("StateReason") or exc.kwargs.get("reason")
-    return (
-        f"{service} in {where} did not get ready ({waiter}: {reason}): fix what it says and "
-        "run again"
-    )
+    if str(reason).startswith("Max attempts exceeded"):
+        advice = "it is still in progress: run the same command again later, it resumes there"
+    else:
+        advice = "fix what it says and run again"
+    return f"{service} in {where} did not get ready ({waiter}: {reason}): {advice}"
 
 
 _WAITER_SERVICES = (

@@ -68,12 +68,13 @@ def run(
     options: Options,
     dry_run: bool = False,
     debug: bool = False,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     build_dir: Path = STATE_DIR / "build",
     outputs: Path | None = None,
 ) -> int:
     """Deploy ``stack`` to ``target``; 0, or 1 after one ``error:`` line on ``err``."""
+    out, err = out or sys.stdout, err or sys.stderr
     verb = "Planning a deploy of" if dry_run else "Deploying"
     print(f"{verb} the chat to {target.name} ({target.region})", file=out)
     embedded = ControlPlane()

@@ -50,11 +50,12 @@ def run(
     target: Target,
     options: Options,
     debug: bool = False,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
     outputs: Path | None = None,
 ) -> int:
     """Remove ``stack`` from ``target``; 0, or 1 after one ``error:`` line on ``err``."""
+    out, err = out or sys.stdout, err or sys.stderr
     print(f"Removing the chat from {target.name} ({target.region})", file=out)
     path = outputs or outputs_path(target.name, stack.prefix, target.region)
     try:

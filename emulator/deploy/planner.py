@@ -67,15 +67,16 @@ def plan(
         steps += website.plan_bucket(ctx, stack.bucket(name))
     if stack.website is not None:
         bucket = stack.website_bucket(ctx.refs.account)
-        bucket_steps = website.plan_bucket(ctx, bucket)
+        bucket_steps = website.plan_bucket(ctx, bucket)  # none when it isn't ours
+        new = bool(bucket_steps) and bucket_steps[0].action == CREATED
+        steps += bucket_steps
         if bucket_steps:
-            new = bucket_steps[0].action == CREATED
-            steps += bucket_steps
             steps += website.plan_files(ctx, stack.website, bucket, new, websocket_url)
-            if ctx.cdn:
-                steps += cdn.plan_access_control(ctx)
-                steps += cdn.plan_headers_policy(ctx, stack.website)
-                steps += cdn.plan_distribution(ctx, stack.website, bucket)
+        if ctx.cdn:
+            steps += cdn.plan_access_control(ctx)
+            steps += cdn.plan_headers_policy(ctx, stack.website)
+            steps += cdn.plan_distribution(ctx, stack.website, bucket)
+            if bucket_steps:
                 steps += website.plan_bucket_policy(ctx, bucket, new)
     if sns:
         steps += monitoring.plan_topic(ctx)

@@ -25,13 +25,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from botocore.awsrequest import AWSResponse
 
-from emulator.targets import Target
+from emulator.targets import Target, new_session
 
-READS = ("Get", "Describe", "List", "Head")
+READS = ("Get", "Describe", "List", "Head", "Scan", "Query")
 Call = tuple[str, str]  # (service, operation), e.g. ("lambda", "CreateFunction")
+# What played behaviours keep, per account (as AWS keeps it): account key -> name -> state.
+_ACCOUNTS: dict[tuple[str | None, str], dict[str, Any]] = {}
 
 
 class Interrupted(BaseException):
@@ -91,6 +92,7 @@ class Aws:
         self.calls: list[Call] = []
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._handlers: list[tuple[str, str]] = []
+        self._raw: dict[str, Any] = {}
         self._answers: list[Callable[[str, str, dict[str, Any]], Any]] = []
         self._after: list[Callable[[str, str, dict[str, Any], dict[str, Any]], None]] = []
         self.on("before-parameter-build", self._record)
@@ -122,16 +124,24 @@ class Aws:
         """``handler(service, operation, params, parsed)`` after each answer."""
         self._after.append(handler)
 
+    def kept(self, name: str, make: Callable[[], Any]) -> Any:
+        """State a behaviour keeps in the account, across runs and regions (made once)."""
+        account = _ACCOUNTS.setdefault((self.target.endpoint_url, self.target.access_key[0]), {})
+        return account.setdefault(name, make())
+
     @property
     def writes(self) -> Counter[str]:
         return Counter(op for _, op in self.calls if is_write(op))
 
     def raw(self, service: str) -> Any:
         """A client behind none of these behaviours (same account and endpoint)."""
-        key, secret = self.target.access_key
-        return boto3.Session(
-            aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.target.region
-        ).client(service, endpoint_url=self.target.endpoint_url)
+        if service not in self._raw:
+            key, secret = self.target.access_key
+            session = new_session(
+                aws_access_key_id=key, aws_secret_access_key=secret, region_name=self.target.region
+            )
+            self._raw[service] = session.client(service, endpoint_url=self.target.endpoint_url)
+        return self._raw[service]
 
     # The hooks.
 

@@ -6,6 +6,7 @@ Each is installed on an :class:`~tests.aws.behaviours.Aws` and lasts as long as 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,8 @@ class ResponseHeadersPolicies:
     """
 
     def __init__(self, aws: Aws) -> None:
-        self.policies: dict[str, dict[str, Any]] = {}
-        self.etags: dict[str, str] = {}
+        self.policies: dict[str, dict[str, Any]] = aws.kept("response headers policies", dict)
+        self.etags: dict[str, str] = aws.kept("response headers policies' etags", dict)
         self._cloudfront = aws.raw("cloudfront")
         aws.answers(self._answer)
 
@@ -58,7 +59,7 @@ class ResponseHeadersPolicies:
                     "A response headers policy with this name already exists.",
                     409,
                 )
-            policy_id = f"rhp-{len(self.etags) + 1:04d}"
+            policy_id = f"rhp-{secrets.token_hex(6)}"
             self.policies[policy_id], self.etags[policy_id] = config, f"E{len(self.etags) + 1}"
             return answer(
                 201,
@@ -121,7 +122,7 @@ class BudgetTags:
     """AWS Budgets' tags (moto keeps none): given at CreateBudget, read by ListTagsForResource."""
 
     def __init__(self, aws: Aws) -> None:
-        self.tags: dict[str, list[dict[str, str]]] = {}
+        self.tags: dict[str, list[dict[str, str]]] = aws.kept("budget tags", dict)
         aws.answers(self._answer)
         aws.sees(self._see)
 
