@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from emulator import package
-from emulator.deploy import cdn, dashboard, planner
+from emulator.deploy import cdn, dashboard, planner, tables
 from emulator.deploy.calls import error_code, retry, role_not_yet_assumable
 from emulator.deploy.executor import Context, execute
 from emulator.deploy.models import (
@@ -111,6 +111,11 @@ class Deployer:
         steps = self.plan(websocket_url)
         execute(steps, self.report, self.dry_run)
         return self.outputs(websocket_url)
+
+    def deploy_tables(self) -> None:
+        """Only the stack's tables (what measuring the handlers' calls needs)."""
+        self.context.refs.account = self.target.account_id()
+        execute(tables.plan(self.context), self.report, self.dry_run)
 
     def outputs(self, websocket_url: str | None = None) -> Outputs:
         """What the last deploy made (in a dry run, with placeholders for new ids)."""
