@@ -7,6 +7,9 @@ The chat's command line is ``scripts/destroy.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from emulator.deploy import Options, Report
 from emulator.deploy.executor import Context
 from emulator.deploy.models import ABSENT, DELETED
@@ -26,11 +29,14 @@ class Destroyer:
         target: Target,
         report: Report | None = None,
         options: Options | None = None,
+        clients: Callable[[str], Any] | None = None,
     ) -> None:
         self.stack = stack
         self.target = target
         self.report = report or Report()
-        self.context = Context(stack, target, options or Options(), self.report, dry_run=False)
+        self.context = Context(
+            stack, target, options or Options(), self.report, dry_run=False, clients=clients
+        )
 
     def destroy(self) -> None:
         """Remove the stack; raises ForeignResources after removing the rest, if any."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from emulator.controlplane import ControlPlane
 from emulator.deploy import Deployer, DeployError, Options, Report
@@ -72,6 +73,7 @@ def run(
     err: TextIO | None = None,
     build_dir: Path = STATE_DIR / "build",
     outputs: Path | None = None,
+    clients: Callable[[str], Any] | None = None,
 ) -> int:
     """Deploy ``stack`` to ``target``; 0, or 1 after one ``error:`` line on ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -91,7 +93,13 @@ def run(
             print(f"  note: {API_IN_EMBEDDED_CONTROL_PLANE}", file=out)
         report = Report(out=out, dry_run=dry_run)
         deployer = Deployer(
-            stack, target, report, dry_run=dry_run, build_dir=build_dir, options=options
+            stack,
+            target,
+            report,
+            dry_run=dry_run,
+            build_dir=build_dir,
+            options=options,
+            clients=clients,
         )
         made = deployer.deploy()
     except (DeployError, PackageError) as exc:

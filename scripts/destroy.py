@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from emulator.deploy import DeployError, ForeignResources, Options, Report
 from emulator.destroy import Destroyer
@@ -53,13 +54,14 @@ def run(
     out: TextIO | None = None,
     err: TextIO | None = None,
     outputs: Path | None = None,
+    clients: Callable[[str], Any] | None = None,
 ) -> int:
     """Remove ``stack`` from ``target``; 0, or 1 after one ``error:`` line on ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
     print(f"Removing the chat from {target.name} ({target.region})", file=out)
     path = outputs or outputs_path(target.name, stack.prefix, target.region)
     try:
-        Destroyer(stack, target, Report(out=out), options).destroy()
+        Destroyer(stack, target, Report(out=out), options, clients).destroy()
     except ForeignResources as exc:
         path.unlink(missing_ok=True)  # what it described is gone; the rest was never ours
         print(f"error: {exc}", file=err)

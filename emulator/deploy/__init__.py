@@ -15,7 +15,9 @@ and ``scripts/destroy.py``.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from emulator import package
 from emulator.deploy import cdn, dashboard, planner, tables
@@ -58,6 +60,7 @@ class Deployer:
 
     Function packages are built into ``build_dir`` (by default a temporary directory
     that lives as long as the deployer); ``cache_dir`` keeps installed dependencies.
+    ``clients`` makes the boto3 client of a service (by default the target's own).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Deployer:
         build_dir: Path | None = None,
         cache_dir: Path | None = None,
         options: Options | None = None,
+        clients: Callable[[str], Any] | None = None,
     ) -> None:
         self.stack = stack
         self.target = target
@@ -79,7 +83,7 @@ class Deployer:
             build_dir = Path(self._build_tmp.name)
         self.build_dir = build_dir
         self.cache_dir = cache_dir
-        self.context = Context(stack, target, options or Options(), self.report, dry_run)
+        self.context = Context(stack, target, options or Options(), self.report, dry_run, clients)
 
     @property
     def target_runs_functions(self) -> bool:

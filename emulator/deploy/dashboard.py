@@ -117,7 +117,7 @@ def _dashboard(ctx: Context) -> dict[str, Any] | None:
     return dict(json.loads(body))
 
 
-def _dashboard_tags(body: dict[str, Any]) -> dict[str, str]:
+def owner_tags(body: dict[str, Any]) -> dict[str, str]:
     """The stack's tag, as the dashboard's first widget names it (a dashboard has no tags)."""
     widgets = body.get("widgets") or [{}]
     found = _MARKER.search(str(widgets[0].get("properties", {}).get("markdown", "")))
@@ -134,7 +134,7 @@ def plan_dashboard(ctx: Context) -> list[Step]:
     current = _dashboard(ctx)
     if current is None:
         return [Step(CREATED, "dashboard", name, put)]
-    if not ctx.owned("dashboard", name, _dashboard_tags(current)):
+    if not ctx.owned("dashboard", name, owner_tags(current)):
         return []
     return [
         Step(UNCHANGED, "dashboard", name)
@@ -148,7 +148,7 @@ def remove_dashboard(ctx: Context) -> list[Step]:
     current = _dashboard(ctx)
     if current is None:
         return [Step(ABSENT, "dashboard", name)]
-    if not ctx.owned("dashboard", name, _dashboard_tags(current)):
+    if not ctx.owned("dashboard", name, owner_tags(current)):
         return []
     return [
         Step(

@@ -26,7 +26,13 @@ LOOKUPS_AT_ONCE = 8
 
 class Context:
     def __init__(
-        self, stack: Stack, target: Target, options: Options, report: Report, dry_run: bool
+        self,
+        stack: Stack,
+        target: Target,
+        options: Options,
+        report: Report,
+        dry_run: bool,
+        clients: Callable[[str], Any] | None = None,
     ) -> None:
         self.stack = stack
         self.target = target
@@ -39,12 +45,13 @@ class Context:
         self.cdn = False  # whether CloudFront serves the website (decided when planning)
         # False once the target has shown it can't run functions (LocalStack without Docker).
         self.target_runs_functions = True
+        self._make_client = clients or target.client
         self._clients: dict[str, Any] = {}
         self._offers: dict[str, bool] = {}
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.target.client(service)
+            self._clients[service] = self._make_client(service)
         return self._clients[service]
 
     @property

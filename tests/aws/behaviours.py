@@ -22,7 +22,8 @@ import datetime
 import json
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -80,10 +81,12 @@ def wire_error(protocol: str, code: str, message: str, status: int) -> AWSRespon
 
 
 class Aws:
-    """The behaviours played on one target's calls; ``close()`` removes them all.
+    """AWS's behaviours on one target's calls, for as long as it is open.
 
-    ``calls`` lists every call made (service, operation) and ``requests`` what each
-    was asked, for assertions on a request's shape.
+    Its hooks are registered on the target's session once, before any client of
+    :meth:`client` exists, and hand each call to the behaviours playing at that moment
+    (:meth:`playing` adds some for a while). ``calls`` lists every call made (service,
+    operation) and ``requests`` what each was asked, for assertions on a request's shape.
     """
 
     def __init__(self, target: Target) -> None:
@@ -92,14 +95,17 @@ class Aws:
         self.calls: list[Call] = []
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._handlers: list[tuple[str, str]] = []
+        self._clients: dict[str, Any] = {}
         self._raw: dict[str, Any] = {}
         self._answers: list[Callable[[str, str, dict[str, Any]], Any]] = []
         self._after: list[Callable[[str, str, dict[str, Any], dict[str, Any]], None]] = []
-        self.on("before-parameter-build", self._record)
-        self.on("before-call", self._answer)
-        self.on("after-call", self._see)
+        self._senders: list[Callable[[str, str], AWSResponse | None]] = []
+        self._on("before-parameter-build", self._record)
+        self._on("before-call", self._answer)
+        self._on("after-call", self._see)
+        self._on("before-send", self._send)
 
-    def on(self, event: str, handler: Callable[..., Any]) -> None:
+    def _on(self, event: str, handler: Callable[..., Any]) -> None:
         unique = f"played-{secrets.token_hex(4)}"
         self.events.register(event, handler, unique_id=unique)
         self._handlers.append((event, unique))
@@ -114,6 +120,12 @@ class Aws:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def client(self, service: str) -> Any:
+        """The target's client for ``service``, one per service, under these hooks."""
+        if service not in self._clients:
+            self._clients[service] = self.target.client(service)
+        return self._clients[service]
+
     # What behaviours plug into.
 
     def answers(self, handler: Callable[[str, str, dict[str, Any]], Any]) -> None:
@@ -123,6 +135,19 @@ class Aws:
     def sees(self, handler: Callable[[str, str, dict[str, Any], dict[str, Any]], None]) -> None:
         """``handler(service, operation, params, parsed)`` after each answer."""
         self._after.append(handler)
+
+    def sends(self, handler: Callable[[str, str], AWSResponse | None]) -> None:
+        """``handler(service_id, operation)`` may answer on the wire, inside botocore's retries."""
+        self._senders.append(handler)
+
+    @contextmanager
+    def playing(self) -> Iterator[Aws]:
+        """Behaviours installed inside the block stop playing at its end."""
+        counts = len(self._answers), len(self._after), len(self._senders)
+        try:
+            yield self
+        finally:
+            del self._answers[counts[0] :], self._after[counts[1] :], self._senders[counts[2] :]
 
     def kept(self, name: str, make: Callable[[], Any]) -> Any:
         """State a behaviour keeps in the account, across runs and regions (made once)."""
@@ -159,7 +184,7 @@ class Aws:
             {},
         )
         self.calls.append((service, operation))
-        for handler in self._answers:
+        for handler in list(self._answers):
             answered = handler(service, operation, params)
             if answered is not None:
                 return answered
@@ -171,8 +196,16 @@ class Aws:
             model.name,
             {},
         )
-        for handler in self._after:
+        for handler in list(self._after):
             handler(service, operation, params, parsed)
+
+    def _send(self, event_name: str, **_: Any) -> AWSResponse | None:
+        _event, service_id, operation = event_name.split(".")
+        for handler in list(self._senders):
+            answered = handler(service_id, operation)
+            if answered is not None:
+                return answered
+        return None
 
 
 def now() -> datetime.datetime:

@@ -88,30 +88,53 @@ def small_stack(prefix: str = "", region: str = "us-east-1") -> Stack:
 
 @pytest.fixture
 def deploy(build_dir: Path) -> Callable[..., tuple[Outputs, Report]]:
-    """Deploy a stack to a target as `make aws` would; its outputs and report."""
+    """Deploy a stack as `make aws` would, through ``aws``'s clients: outputs and report."""
 
-    def run(stack: Stack, target: Target, options: Options = AWS_OPTIONS) -> tuple[Outputs, Report]:
+    def run(stack: Stack, aws: Aws, options: Options = AWS_OPTIONS) -> tuple[Outputs, Report]:
         report = Report(out=io.StringIO())
-        outputs = Deployer(stack, target, report, build_dir=build_dir, options=options).deploy()
-        return outputs, report
+        deployer = Deployer(
+            stack, aws.target, report, build_dir=build_dir, options=options, clients=aws.client
+        )
+        return deployer.deploy(), report
 
     return run
 
 
 @pytest.fixture
 def destroy() -> Callable[..., Report]:
-    def run(stack: Stack, target: Target, options: Options = AWS_OPTIONS) -> Report:
+    def run(stack: Stack, aws: Aws, options: Options = AWS_OPTIONS) -> Report:
         report = Report(out=io.StringIO())
-        Destroyer(stack, target, report, options).destroy()
+        Destroyer(stack, aws.target, report, options, clients=aws.client).destroy()
         return report
 
     return run
 
 
-def plan_of(
-    stack: Stack, target: Target, build_dir: Path, options: Options = AWS_OPTIONS
-) -> Report:
+def plan_of(stack: Stack, aws: Aws, build_dir: Path, options: Options = AWS_OPTIONS) -> Report:
     """A dry run's report: what a deploy would do now."""
     report = Report(out=None, dry_run=True)
-    Deployer(stack, target, report, dry_run=True, build_dir=build_dir, options=options).deploy()
+    Deployer(
+        stack,
+        aws.target,
+        report,
+        dry_run=True,
+        build_dir=build_dir,
+        options=options,
+        clients=aws.client,
+    ).deploy()
     return report
+
+
+@pytest.fixture
+def played(new_account: Callable[..., Target]) -> Iterator[Callable[..., Aws]]:
+    """Another account (or region of one), with AWS's behaviours playing on it."""
+    opened: list[Aws] = []
+
+    def open_one(target: Target | None = None, region: str = "us-east-1") -> Aws:
+        aws = play_aws(Aws(target or new_account(region)))
+        opened.append(aws)
+        return aws
+
+    yield open_one
+    for aws in opened:
+        aws.close()

@@ -197,19 +197,19 @@ class Throttle:
     throttled: int = 0
 
     def install(self, aws: Aws) -> Throttle:
-        protocol = aws.target.client(
-            self.service_id.replace("cloudwatch-logs", "logs")
-        ).meta.service_model.protocol
-        aws.on(f"before-send.{self.service_id}.{self.operation}", lambda **_: self._send(protocol))
+        service = self.service_id.replace("cloudwatch-logs", "logs")
+        protocol = aws.client(service).meta.service_model.protocol
+        aws.sends(lambda service_id, operation: self._send(service_id, operation, protocol))
         return self
 
-    def _send(self, protocol: str) -> Any:
+    def _send(self, service_id: str, operation: str, protocol: str) -> Any:
+        if (service_id, operation) != (self.service_id, self.operation):
+            return None
         if self.throttled >= self.times:
             return None
         self.throttled += 1
-        return wire_error(
-            protocol, self.code, self.message, 429 if protocol == "rest-json" else 400
-        )
+        status = 429 if protocol == "rest-json" else 400
+        return wire_error(protocol, self.code, self.message, status)
 
 
 class AccountBlocksPublicAccess:

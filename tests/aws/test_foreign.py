@@ -12,7 +12,6 @@ from emulator.deploy.cdn import OAC_SETTINGS, headers_policy_config
 from emulator.deploy.executor import Context
 from emulator.deploy.models import Names, Options, Report
 from emulator.stack import Stack
-from emulator.targets import Target
 from scripts import deploy as deploy_command
 from scripts import destroy as destroy_command
 from tests.aws.behaviours import Aws
@@ -21,25 +20,26 @@ from tests.aws.conftest import AWS_OPTIONS, small_stack
 THEIRS = {"owner": "someone-else"}
 
 
-def make_theirs(stack: Stack, target: Target, aws: Aws) -> dict[str, str]:
+def make_theirs(stack: Stack, aws: Aws) -> dict[str, str]:
     """One resource of each kind under the stack's names, not tagged as the stack's.
 
     Returns each one's kind and name as deploy and destroy should name them."""
+    target = aws.target
     account = target.account_id()
     names = Names(stack)
     tag_list = [{"Key": k, "Value": v} for k, v in THEIRS.items()]
     table = stack.table_name(stack.tables[0])
-    dynamodb = target.client("dynamodb")
+    dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**tables.definition_of(stack.tables[0], table), Tags=tag_list)
     dynamodb.put_item(TableName=table, Item={"connectionId": {"S": "theirs"}})
-    iam = target.client("iam")
+    iam = aws.client("iam")
     role = iam.create_role(
         RoleName=stack.role_name,
         AssumeRolePolicyDocument=json.dumps(functions.LAMBDA_TRUST_POLICY),
         Tags=tag_list,
     )["Role"]["Arn"]
     function = stack.function_name(stack.functions[0])
-    target.client("lambda").create_function(
+    aws.client("lambda").create_function(
         FunctionName=function,
         Role=role,
         Runtime="python3.12",
@@ -47,20 +47,20 @@ def make_theirs(stack: Stack, target: Target, aws: Aws) -> dict[str, str]:
         Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
         Tags=THEIRS,
     )
-    target.client("apigatewayv2").create_api(
+    aws.client("apigatewayv2").create_api(
         Name=stack.api_name,
         ProtocolType="WEBSOCKET",
         RouteSelectionExpression="$request.body.x",
         Tags=THEIRS,
     )
     bucket = stack.website_bucket(account)
-    s3 = target.client("s3")
+    s3 = aws.client("s3")
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="theirs.txt", Body=b"keep me")
     group = functions.log_group(stack.function_name(stack.functions[1]))
-    target.client("logs").create_log_group(logGroupName=group, tags=THEIRS)
+    aws.client("logs").create_log_group(logGroupName=group, tags=THEIRS)
     alarm = names.alarm(stack.function_name(stack.functions[1]), "error rate over 1%")
-    target.client("cloudwatch").put_metric_alarm(
+    aws.client("cloudwatch").put_metric_alarm(
         AlarmName=alarm,
         Namespace="Theirs",
         MetricName="Theirs",
@@ -71,11 +71,11 @@ def make_theirs(stack: Stack, target: Target, aws: Aws) -> dict[str, str]:
         ComparisonOperator="GreaterThanThreshold",
         Tags=tag_list,
     )
-    target.client("sns").create_topic(Name=names.topic, Tags=tag_list)
-    target.client("cloudwatch").put_dashboard(
+    aws.client("sns").create_topic(Name=names.topic, Tags=tag_list)
+    aws.client("cloudwatch").put_dashboard(
         DashboardName=names.dashboard, DashboardBody=json.dumps({"widgets": []})
     )
-    cloudfront = target.client("cloudfront")
+    cloudfront = aws.client("cloudfront")
     cloudfront.create_origin_access_control(
         OriginAccessControlConfig={
             "Name": names.origin_access_control,
@@ -113,7 +113,7 @@ def make_theirs(stack: Stack, target: Target, aws: Aws) -> dict[str, str]:
             "Tags": {"Items": tag_list},
         }
     )["Distribution"]["Id"]
-    target.client("budgets").create_budget(
+    aws.client("budgets").create_budget(
         AccountId=account,
         Budget={
             "BudgetName": names.budget,
@@ -140,43 +140,47 @@ def make_theirs(stack: Stack, target: Target, aws: Aws) -> dict[str, str]:
     }
 
 
-def still_theirs(stack: Stack, target: Target, made: dict[str, str]) -> None:
+def still_theirs(aws: Aws, made: dict[str, str]) -> None:
     """Each foreign resource is there, as it was made."""
-    dynamodb = target.client("dynamodb")
+    dynamodb = aws.client("dynamodb")
     assert dynamodb.scan(TableName=made["table"])["Count"] == 1
-    assert target.client("iam").get_role(RoleName=made["role"])
-    assert target.client("lambda").get_function(FunctionName=made["function"])["Configuration"][
+    assert aws.client("iam").get_role(RoleName=made["role"])
+    assert aws.client("lambda").get_function(FunctionName=made["function"])["Configuration"][
         "Handler"
     ] == ("theirs.handler")
     assert any(
-        a["Name"] == made["websocket api"]
-        for a in target.client("apigatewayv2").get_apis()["Items"]
+        a["Name"] == made["websocket api"] for a in aws.client("apigatewayv2").get_apis()["Items"]
     )
     assert (
-        target.client("s3").get_object(Bucket=made["bucket"], Key="theirs.txt")["Body"].read()
+        aws.client("s3").get_object(Bucket=made["bucket"], Key="theirs.txt")["Body"].read()
         == b"keep me"
     )
-    assert target.client("logs").describe_log_groups(logGroupNamePrefix=made["log group"])[
-        "logGroups"
-    ]
-    assert target.client("cloudwatch").describe_alarms(AlarmNames=[made["alarm"]])["MetricAlarms"]
+    assert aws.client("logs").describe_log_groups(logGroupNamePrefix=made["log group"])["logGroups"]
+    assert aws.client("cloudwatch").describe_alarms(AlarmNames=[made["alarm"]])["MetricAlarms"]
     assert json.loads(
-        target.client("cloudwatch").get_dashboard(DashboardName=made["dashboard"])["DashboardBody"]
+        aws.client("cloudwatch").get_dashboard(DashboardName=made["dashboard"])["DashboardBody"]
     ) == {"widgets": []}
-    assert target.client("cloudfront").get_distribution(Id=made["distribution"])
+    assert aws.client("cloudfront").get_distribution(Id=made["distribution"])
 
 
 def test_destroy_and_deploy_leave_foreign_resources_alone(
-    target: Target, aws: Aws, tmp_path: Path, build_dir: Path
+    aws: Aws, tmp_path: Path, build_dir: Path
 ) -> None:
     """Thirteen foreign resources of our names: destroy names each and touches none;
     deploy names each and writes nothing."""
     stack = small_stack()
-    made = make_theirs(stack, target, aws)
+    target = aws.target
+    made = make_theirs(stack, aws)
     out, err = io.StringIO(), io.StringIO()
     aws.calls.clear()
     status = destroy_command.run(
-        stack, target, AWS_OPTIONS, out=out, err=err, outputs=tmp_path / "o.json"
+        stack,
+        target,
+        AWS_OPTIONS,
+        out=out,
+        err=err,
+        outputs=tmp_path / "o.json",
+        clients=aws.client,
     )
     assert status == 1
     line = err.getvalue().strip()
@@ -186,7 +190,7 @@ def test_destroy_and_deploy_leave_foreign_resources_alone(
         assert f"{kind} {name}" in line, kind
     assert "its tags: owner=someone-else" in line
     assert aws.writes == {}
-    still_theirs(stack, target, made)
+    still_theirs(aws, made)
 
     aws.calls.clear()
     err = io.StringIO()
@@ -198,6 +202,7 @@ def test_destroy_and_deploy_leave_foreign_resources_alone(
         err=err,
         build_dir=build_dir,
         outputs=tmp_path / "o.json",
+        clients=aws.client,
     )
     assert status == 1
     line = err.getvalue().strip()
@@ -205,17 +210,20 @@ def test_destroy_and_deploy_leave_foreign_resources_alone(
     for kind, name in made.items():
         assert f"{kind} {name}" in line, kind
     assert aws.writes == {}
-    still_theirs(stack, target, made)
+    still_theirs(aws, made)
 
 
-def test_untagged_resources_are_not_ours_either(target: Target, aws: Aws, tmp_path: Path) -> None:
+def test_untagged_resources_are_not_ours_either(aws: Aws, tmp_path: Path) -> None:
     """An untagged table of our name (the very table we'd make) is refused, not adopted."""
     stack = small_stack()
     name = stack.table_name(stack.tables[0])
-    dynamodb = target.client("dynamodb")
+    dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**tables.definition_of(stack.tables[0], name))
     out, err = io.StringIO(), io.StringIO()
     outputs = tmp_path / "o.json"
-    assert destroy_command.run(stack, target, AWS_OPTIONS, out=out, err=err, outputs=outputs) == 1
+    status = destroy_command.run(
+        stack, aws.target, AWS_OPTIONS, out=out, err=err, outputs=outputs, clients=aws.client
+    )
+    assert status == 1
     assert f"table {name} (its tags: none)" in err.getvalue()
     assert dynamodb.describe_table(TableName=name)

@@ -15,11 +15,10 @@ from emulator.targets import Target
 from scripts.stack import chat_stack, outputs_path
 from tests.aws.behaviours import Aws
 from tests.aws.conftest import plan_of
-from tests.aws.played import play_aws
 
 
-def role_resources(target: Target, stack: Stack) -> list[str]:
-    document = target.client("iam").get_role_policy(
+def role_resources(aws: Aws, stack: Stack) -> list[str]:
+    document = aws.client("iam").get_role_policy(
         RoleName=stack.role_name, PolicyName=functions.POLICY_NAME
     )["PolicyDocument"]
     if isinstance(document, str):
@@ -37,42 +36,32 @@ def role_resources(target: Target, stack: Stack) -> list[str]:
 
 def test_two_regions_and_two_prefixes_in_one_account(
     target: Target,
+    played: Callable[..., Aws],
     deploy: Callable[..., Any],
     destroy: Callable[..., Any],
     build_dir: Path,
 ) -> None:
     """Three copies of the chat in one account keep their own role, CDN, alarms and outputs;
     destroying one leaves the others complete."""
-    europe = replace(target, region="eu-west-1")  # same account: same credentials
+    home, europe = played(target), played(replace(target, region="eu-west-1"))  # one account
     stacks = {
-        "us": (chat_stack(stage="prod"), target),
+        "us": (chat_stack(stage="prod"), home),
         "eu": (chat_stack(stage="prod", region="eu-west-1"), europe),
-        "us-b": (chat_stack(stage="prod", prefix="b"), target),
+        "us-b": (chat_stack(stage="prod", prefix="b"), home),
     }
-    made = {}
-    for key, (stack, where) in stacks.items():
-        with Aws(where) as aws:
-            play_aws(aws)
-            made[key], _ = deploy(stack, where)
-    roles = {stacks[key][0].role_name for key in stacks}
-    assert len(roles) == 3
-    for key, (stack, where) in stacks.items():
-        resources = role_resources(where, stack)
-        assert all(
-            f":{where.region}:" in r for r in resources if not r.startswith("arn:aws:iam")
-        ), key
+    made = {key: deploy(stack, aws)[0] for key, (stack, aws) in stacks.items()}
+    assert len({stack.role_name for stack, _ in stacks.values()}) == 3
+    for key, (stack, aws) in stacks.items():
+        regional = [r for r in role_resources(aws, stack) if not r.startswith("arn:aws:iam")]
+        assert all(f":{aws.target.region}:" in r for r in regional), key
     assert len({m.distribution_id for m in made.values()}) == 3
     assert len({m.dashboard for m in made.values()}) == 3
-    assert len({outputs_path("aws", s.prefix, w.region) for s, w in stacks.values()}) == 3
+    paths = {outputs_path("aws", s.prefix, a.target.region) for s, a in stacks.values()}
+    assert len(paths) == 3
 
-    eu_stack, _ = stacks["eu"]
-    with Aws(europe) as aws:
-        play_aws(aws)
-        destroy(eu_stack, europe)
+    destroy(*stacks["eu"])
     for key in ("us", "us-b"):
-        stack, where = stacks[key]
-        with Aws(where) as aws:
-            play_aws(aws)
-            plan = plan_of(stack, where, build_dir)
+        stack, aws = stacks[key]
+        plan = plan_of(stack, aws, build_dir)
         assert plan.changes == [], key
         assert {action for action, _, _ in plan.steps} == {"unchanged"}

@@ -13,12 +13,10 @@ from typing import Any
 
 from emulator.deploy import cdn
 from emulator.stack import Stack
-from emulator.targets import Target
 from emulator.website import WebsiteServer
 from scripts.stack import chat_stack
 from tests.aws.behaviours import Aws
 from tests.aws.conftest import plan_of
-from tests.aws.played import play_aws
 
 
 def request(aws: Aws, operation: str) -> dict[str, Any]:
@@ -28,12 +26,12 @@ def request(aws: Aws, operation: str) -> dict[str, Any]:
 
 
 def test_the_website_is_served_by_cloudfront_over_https(
-    target: Target, aws: Aws, chat: Stack, deploy: Callable[..., Any], build_dir: Path
+    aws: Aws, chat: Stack, deploy: Callable[..., Any], build_dir: Path
 ) -> None:
     """A private bucket read through Origin Access Control, HTTPS, compression, fresh
     index.html and config.js; the URL printed is the distribution's own."""
-    outputs, _ = deploy(chat, target)
-    cloudfront = target.client("cloudfront")
+    outputs, _ = deploy(chat, aws)
+    cloudfront = aws.client("cloudfront")
     distribution = cloudfront.get_distribution(Id=outputs.distribution_id)["Distribution"]
     assert outputs.website_url == f"https://{distribution['DomainName']}"
     assert distribution["DomainName"].endswith(".cloudfront.net")
@@ -57,26 +55,26 @@ def test_the_website_is_served_by_cloudfront_over_https(
     )
     assert {"Key": "chat:stack", "Value": chat.stack_id} in config["Tags"]["Items"]
 
-    s3 = target.client("s3")
+    s3 = aws.client("s3")
     blocked = s3.get_public_access_block(Bucket=outputs.bucket)["PublicAccessBlockConfiguration"]
     assert all(blocked.values())
     assert "PutBucketWebsite" not in {op for _, op, _ in aws.requests}
     (statement,) = json.loads(s3.get_bucket_policy(Bucket=outputs.bucket)["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert statement["Condition"]["StringEquals"]["AWS:SourceArn"] == distribution["ARN"]
-    assert plan_of(chat, target, build_dir).changes == []
+    assert plan_of(chat, aws, build_dir).changes == []
 
 
 def test_cloudfront_sends_the_headers_the_local_website_server_sends(
-    target: Target, aws: Aws, chat: Stack, deploy: Callable[..., Any]
+    aws: Aws, chat: Stack, deploy: Callable[..., Any]
 ) -> None:
     """The response headers policy carries exactly the local server's CSP, frame, referrer
     and content-type headers, plus HSTS; botocore validated the request."""
-    outputs, _ = deploy(chat, target)
+    outputs, _ = deploy(chat, aws)
     headers = request(aws, "CreateResponseHeadersPolicy")["ResponseHeadersPolicyConfig"][
         "SecurityHeadersConfig"
     ]
-    server = WebsiteServer(target.client("s3"), outputs.bucket)
+    server = WebsiteServer(aws.client("s3"), outputs.bucket)
     server.start()
     try:
         with urllib.request.urlopen(server.url) as answer:
@@ -97,17 +95,15 @@ def test_cloudfront_sends_the_headers_the_local_website_server_sends(
 
 
 def test_a_region_with_a_dotted_website_endpoint_gets_a_working_url(
-    new_account: Callable[..., Target], deploy: Callable[..., Any]
+    played: Callable[..., Aws], deploy: Callable[..., Any]
 ) -> None:
     """eu-central-1 (whose S3 website endpoint is s3-website.eu-central-1…): the URL printed
     is the distribution's HTTPS one, and its origin the bucket's regional REST endpoint."""
-    target = new_account("eu-central-1")
-    with Aws(target) as aws:
-        play_aws(aws)
-        outputs, _ = deploy(chat_stack(stage="prod", region="eu-central-1"), target)
-        origin = request(aws, "CreateDistributionWithTags")["DistributionConfigWithTags"][
-            "DistributionConfig"
-        ]["Origins"]["Items"][0]
+    aws = played(region="eu-central-1")
+    outputs, _ = deploy(chat_stack(stage="prod", region="eu-central-1"), aws)
+    origin = request(aws, "CreateDistributionWithTags")["DistributionConfigWithTags"][
+        "DistributionConfig"
+    ]["Origins"]["Items"][0]
     assert outputs.website_url is not None
     assert outputs.website_url.startswith("https://")
     assert "s3-website" not in outputs.website_url
@@ -115,7 +111,6 @@ def test_a_region_with_a_dotted_website_endpoint_gets_a_working_url(
 
 
 def test_monitoring_is_made_kept_and_removed(
-    target: Target,
     aws: Aws,
     chat: Stack,
     deploy: Callable[..., Any],
@@ -124,7 +119,8 @@ def test_monitoring_is_made_kept_and_removed(
 ) -> None:
     """Log groups with the retention asked for, the alarms on the topic with the email
     subscribed, the dashboard and the budget; unchanged by a second run, gone after destroy."""
-    outputs, report = deploy(chat, target)
+    target = aws.target
+    outputs, report = deploy(chat, aws)
     functions = [chat.function_name(f) for f in chat.all_functions]
     logs = target.client("logs")
     groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
@@ -160,9 +156,9 @@ def test_monitoring_is_made_kept_and_removed(
         AccountId=target.account_id(), BudgetName="chat-us-east-1-monthly"
     )["Budget"]
     assert float(budget["BudgetLimit"]["Amount"]) == 25
-    assert plan_of(chat, target, build_dir).changes == []
+    assert plan_of(chat, aws, build_dir).changes == []
 
-    destroy(chat, target)
+    destroy(chat, aws)
     assert logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"] == []
     assert cloudwatch.describe_alarms(AlarmNamePrefix="chat: ")["MetricAlarms"] == []
     assert cloudwatch.list_dashboards()["DashboardEntries"] == []
