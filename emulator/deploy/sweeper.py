@@ -18,8 +18,9 @@ def removal_plan(ctx: Context) -> list[Step]:
     steps: list[Step] = []
     if stack.website is not None and decide_cdn(ctx):
         steps += cdn.removal(ctx)
-    # Only asked for on the local target, whose moto keeps budgets but not their tags.
-    asked = ctx.target.name != "local" or ctx.options.budget_usd is not None
+    # On AWS a budget may have come from any earlier deploy; elsewhere only when asked
+    # (moto keeps budgets but not their tags).
+    asked = ctx.target.name == "aws" or ctx.options.budget_usd is not None
     if asked and ctx.offers("budgets"):
         steps += budget.removal(ctx)
     if ctx.offers("cloudwatch"):

@@ -329,9 +329,11 @@ class SlowStates:
 
 @dataclass
 class Interrupt:
-    """Stops the run right after its ``after``-th write call has been answered."""
+    """Stops the run right after its ``after``-th write call has been answered (counting
+    only calls of ``operation``, when given)."""
 
     after: int
+    operation: str | None = None
     seen: int = 0
 
     def install(self, aws: Aws) -> Interrupt:
@@ -341,7 +343,7 @@ class Interrupt:
     def _see(
         self, service: str, operation: str, params: dict[str, Any], parsed: dict[str, Any]
     ) -> None:
-        if is_write(operation):
+        if is_write(operation) and self.operation in (None, operation):
             self.seen += 1
             if self.seen == self.after:
                 raise Interrupted(f"stopped after write {self.after}: {service} {operation}")

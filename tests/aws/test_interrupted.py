@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from emulator.deploy import Report
 from emulator.stack import Stack
 from tests.aws.behaviours import Aws, Interrupted
-from tests.aws.conftest import small_stack
+from tests.aws.conftest import plan_of, small_stack
 from tests.aws.played import Interrupt, SlowStates
 
 # Every k-th write of a first deploy, of the small stack's (about 45 writes) and the
@@ -70,6 +71,19 @@ def test_every_stopped_first_deploy_is_finished_by_the_next(
     for after in range(1, total + 1, SMALL_EVERY):
         stack = small_stack(f"k{after}")
         assert stopped_then_finished(stack, aws, after, deploy) == reference, after
+
+
+def test_a_run_stopped_right_after_creating_the_bucket_is_finished(
+    aws: Aws, deploy: Callable[..., Any], build_dir: Path
+) -> None:
+    """The audit's case: a first run dies between creating the bucket and anything else."""
+    stack = small_stack()
+    with aws.playing():
+        Interrupt(1, operation="CreateBucket").install(aws)
+        with pytest.raises(Interrupted, match="CreateBucket"):
+            deploy(stack, aws)
+    deploy(stack, aws)
+    assert plan_of(stack, aws, build_dir).changes == []
 
 
 def test_the_chat_stopped_every_k_writes_is_finished(
