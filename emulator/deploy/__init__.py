@@ -83,6 +83,7 @@ class Deployer:
             build_dir = Path(self._build_tmp.name)
         self.build_dir = build_dir
         self.cache_dir = cache_dir
+        self._packages: dict[str, package.Package] = {}
         self.context = Context(stack, target, options or Options(), self.report, dry_run, clients)
 
     @property
@@ -104,10 +105,14 @@ class Deployer:
         """What a deploy would do, found by reads only; raises for resources not ours."""
         ctx = self.context
         ctx.refs.account = self.target.account_id()
-        packages = {self.stack.function_name(f): self.build(f) for f in self.stack.all_functions}
-        self._packages = packages
+        self._packages = {
+            self.stack.function_name(function): self.build(function)
+            for function in self.stack.all_functions
+        }
         return planner.plan(
-            ctx, packages, lambda: websocket_url or f"{ctx.refs.api_endpoint}/{self.stack.stage}"
+            ctx,
+            self._packages,
+            lambda: websocket_url or f"{ctx.refs.api_endpoint}/{self.stack.stage}",
         )
 
     def deploy(self, websocket_url: str | None = None) -> Outputs:
