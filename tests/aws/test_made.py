@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from emulator.deploy import cdn
+from emulator.deploy import Options, cdn
 from emulator.stack import Stack
+from emulator.targets import Target
 from emulator.website import WebsiteServer
 from scripts.stack import chat_stack
 from tests.aws.behaviours import Aws
-from tests.aws.conftest import plan_of
+from tests.aws.conftest import plan_of, small_stack
+from tests.aws.played import Refuse
 
 
 def request(aws: Aws, operation: str) -> dict[str, Any]:
@@ -167,3 +170,27 @@ def test_monitoring_is_made_kept_and_removed(
         target.client("budgets").describe_budgets(AccountId=target.account_id()).get("Budgets", [])
         == []
     )
+
+
+def test_a_control_plane_without_cloudfront_says_so_once(
+    new_account: Callable[..., Target],
+    played: Callable[..., Aws],
+    deploy: Callable[..., Any],
+) -> None:
+    """LocalStack's free plan answers CloudFront (and here SNS) with 501: deploy says so in
+    one line each, serves the website as `make local` does, and skips what needs them."""
+    aws = played(replace(new_account(), name="localstack"))
+    for service, operation in (("cloudfront", "ListDistributions"), ("sns", "ListTopics")):
+        Refuse(service, operation, "InternalFailure", "not in your plan", 501, times=9).install(aws)
+    outputs, report = deploy(small_stack(), aws, Options(patience=0.0))
+    assert outputs.website_url is None  # the harness's website server fills it in
+    assert outputs.distribution_id is None
+    assert outputs.alarm_topic is None
+    notes = "\n".join(report.notes)
+    assert notes.count("offers no CloudFront") == 1
+    assert "offers no sns: skipped the alarms' topic" in notes
+    made = {kind for _, kind, _ in report.steps}
+    assert {"distribution", "topic", "alarm"}.isdisjoint(made)
+    assert {"log group", "dashboard", "bucket", "client file"} <= made
+    writes = {op for service, op in aws.calls if service in ("cloudfront", "sns")}
+    assert writes == {"ListDistributions", "ListTopics"}  # the probes, and nothing else
