@@ -106,15 +106,16 @@ def dashboard_body(ctx: Context) -> dict[str, Any]:
 
 
 def _dashboard(ctx: Context) -> dict[str, Any] | None:
-    try:
-        body = ctx.client("cloudwatch").get_dashboard(DashboardName=ctx.names.dashboard)[
-            "DashboardBody"
-        ]
-    except Exception as exc:
-        if calls.is_error(exc, "ResourceNotFound", "ResourceNotFoundException", "404"):
-            return None
-        raise
-    return dict(json.loads(body))
+    """The dashboard's body; None when there is none (listed first: the error for a missing
+    dashboard differs between AWS, ResourceNotFound, and LocalStack, InvalidParameterValue)."""
+    cloudwatch = ctx.client("cloudwatch")
+    name = ctx.names.dashboard
+    listed = calls.pages(
+        cloudwatch, "list_dashboards", "DashboardEntries", DashboardNamePrefix=name
+    )
+    if all(entry["DashboardName"] != name for entry in listed):
+        return None
+    return dict(json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]))
 
 
 def owner_tags(body: dict[str, Any]) -> dict[str, str]:

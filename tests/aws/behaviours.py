@@ -91,7 +91,9 @@ class Aws:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.events = target.session.events
+        # A LocalStack without API Gateway v2 keeps the API elsewhere: its calls count too.
+        homes = [target] + ([target.api_home] if target.api_home is not None else [])
+        self.events = [home.session.events for home in homes]
         self.calls: list[Call] = []
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._handlers: list[tuple[str, str]] = []
@@ -107,12 +109,14 @@ class Aws:
 
     def _on(self, event: str, handler: Callable[..., Any]) -> None:
         unique = f"played-{secrets.token_hex(4)}"
-        self.events.register(event, handler, unique_id=unique)
+        for events in self.events:
+            events.register(event, handler, unique_id=unique)
         self._handlers.append((event, unique))
 
     def close(self) -> None:
         for event, unique in self._handlers:
-            self.events.unregister(event, unique_id=unique)
+            for events in self.events:
+                events.unregister(event, unique_id=unique)
 
     def __enter__(self) -> Aws:
         return self
