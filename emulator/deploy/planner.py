@@ -23,19 +23,25 @@ MONITORING = (
 )
 
 
-def decide_cdn(ctx: Context) -> bool:
-    """Whether CloudFront serves the website: on AWS, and where the target offers it."""
+def decide_cdn(ctx: Context, say: bool = True) -> bool:
+    """Whether CloudFront serves the website: on AWS, and where the target offers it
+    (with ``say``, a note tells why it doesn't)."""
     if ctx.options.cdn is not None:
         return ctx.options.cdn
-    if ctx.target.name == "local":
+    if ctx.stack.website is None:
         return False
-    if ctx.target.name == "localstack" and not ctx.offers("cloudfront"):
-        ctx.report.note(
+    if ctx.target.name == "local":
+        reason = "no CloudFront locally: the website server serves the bucket over HTTP"
+    elif ctx.target.name == "localstack" and not ctx.offers("cloudfront"):
+        reason = (
             "LocalStack offers no CloudFront (its free plan): the website server serves "
             "the bucket over HTTP, as `make local` does"
         )
-        return False
-    return True
+    else:
+        return True
+    if say:
+        ctx.report.note(reason)
+    return False
 
 
 def monitored(ctx: Context, service: str) -> bool:
@@ -43,7 +49,8 @@ def monitored(ctx: Context, service: str) -> bool:
     if ctx.offers(service):
         return True
     what = dict(MONITORING).get(service, service)
-    ctx.report.note(f"{ctx.target.name} offers no {service}: skipped {what}")
+    where = "LocalStack" if ctx.target.name == "localstack" else ctx.target.name
+    ctx.report.note(f"{where} offers no {service}: skipped {what}")
     return False
 
 

@@ -16,7 +16,7 @@ from emulator.deploy.planner import decide_cdn
 def removal_plan(ctx: Context) -> list[Step]:
     stack = ctx.stack
     steps: list[Step] = []
-    if stack.website is not None and decide_cdn(ctx):
+    if decide_cdn(ctx, say=False):
         steps += cdn.removal(ctx)
     # On AWS a budget may have come from any earlier deploy; elsewhere only when asked
     # (moto keeps budgets but not their tags).
