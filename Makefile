@@ -14,6 +14,10 @@ TARGET ?= local
 REGION ?= us-east-1
 PREFIX ?=
 STAGE ?= prod
+# make aws: how long the functions' logs are kept; who gets the alarms; a monthly cost alert.
+LOG_RETENTION_DAYS ?= 14
+ALARM_EMAIL ?=
+BUDGET_USD ?=
 STATE_DIR ?= .chat/state
 OUTPUTS ?= .chat/outputs-local.json
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
@@ -117,7 +121,9 @@ test-localstack: venv  ## end-to-end and deploy tests against a real LocalStack 
 	CHAT_TEST_TARGET=localstack $(BIN)/python -m pytest tests/e2e/test_chat.py tests/e2e/test_deploy.py
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)
-	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \
+	  --log-retention-days $(LOG_RETENTION_DAYS) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	  $(if $(BUDGET_USD),--budget-usd $(BUDGET_USD)) $(if $(DRY_RUN),--dry-run)
 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
 	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \

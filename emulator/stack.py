@@ -376,8 +376,8 @@ class Stack:
 
     @property
     def stack_id(self) -> str:
-        """The value of the tag that marks resources as this stack's."""
-        return f"{self.name}/{self.prefix or 'default'}"
+        """The value of the tag that marks resources as this stack's (one per region)."""
+        return f"{self.name}/{self.prefix or 'default'}/{self.region}"
 
     @property
     def all_functions(self) -> tuple[Function, ...]:
@@ -398,7 +398,8 @@ class Stack:
 
     @property
     def role_name(self) -> str:
-        return self._named(f"{self.name}-lambda")
+        # IAM is global: the region keeps two regions' stacks from sharing one role.
+        return self._named(f"{self.name}-lambda-{self.region}")
 
     @property
     def api_name(self) -> str:

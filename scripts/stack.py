@@ -123,6 +123,6 @@ def chat_stack(
 CHAT = chat_stack()
 
 
-def outputs_path(target: str, prefix: str = "") -> Path:
-    """Where deploy leaves what it made for a target, for the tests and the user."""
-    return STATE_DIR / f"outputs-{target}{'-' + prefix if prefix else ''}.json"
+def outputs_path(target: str, prefix: str = "", region: str = DEFAULT_REGION) -> Path:
+    """Where deploy leaves what it made for one target, region and prefix."""
+    return STATE_DIR / f"outputs-{target}-{region}{'-' + prefix if prefix else ''}.json"

@@ -65,7 +65,7 @@ def test_prefix_names_every_resource(tmp_path: Path) -> None:
     assert app.table_name(app.tables[0]) == "dev-items"
     assert app.function_name(app.functions[0]) == "dev-app-main"
     assert (app.role_name, app.api_name, app.bucket("files")) == (
-        "dev-app-lambda",
+        "dev-app-lambda-us-east-1",
         "dev-app-websocket",
         "dev-files",
     )
