@@ -41,6 +41,8 @@ DELETE_MESSAGE = "deleteMessage"
 REMOVE_MEMBER = "removeMember"
 TRANSFER_ADMIN = "transferAdmin"
 GET_ROOM = "getRoom"
+PING = "ping"
+RENAME = "rename"
 ACTIONS = (
     CREATE_ROOM,
     JOIN_ROOM,
@@ -55,6 +57,8 @@ ACTIONS = (
     REMOVE_MEMBER,
     TRANSFER_ADMIN,
     GET_ROOM,
+    PING,
+    RENAME,
 )
 HISTORY_PAGE_MAX = 50
 CURSOR_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{16}$")
@@ -103,6 +107,11 @@ class MemberRef:
 @dataclass(frozen=True)
 class RoomRef:
     room_id: str
+
+
+@dataclass(frozen=True)
+class Rename:
+    name: str
 
 
 @dataclass(frozen=True)
@@ -230,6 +239,11 @@ def parse_get_history(payload: Mapping[str, Any]) -> GetHistory:
             f"limit must be a whole number from 1 to {HISTORY_PAGE_MAX}", field="limit"
         )
     return GetHistory(room_id=_room_id(payload), before=before, limit=limit)
+
+
+def parse_rename(payload: Mapping[str, Any]) -> Rename:
+    """A new display name, checked as the name at ``$connect`` is."""
+    return Rename(name=display_name(payload))
 
 
 def _room_id(payload: Mapping[str, Any]) -> str:

@@ -44,6 +44,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "text": "" if message.deleted_at is not None else message.text,
         "sentAt": message.sent_at,
         "kind": message.kind.value,
+        "version": message.version,
     }
     if message.edited_at is not None:
         view["editedAt"] = message.edited_at

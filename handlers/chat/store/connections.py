@@ -109,6 +109,26 @@ class Connections(Tables):
             raise
         return True
 
+    def rename_connections(self, user_id: str, name: str, rename: int) -> None:
+        """Every open connection of a user takes the name of rename number ``rename``,
+        unless it already has a later one's."""
+        for connection in self.open_connections(user_id):
+            try:
+                self._client.update_item(
+                    TableName=self._connections,
+                    Key=to_item({"connectionId": connection.connection_id}),
+                    UpdateExpression="SET #n = :name, renamed = :rename",
+                    ConditionExpression=(
+                        f"{OPEN} AND (attribute_not_exists(renamed) OR renamed < :rename)"
+                    ),
+                    ExpressionAttributeNames={"#n": "name"},
+                    ExpressionAttributeValues=to_item({":name": name, ":rename": rename}),
+                )
+            except ClientError as exc:
+                if not is_condition_failure(exc):
+                    raise
+                # Closed since, or renamed again meanwhile: nothing to write.
+
     def count_request(self, connection_id: str, now: int) -> Connection | None:
         """Count one request against the connection's rate in the current window, and
         against its user's; the connection's record (None: no such connection, and so

@@ -4,18 +4,18 @@ deletions, and pages of history."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chat.errors import (
-    MessageNotFound,
-)
+from chat.errors import NotMember
 from chat.rules import Kind, Message
 from chat.store.tables import (
     MESSAGE_IDS_PREFIX,
+    Conflict,
     Tables,
-    condition_or,
+    failed_items,
     is_condition_failure,
     plain,
     to_item,
@@ -27,35 +27,23 @@ class Conversation(Tables):
     """The messages table."""
 
     def add_message(self, message: Message) -> bool:
-        """Store a member's message and its id together, unless the id is already taken.
+        """Store a member's message and its id together, on condition that the id is
+        new in the room and that the author is an approved member whose previous entry
+        sorts before this one.
 
         The entry is marked ``undelivered`` until :meth:`delivered`. Returns False,
-        having written nothing, when a message with this id exists in the room: a
-        repeat of a send whose reply was lost, or a double press.
+        having written nothing, when the id is taken (a repeat of a send whose reply was
+        lost, a double press, or another entry's id); raises :class:`Conflict` when the
+        author's membership failed the condition (gone, or a newer entry of theirs).
         """
         try:
-            self.transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self._messages,
-                            "Item": to_item(
-                                {
-                                    "roomId": MESSAGE_IDS_PREFIX + message.room_id,
-                                    "sk": message.message_id,
-                                    "entry": message.sort_key,
-                                    "userId": message.user_id,
-                                }
-                            ),
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                    self.entry_put(message, undelivered=True),
-                ]
-            )
+            self.transact([*self.entry_writes(message, undelivered=True), self.sent_by(message)])
         except ClientError as exc:
-            if is_condition_failure(exc):
+            failed = failed_items(exc)
+            if 0 in failed:  # the id: it is stored, whoever's it is
                 return False
+            if failed:
+                raise Conflict("the author's membership changed") from exc
             raise
         return True
 
@@ -90,33 +78,64 @@ class Conversation(Tables):
         return to_message(plain(reply["Item"])) if "Item" in reply else None
 
     def edit_message(self, message: Message, text: str, edited_at: str) -> Message:
-        """Replace a message's text; the stored item must be its author's, not deleted."""
-        return self._change_message(
-            message, "SET #t = :text, editedAt = :at", {":text": text, ":at": edited_at}
+        """Replace the text of a message as it was read; returns it as it now is."""
+        edited = replace(message, text=text, edited_at=edited_at, version=message.version + 1)
+        self._change(
+            edited,
+            "SET #t = :text, editedAt = :at, version = :v",
+            {":text": text, ":at": edited_at},
+            was=message.version,
         )
+        return edited
 
     def delete_message(self, message: Message, deleted_at: str) -> Message:
-        """Blank a message, leaving a marker in its place; the same condition as editing."""
-        return self._change_message(message, "SET deletedAt = :at REMOVE #t", {":at": deleted_at})
+        """Blank a message as it was read, leaving a marker in its place."""
+        deleted = replace(message, text="", deleted_at=deleted_at, version=message.version + 1)
+        self._change(
+            deleted,
+            "SET deletedAt = :at, version = :v REMOVE #t",
+            {":at": deleted_at},
+            was=message.version,
+        )
+        return deleted
 
-    def _change_message(self, message: Message, update: str, values: Mapping[str, Any]) -> Message:
-        # The author check is the write's own condition, not only the rules' check before
-        # it: nobody but the author can change the stored item, whatever raced.
-        with condition_or(MessageNotFound("there is no such message in this room")):
-            reply = self._client.update_item(
-                TableName=self._messages,
-                Key=to_item({"roomId": message.room_id, "sk": message.sort_key}),
-                UpdateExpression=update,
-                ConditionExpression=(
+    def _change(self, changed: Message, update: str, values: Mapping[str, Any], was: int) -> None:
+        """Write an edit or a deletion, on condition that the stored entry is still the
+        author's text, not deleted, at version ``was`` (else :class:`Conflict`: read it
+        again), and that the author is still an approved member (else NOT_MEMBER)."""
+        version = "version = :was"
+        if was == 1:  # entries stored before versions have none
+            version = "(attribute_not_exists(version) OR version = :was)"
+        entry = {
+            "Update": {
+                "TableName": self._messages,
+                "Key": to_item({"roomId": changed.room_id, "sk": changed.sort_key}),
+                "UpdateExpression": update,
+                "ConditionExpression": (
                     "userId = :author AND #k = :text_kind AND attribute_not_exists(deletedAt)"
+                    f" AND {version}"
                 ),
-                ExpressionAttributeNames={"#t": "text", "#k": "kind"},
-                ExpressionAttributeValues=to_item(
-                    {**values, ":author": message.user_id, ":text_kind": Kind.TEXT.value}
+                "ExpressionAttributeNames": {"#t": "text", "#k": "kind"},
+                "ExpressionAttributeValues": to_item(
+                    {
+                        **values,
+                        ":v": changed.version,
+                        ":was": was,
+                        ":author": changed.user_id,
+                        ":text_kind": Kind.TEXT.value,
+                    }
                 ),
-                ReturnValues="ALL_NEW",
-            )
-        return to_message(plain(reply["Attributes"]))
+            }
+        }
+        try:
+            self.transact([entry, self.approved_check(changed.room_id, changed.user_id)])
+        except ClientError as exc:
+            failed = failed_items(exc)
+            if 1 in failed:
+                raise NotMember("you are not a member of this room") from exc
+            if failed:
+                raise Conflict("the message changed since it was read") from exc
+            raise
 
     def last_message(self, room_id: str) -> Message | None:
         """A room's newest entry: one Query of one item."""

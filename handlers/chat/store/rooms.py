@@ -14,16 +14,20 @@ from chat.errors import (
     LimitReached,
     NoPendingRequest,
     NoSuchMember,
-    NotMember,
+    NotAdmin,
     RoomNotFound,
 )
 from chat.rules import Member, Message, Role, Room, Status
 from chat.store.tables import (
+    AFTER_LAST_ENTRY,
     MEMBER_PREFIX,
     ROOM_SK,
+    USER_PREFIX,
+    USER_SK,
+    Conflict,
     Tables,
     cancellations,
-    condition_or,
+    failed_items,
     is_condition_failure,
     member_sk,
     plain,
@@ -140,9 +144,16 @@ class Rooms(Tables):
             ) from exc
 
     def decide(
-        self, room_id: str, user_id: str, status: Status, notice: Message | None = None
+        self,
+        room_id: str,
+        user_id: str,
+        status: Status,
+        admin_id: str,
+        notice: Message | None = None,
     ) -> Member:
-        """Approve or reject a pending request; only a pending one can change.
+        """Approve or reject a pending request, on condition that it is still pending
+        (else NO_PENDING_REQUEST) and ``admin_id`` still the room's admin (else
+        NOT_ADMIN): an admin who handed the room over meanwhile decides nothing.
 
         The decision, the counts of waiting requests and, with a ``notice`` (the
         conversation's "joined"), the notice are written in one transaction.
@@ -160,17 +171,81 @@ class Rooms(Tables):
                     ),
                 }
             },
-            self.room_change(room_id, pending=-1),
+            self.room_change(room_id, pending=-1, admin_id=admin_id),
             self.user_pending(user_id, -1),
         ]
         if notice is not None:
-            items.append(self.entry_put(notice))
-        with condition_or(NoPendingRequest("that user has no pending request in this room")):
+            items += self.entry_writes(notice)
+        try:
             self.transact(items)
+        except ClientError as exc:
+            failed = failed_items(exc)
+            if 1 in failed:
+                raise NotAdmin("only the room's admin can approve or reject requests") from exc
+            if 0 in failed:
+                raise NoPendingRequest("that user has no pending request in this room") from exc
+            raise
         decided = self.member(room_id, user_id)
         if decided is None:  # left again in the instant since; the decision stands
             raise NoPendingRequest("that user has no pending request in this room")
         return decided
+
+    def room(self, room_id: str) -> Room:
+        """The room item alone (ROOM_NOT_FOUND if there is none)."""
+        reply = self._client.get_item(
+            TableName=self._rooms,
+            Key=to_item({"roomId": room_id, "sk": ROOM_SK}),
+            ConsistentRead=True,
+        )
+        if "Item" not in reply:
+            raise RoomNotFound(f"no room with id {room_id}", roomId=room_id)
+        return to_room(plain(reply["Item"]))
+
+    def rename_user(self, user_id: str, name: str) -> int:
+        """Record a user's new name on their own item; the number of this rename (each
+        later one is higher), which the writes of the name elsewhere are conditional on."""
+        reply = self._client.update_item(
+            TableName=self._rooms,
+            Key=to_item({"roomId": USER_PREFIX + user_id, "sk": USER_SK}),
+            UpdateExpression="ADD renames :one SET #n = :name",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues=to_item({":one": 1, ":name": name}),
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(plain(reply["Attributes"])["renames"])
+
+    def rename_member(self, member: Member, name: str, rename: int) -> bool:
+        """A membership takes the name of rename number ``rename``, and the room's member
+        list a new version, unless the membership is gone or has a later rename's name
+        (False: nothing written)."""
+        try:
+            self.transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._rooms,
+                            "Key": to_item(
+                                {"roomId": member.room_id, "sk": member_sk(member.user_id)}
+                            ),
+                            "UpdateExpression": "SET #n = :name, renamed = :rename",
+                            "ConditionExpression": (
+                                "attribute_exists(roomId) AND "
+                                "(attribute_not_exists(renamed) OR renamed < :rename)"
+                            ),
+                            "ExpressionAttributeNames": {"#n": "name"},
+                            "ExpressionAttributeValues": to_item(
+                                {":name": name, ":rename": rename}
+                            ),
+                        }
+                    },
+                    self.room_change(member.room_id),
+                ]
+            )
+        except ClientError as exc:
+            if 0 in failed_items(exc):
+                return False
+            raise
+        return True
 
     def member(self, room_id: str, user_id: str) -> Member | None:
         reply = self._client.get_item(
@@ -264,19 +339,23 @@ class Rooms(Tables):
 
     def leave(self, leaving: Member, notice: Message | None = None) -> None:
         """Delete a membership that is not the admin's, in the status it was read in;
-        with the conversation's notice of it, in one transaction."""
+        with the conversation's notice of it, sorted after the member's last entry, in
+        one transaction. :class:`Conflict` if the membership changed since it was read."""
         room_id, user_id = leaving.room_id, leaving.user_id
         pending = leaving.status is Status.PENDING
+        condition = "#r <> :admin AND #s = :status"
+        values = {":admin": Role.ADMIN.value, ":status": leaving.status.value}
+        if notice is not None:
+            condition += f" AND {AFTER_LAST_ENTRY}"
+            values[":sk"] = notice.sort_key
         items = [
             {
                 "Delete": {
                     "TableName": self._rooms,
                     "Key": to_item({"roomId": room_id, "sk": member_sk(user_id)}),
-                    "ConditionExpression": "#r <> :admin AND #s = :status",
+                    "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#r": "role", "#s": "status"},
-                    "ExpressionAttributeValues": to_item(
-                        {":admin": Role.ADMIN.value, ":status": leaving.status.value}
-                    ),
+                    "ExpressionAttributeValues": to_item(values),
                 }
             },
             self.room_change(room_id, pending=-1 if pending else 0),
@@ -284,36 +363,52 @@ class Rooms(Tables):
         if pending:
             items.append(self.user_pending(user_id, -1))
         if notice is not None:
-            items.append(self.entry_put(notice))
-        with condition_or(NotMember("you are not in this room")):
+            items += self.entry_writes(notice)
+        try:
             self.transact(items)
+        except ClientError as exc:
+            if 0 in failed_items(exc):
+                raise Conflict("the membership changed since it was read") from exc
+            raise
 
     def remove_member(self, admin_id: str, notice: Message) -> None:
-        """The admin removes an approved member: the membership goes, the conversation
-        records it, and both happen only while ``admin_id`` is still the room's admin."""
+        """The admin removes an approved member: the membership goes and the
+        conversation records it (after the member's last entry), only while ``admin_id``
+        is still the room's admin (else NOT_ADMIN). :class:`Conflict` if the membership
+        changed since it was read (gone, or a newer entry of theirs)."""
         room_id, user_id = notice.room_id, notice.user_id
-        with condition_or(NoSuchMember("that user is not a member of this room")):
-            self.transact(
-                [
-                    self.room_change(room_id, admin_id=admin_id),
+        removal = {
+            "Delete": {
+                "TableName": self._rooms,
+                "Key": to_item({"roomId": room_id, "sk": member_sk(user_id)}),
+                "ConditionExpression": f"#s = :approved AND #r = :member AND {AFTER_LAST_ENTRY}",
+                "ExpressionAttributeNames": {"#s": "status", "#r": "role"},
+                "ExpressionAttributeValues": to_item(
                     {
-                        "Delete": {
-                            "TableName": self._rooms,
-                            "Key": to_item({"roomId": room_id, "sk": member_sk(user_id)}),
-                            "ConditionExpression": "#s = :approved AND #r = :member",
-                            "ExpressionAttributeNames": {"#s": "status", "#r": "role"},
-                            "ExpressionAttributeValues": to_item(
-                                {":approved": Status.APPROVED.value, ":member": Role.MEMBER.value}
-                            ),
-                        }
-                    },
-                    self.entry_put(notice),
-                ]
+                        ":approved": Status.APPROVED.value,
+                        ":member": Role.MEMBER.value,
+                        ":sk": notice.sort_key,
+                    }
+                ),
+            }
+        }
+        try:
+            self.transact(
+                [self.room_change(room_id, admin_id=admin_id), removal, *self.entry_writes(notice)]
             )
+        except ClientError as exc:
+            failed = failed_items(exc)
+            if 0 in failed:
+                raise NotAdmin("only the room's admin can remove members") from exc
+            if 1 in failed:
+                raise Conflict("the membership changed since it was read") from exc
+            raise
 
     def transfer_admin(self, admin_id: str, notice: Message) -> None:
         """Hand the room from ``admin_id`` to the approved member the notice names: the
-        room's adminId and both memberships' roles change together, or nothing does."""
+        room's adminId and both memberships' roles change together, or nothing does
+        (NOT_ADMIN if ``admin_id`` no longer is, NO_SUCH_MEMBER if the member no longer
+        is one)."""
         room_id, user_id = notice.room_id, notice.user_id
         names = {"#s": "status", "#r": "role"}
 
@@ -335,12 +430,19 @@ class Rooms(Tables):
                 }
             }
 
-        with condition_or(NoSuchMember("that user is not a member of this room")):
+        try:
             self.transact(
                 [
                     self.room_change(room_id, admin_id=admin_id, new_admin=user_id),
                     set_role(admin_id, Role.ADMIN, Role.MEMBER),
                     set_role(user_id, Role.MEMBER, Role.ADMIN),
-                    self.entry_put(notice),
+                    *self.entry_writes(notice),
                 ]
             )
+        except ClientError as exc:
+            failed = failed_items(exc)
+            if failed & {0, 1}:
+                raise NotAdmin("only the room's admin can hand the room over") from exc
+            if 2 in failed:
+                raise NoSuchMember("that user is not a member of this room") from exc
+            raise

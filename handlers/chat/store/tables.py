@@ -16,9 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chat import config
-from chat.errors import (
-    ChatError,
-)
+from chat.errors import ChatError
 from chat.rules import Kind, Member, Message, Role, Room, Status
 
 ROOM_SK = "ROOM"
@@ -31,6 +29,8 @@ OPEN = "attribute_exists(connectionId) AND attribute_not_exists(closedAt)"
 # Standard retries (with backoff, on throttling and 5xx), as AWS recommends for DynamoDB.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 CONFLICT_RETRIES = 6  # a transaction cancelled by a concurrent one is tried again
+# A membership's condition that ``:sk`` sorts after the member's last entry in the room.
+AFTER_LAST_ENTRY = "(attribute_not_exists(lastEntry) OR lastEntry < :sk)"
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,20 @@ class Connection:
     closed: bool = False  # closed since; requests it sent before are still served
 
 
+class Conflict(Exception):
+    """A write's condition failed because what it was checked against changed since it
+    was read (a concurrent edit, a member's newer entry): read again and decide again.
+    Never reaches a client; the caller retries or turns it into a domain error."""
+
+
 def cancellations(exc: ClientError) -> list[str]:
     """Each item's reason a transaction was cancelled (``"None"`` for the innocent)."""
     return [r.get("Code") or "None" for r in exc.response.get("CancellationReasons") or []]
+
+
+def failed_items(exc: ClientError) -> set[int]:
+    """Which items of a cancelled transaction failed their condition (by position)."""
+    return {i for i, code in enumerate(cancellations(exc)) if code == "ConditionalCheckFailed"}
 
 
 def is_condition_failure(exc: ClientError) -> bool:
@@ -95,6 +106,7 @@ def to_member(item: Mapping[str, Any]) -> Member:
         requested_at=item["requestedAt"],
         room_name=item.get("roomName", ""),
         connections=frozenset(item.get("connections") or ()),
+        last_entry=item.get("lastEntry"),
     )
 
 
@@ -110,6 +122,7 @@ def to_message(item: Mapping[str, Any]) -> Message:
         edited_at=item.get("editedAt"),
         deleted_at=item.get("deletedAt"),
         undelivered=bool(item.get("undelivered")),
+        version=int(item.get("version", 1)),  # entries stored before versions are 1
     )
 
 
@@ -198,8 +211,30 @@ class Tables:
             update["ExpressionAttributeValues"] = to_item({":p": change, ":most": most})
         return {"Update": update}
 
+    def entry_writes(self, message: Message, undelivered: bool = False) -> list[dict[str, Any]]:
+        """A transaction's Puts of a conversation entry (a message or a notice) and of its
+        id, each on condition that it is new: one id space per room, whatever wrote it."""
+        return [self.id_put(message), self.entry_put(message, undelivered)]
+
+    def id_put(self, message: Message) -> dict[str, Any]:
+        """The Put that claims an entry's id in its room, pointing at the entry."""
+        return {
+            "Put": {
+                "TableName": self._messages,
+                "Item": to_item(
+                    {
+                        "roomId": MESSAGE_IDS_PREFIX + message.room_id,
+                        "sk": message.message_id,
+                        "entry": message.sort_key,
+                        "userId": message.user_id,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
     def entry_put(self, message: Message, undelivered: bool = False) -> dict[str, Any]:
-        """A transaction's Put of a conversation entry (a message or a notice)."""
+        """The Put of a conversation entry itself."""
         return {
             "Put": {
                 "TableName": self._messages,
@@ -213,10 +248,41 @@ class Tables:
                         "text": message.text,
                         "sentAt": message.sent_at,
                         "kind": message.kind.value,
+                        "version": message.version,
                         "undelivered": True if undelivered else None,
                     }
                 ),
                 "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
+    def sent_by(self, entry: Message) -> dict[str, Any]:
+        """A transaction's Update of the membership of a message's author: on condition
+        that they are an approved member and that the message sorts after their previous
+        entry in the room, it becomes their last. So a message is stored only while its
+        author is a member, and an author's entries stand in the order they were written."""
+        return {
+            "Update": {
+                "TableName": self._rooms,
+                "Key": to_item({"roomId": entry.room_id, "sk": member_sk(entry.user_id)}),
+                "UpdateExpression": "SET lastEntry = :sk",
+                "ConditionExpression": f"#s = :approved AND {AFTER_LAST_ENTRY}",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": to_item(
+                    {":sk": entry.sort_key, ":approved": Status.APPROVED.value}
+                ),
+            }
+        }
+
+    def approved_check(self, room_id: str, user_id: str) -> dict[str, Any]:
+        """A transaction's check that a user is an approved member of the room."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._rooms,
+                "Key": to_item({"roomId": room_id, "sk": member_sk(user_id)}),
+                "ConditionExpression": "#s = :approved",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": to_item({":approved": Status.APPROVED.value}),
             }
         }
 
