@@ -19,7 +19,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
 
     def delete() -> Message:
         original = request.own_message(command.room_id, command.message_id)
-        return request.store.delete_message(original, app.now())
+        return request.store.delete_message(original, request.now())
 
     deleted = app.until_written(delete)
     request.deliver(deleted, "messageUpdated")

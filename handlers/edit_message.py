@@ -21,7 +21,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
 
     def edit() -> Message:
         original = request.own_message(command.room_id, command.message_id)
-        return request.store.edit_message(original, command.text, app.now())
+        return request.store.edit_message(original, command.text, request.now())
 
     edited = app.until_written(edit)
     request.deliver(edited, "messageUpdated")

@@ -35,7 +35,7 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
         name=name,
         role=Role.MEMBER,
         status=Status.PENDING,
-        requested_at=app.now(),
+        requested_at=request.now(),
         room_name=room.name,
         connections=request.store.user_connections(user_id) | request.own_connection(),
     )
@@ -65,7 +65,7 @@ def _decide(
     status = Status.APPROVED if command.op == "approve" else Status.REJECTED
     notice = None
     if status is Status.APPROVED:  # the conversation records who joined
-        notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), app.now())
+        notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), request.now())
     decided = request.store.decide(room.room_id, command.user_id, status, caller_id, notice)
     request.reply(
         {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}

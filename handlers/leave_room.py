@@ -27,7 +27,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         leaving = rules.check_leave(rules.find_member(members, caller.user_id))
         notice = None
         if leaving.status is Status.APPROVED:
-            sent_at = rules.entry_time(app.now(), leaving.last_entry)
+            sent_at = rules.entry_time(request.now(), leaving.last_entry)
             notice = rules.notice(Kind.LEFT, leaving, rules.new_message_id(), sent_at)
         request.store.leave(leaving, notice)
         return room, leaving, notice

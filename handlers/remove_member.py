@@ -21,7 +21,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
 
     def remove() -> tuple[Room, Member, Message]:
         room, target = request.admin_target(payload, rules.check_removal)
-        sent_at = rules.entry_time(app.now(), target.last_entry)
+        sent_at = rules.entry_time(request.now(), target.last_entry)
         notice = rules.notice(Kind.REMOVED, target, rules.new_message_id(), sent_at)
         request.store.remove_member(caller.user_id, notice)
         return room, target, notice

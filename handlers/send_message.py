@@ -42,7 +42,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
             user_id=caller.user_id,
             name=caller.name,
             text=command.text,
-            sent_at=rules.entry_time(app.now(), author.last_entry),
+            sent_at=rules.entry_time(request.now(), author.last_entry),
         )
         return message, request.store.add_message(message)
 

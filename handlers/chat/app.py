@@ -74,11 +74,16 @@ class Request:
     """One invocation: the event, the caller, and the ways to answer."""
 
     def __init__(
-        self, event: Mapping[str, Any], store_: Store | None = None, fanout: Fanout | None = None
+        self,
+        event: Mapping[str, Any],
+        store_: Store | None = None,
+        fanout: Fanout | None = None,
+        clock: Callable[[], str] = now,
     ) -> None:
         self.event = WebSocketEvent(event)
         self.store = store_ or store()
         self.fanout = fanout or Fanout(self.event.management_endpoint)
+        self.now = clock  # this instance's time (instances' clocks disagree a little)
         self.ref: str | None = None
         self._caller: Connection | None = None
 
@@ -205,7 +210,7 @@ class Request:
         connection = self.store.get_connection(connection_id)
         if connection is not None:
             self.store.retire_connection(
-                connection_id, now(), epoch_seconds() + CLOSED_RECORD_SECONDS
+                connection_id, self.now(), epoch_seconds() + CLOSED_RECORD_SECONDS
             )
             candidates += self.store.memberships(connection.user_id)
         # Each membership once, though both sources may list it.
