@@ -30,7 +30,7 @@ OK = {"statusCode": 200}
 CLOSED_RECORD_SECONDS = 10 * 60
 # How often a check-then-write step reads and checks again when its write finds the state
 # changed since the read (each time, a concurrent write to the same items won).
-WRITE_ATTEMPTS = 8
+WRITE_ATTEMPTS = 16
 T = TypeVar("T")
 
 

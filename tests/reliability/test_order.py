@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
 
 from chat.app import Request
 from chat.fanout import Fanout
@@ -29,7 +30,7 @@ from tests.e2e.chat import create_room, join, store_for
 from tests.reliability.conftest import RELIABLE, record, signal_workers
 from tests.reliability.freeze import every
 
-pytestmark = RELIABLE
+pytestmark = [RELIABLE, pytest.mark.timeout(900)]
 
 SENDERS = 4
 MESSAGES = 15  # per sender

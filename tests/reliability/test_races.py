@@ -30,7 +30,7 @@ from tests.reliability.conftest import RELIABLE, record
 from tests.reliability.freeze import WriteGate, write_gate
 from tests.timing import seconds
 
-pytestmark = RELIABLE
+pytestmark = [RELIABLE, pytest.mark.timeout(900)]  # twelve trials each, under load
 
 # When the frozen write goes: the first six a few milliseconds after the competing
 # action starts (before, during or after its own write, as the machine's load has it),

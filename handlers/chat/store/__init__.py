@@ -35,8 +35,9 @@ that fails because the state moved on raises :class:`Conflict`, and the handler 
 and checks again; one that fails because the caller may no longer act raises the
 client's error.
 
-One class per table (:mod:`~chat.store.connections`, :mod:`~chat.store.rooms`,
-:mod:`~chat.store.conversation`) on a common base (:mod:`~chat.store.tables`);
+One class per concern (:mod:`~chat.store.connections`, :mod:`~chat.store.rooms`,
+:mod:`~chat.store.presence`, :mod:`~chat.store.conversation`) on a common base
+(:mod:`~chat.store.tables`);
 :class:`Store` is all of them, the one object handlers hold.
 """
 
@@ -44,11 +45,12 @@ from __future__ import annotations
 
 from chat.store.connections import Connections
 from chat.store.conversation import Conversation
+from chat.store.presence import Presence
 from chat.store.rooms import Rooms
 from chat.store.tables import MEMBER_PREFIX, Conflict, Connection
 
 __all__ = ["MEMBER_PREFIX", "Conflict", "Connection", "Store"]
 
 
-class Store(Connections, Rooms, Conversation):
+class Store(Connections, Rooms, Presence, Conversation):
     """The chat's tables. Pass a client to share one or to point at an emulator."""
