@@ -74,7 +74,7 @@ FUNCTIONS = (
     _function("transfer-admin", "transfer_admin.handler", rules.TRANSFER_ADMIN),
     _function("get-room", "get_room.handler", rules.GET_ROOM),
     _function("ping", "ping.handler", rules.PING),
-    _function("rename", "rename.handler", rules.RENAME),
+    _function("rename", "rename.handler", rules.RENAME, timeout=20),  # many rooms
 )
 
 # API Gateway's throttle on every route of the stage: a ceiling for the whole API, not
