@@ -1,6 +1,6 @@
 // The connection: one WebSocket to the chat, and everything that keeps it honest.
 //
-// - A heartbeat with a deadline: a `ping` when nothing was sent for 25 s (API Gateway
+// - A deadline on every connection attempt, and a heartbeat with a deadline: a `ping` when nothing was sent for 25 s (API Gateway
 //   closes a connection idle for 10 minutes), and a socket that answers nothing within
 //   10 s of a ping is dead, even if the browser still calls it open.
 // - The browser's offline/online events: offline drops the socket at once (the browser
@@ -68,8 +68,11 @@ export class Connection {
     this.status("connecting");
     const socket = new this.WebSocketImpl(typeof this.url === "function" ? this.url() : this.url);
     this.socket = socket;
+    // An attempt can hang (a black-holed network): give up on it after the deadline.
+    this.schedule("deadline", DEADLINE_MS, () => { if (this.socket === socket && !this.open) this.lost(4000); });
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
+      this.clear("deadline");
       this.open = true;
       this.lastHeard = this.clock.now();
       this.lastSent = this.lastHeard;
