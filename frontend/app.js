@@ -396,6 +396,8 @@ function saveDraft() {
 
 // The message box grows with its text up to its maximum height, then scrolls.
 function grow(box) {
+  box.style.height = "";
+  if (!box.value || !box.offsetParent) return; // empty or not shown: its natural one line
   box.style.height = "auto";
   const max = parseFloat(getComputedStyle(box).maxHeight) || Infinity;
   const border = box.offsetHeight - box.clientHeight;

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import time
 from typing import Any
 
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import Page, expect
 
 from emulator.harness import Harness
 from tests.browser.pages import (
@@ -14,13 +12,14 @@ from tests.browser.pages import (
     PHONE,
     SCREENS,
     MakeClient,
+    Network,
     OpenPage,
-    approve,
     ask_to_join,
     create_room,
     hosted_room,
     member_page,
     message_box,
+    networked_member,
     open_rooms,
     room_entry,
     send,
@@ -37,79 +36,6 @@ def texts_in(client: ChatClient, room_id: str, text: str) -> int:
     """How many stored messages of the room carry ``text``."""
     page = client.request("getHistory", expect="history", roomId=room_id)["messages"]
     return sum(1 for m in page if m["kind"] == "text" and m["text"] == text)
-
-
-class Network:
-    """The page's WebSocket, passed through a switch the test controls."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.down = False
-        self.page_side: WebSocketRoute | None = None
-        self.server_side: WebSocketRoute | None = None
-        self.hold_replies: list[str] = []  # substrings of server frames to swallow once
-        self.passed: list[str] = []  # the server frames that reached the page
-        self.sent: list[str] = []  # the page's frames, in the order it sent them
-        page.route_web_socket(re.compile(".*"), self._through)
-
-    def _through(self, route: WebSocketRoute) -> None:
-        if self.down:
-            route.close(code=4000, reason="network down")
-            return
-        server = route.connect_to_server()
-        self.page_side, self.server_side = route, server
-
-        def from_page(message: str | bytes) -> None:
-            self.sent.append(message if isinstance(message, str) else message.decode())
-            server.send(message)
-
-        route.on_message(from_page)
-
-        def from_server(message: str | bytes) -> None:
-            text = message if isinstance(message, str) else message.decode()
-            for held in list(self.hold_replies):
-                if held in text:
-                    self.hold_replies.remove(held)
-                    return
-            self.passed.append(text)
-            route.send(message)
-
-        server.on_message(from_server)
-
-    def drop(self) -> None:
-        """Cut the connection at both ends, and keep new ones from opening."""
-        self.down = True
-        assert self.server_side is not None
-        assert self.page_side is not None
-        self.server_side.close(code=4000, reason="network down")
-        self.page_side.close(code=4000, reason="network down")
-
-    def restore(self) -> None:
-        self.down = False
-
-    def wait_for_frame(self, part: str, timeout_s: float = 20.0) -> None:
-        """Until a server frame containing ``part`` has reached the page.
-
-        Routed frames are handled only while Playwright is called, so this polls it.
-        """
-        deadline = time.monotonic() + timeout_s
-        while not any(part in text for text in self.passed):
-            assert time.monotonic() < deadline, f"no frame with {part!r} reached the page"
-            self.page.wait_for_timeout(20)
-
-
-def networked_member(
-    open_page: OpenPage, admin: ChatClient, room_id: str, name: str, screen: dict[str, Any]
-) -> tuple[Page, Network]:
-    """A member whose connection goes through a :class:`Network` the test controls."""
-    page = open_page(f"?room={room_id}", **screen)
-    network = Network(page)
-    sign_in(page, name)
-    ask_to_join(page)
-    approve(admin, room_id)
-    # The history asked for on approval: a message sent before it answers is in it.
-    network.wait_for_frame('"type":"history"')
-    return page, network
 
 
 # --- 1. scroll position ------------------------------------------------------------------
