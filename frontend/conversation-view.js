@@ -35,12 +35,11 @@ export function setUp(callbacks) {
     keyOf: (node) => node.dataset.key,
     onMove: (key) => { place.active = key; tabStop(); },
   });
+  $("message-list").addEventListener("focusout", () => queueMicrotask(tabStop));
   $("message-list").addEventListener("focusin", (event) => {
     const entry = event.target.closest("[data-entry]");
-    if (entry && place.active !== entry.dataset.key) {
-      place.active = entry.dataset.key;
-      tabStop();
-    }
+    if (entry) place.active = entry.dataset.key;
+    tabStop();
   });
   $("jump").addEventListener("click", () => {
     place.stuck = true;
@@ -64,8 +63,14 @@ function entryNodes() {
   return [...$("message-list").querySelectorAll(":scope > [data-entry]")];
 }
 
+// The list's current message is its one Tab stop; the links and buttons inside it join
+// the Tab order only while the keyboard is in the list.
 function tabStop() {
-  setTabStop(entryNodes(), place.active, (node) => node.dataset.key, { inner: true });
+  const list = $("message-list");
+  const chosen = setTabStop(entryNodes(), place.active, (node) => node.dataset.key, { inner: true });
+  if (chosen && !list.contains(document.activeElement)) {
+    for (const control of chosen.querySelectorAll("button, a[href], textarea")) control.tabIndex = -1;
+  }
 }
 
 /** A room was opened: show it from its first unread message (or its end). */

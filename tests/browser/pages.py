@@ -29,7 +29,7 @@ SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "p
 def sign_in(page: Page, name: str) -> None:
     page.get_by_label("Display name").fill(name)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online")
+    expect(page.locator("#connection")).to_have_text("Online", timeout=15_000)
 
 
 def open_rooms(page: Page) -> None:
