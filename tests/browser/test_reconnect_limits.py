@@ -1,5 +1,5 @@
 """The client against issue 17: a reconnect that asks for what it needs within the rates
-(60 rooms; 3 tabs × 35 rooms), the highest version of each message kept, a removed
+(60 rooms; 3 tabs of 35 rooms), the highest version of each message kept, a removed
 member's room not brought back by a late event, and look-alike names told apart."""
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ def test_reconnect_of_3_tabs_with_35_rooms_stays_within_the_user_s_rate(
     )
     assert stack.website is not None
     tabs = [signed_in_tab(context, stack.website.url) for _ in range(3)]
-    for page, network in tabs:
-        expect(page.locator("#connection")).to_have_text("Online", timeout=20_000)
-    for page, network in tabs:
-        caught_up(network, room_ids)
+    for tab in tabs:
+        expect(tab[0].locator("#connection")).to_have_text("Online", timeout=20_000)
+    for tab in tabs:
+        caught_up(tab[1], room_ids)
     context.close()
 
 
@@ -174,7 +174,7 @@ def test_a_removed_member_s_room_stays_gone_after_a_late_message(
 def test_look_alike_names_are_told_apart_in_the_conversation(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
-    """Anna and Аnna (a Cyrillic А), René composed and decomposed: each author says who."""
+    """Anna and Anna with a Cyrillic A, René composed and decomposed: each author says who."""
     admin, room_id = hosted_room(make_client, "Host", "Doubles")
     page = member_page(open_page, admin, room_id, "Reader", screen)
     people = [make_client(name) for name in ("Anna", "\u0410nna", "Ren\u00e9", "Rene\u0301")]
