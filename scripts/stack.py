@@ -73,6 +73,8 @@ FUNCTIONS = (
     _function("remove-member", "remove_member.handler", rules.REMOVE_MEMBER),
     _function("transfer-admin", "transfer_admin.handler", rules.TRANSFER_ADMIN),
     _function("get-room", "get_room.handler", rules.GET_ROOM),
+    _function("ping", "ping.handler", rules.PING),
+    _function("rename", "rename.handler", rules.RENAME),
 )
 
 # API Gateway's throttle on every route of the stage: a ceiling for the whole API, not

@@ -119,7 +119,7 @@ def test_changing_one_handler_updates_only_its_function(
     assert report.changes == [("updated", "function", stack.function_name(FUNCTIONS[5]))]
     assert calls.writes == Counter({"UpdateFunctionCode": 1})
 
-    core = source / "chat" / "rules.py"
+    core = source / "chat" / "errors.py"
     core.write_text(core.read_text() + "\n# a change to the core\n")
     _, report, calls = deploy(stack, target)
     assert calls.writes == Counter({"UpdateFunctionCode": len(stack.functions)})

@@ -74,5 +74,5 @@ def test_packages_are_reproducible_and_per_function(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(first.path).namelist()
     assert "connect.py" in names
-    assert "chat/rules.py" in names
+    assert "chat/rules/__init__.py" in names  # the core, subpackages included
     assert "send_message.py" not in names
