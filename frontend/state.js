@@ -26,8 +26,8 @@ export function initialState({ outbox = [], read = {} } = {}) {
     me: null, // {userId, name}
     connection: "connecting", // "connecting" | "online" | "offline"
     rooms: new Map(), // roomId -> room
-    // Rooms we were removed from or left: their events are dropped until we are back in
-    // (a broadcast can be on its way when the removal lands).
+    // Rooms we were removed from or left: their events are dropped until we are approved
+    // in them again (a broadcast can be on its way when the removal lands).
     gone: new Map(), // roomId -> "removed" | "left"
     outbox: outbox.map((e) => ({ ...e, status: e.failed ? "failed" : "queued", retryAt: 0 })),
     read: { ...read },
@@ -166,7 +166,7 @@ function newestKey(room) {
 // The server's view of a room (roomId, name, role, status…) onto ours.
 function adopt(state, view, at) {
   let next = state;
-  if (next.gone.has(view.roomId)) {
+  if (next.gone.has(view.roomId) && view.status === "approved") {
     const gone = new Map(next.gone);
     gone.delete(view.roomId);
     next = { ...next, gone };
@@ -326,6 +326,8 @@ const EVENTS = {
     const room = state.rooms.get(e.roomId);
     if (!room || state.gone.has(e.roomId)) return state;
     if (e.at - (room.lastSaid.get(e.userId) ?? -Infinity) < TYPING_AFTER_MESSAGE_MS) return state;
+    // A typist who isn't an approved member of the newest list (removed meanwhile) isn't shown.
+    if (room.membersVersion >= 0 && !room.members.some((m) => m.userId === e.userId && m.status === "approved")) return state;
     return withRoom(state, e.roomId, (r) => {
       r.typing = new Map(r.typing).set(e.userId, { name: e.name, until: e.at + TYPING_SHOWN_MS });
     });

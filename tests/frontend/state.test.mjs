@@ -67,6 +67,8 @@ test("after `removed`, the room's events are dropped until the user is back in",
 
   state = run(state, { type: "joinRequested", room: { roomId: ROOM, name: "Book club", role: "member", status: "pending" } });
   assert.deepEqual(state.notices, [], "the removal notice outlived the removal");
+  state = run(state, { type: "message", message: message(id(4), ANN, "still on its way") });
+  assert.equal(state.rooms.get(ROOM).messages.size, 0, "an event before re-approval was taken");
   state = run(state, { type: "joinDecision", roomId: ROOM, status: "approved", room: { roomId: ROOM, name: "Book club", role: "member", status: "approved" } },
     { type: "message", message: message(id(3), ANN, "welcome back") });
   assert.equal(state.rooms.get(ROOM).messages.get(id(3)).text, "welcome back");
@@ -218,10 +220,19 @@ test("a room gone from the server keeps its unsent text for the reader", () => {
 });
 
 test("typing shows for 5 s, and not right after the typist's own message", () => {
-  let state = run(inRoom(), { type: "message", message: message(id(1), ANN, "hi") });
+  let state = run(inRoom(), { type: "members", roomId: ROOM, version: 1, part: 1, parts: 1, members: [
+    { userId: ANN, name: "Ann", role: "member", status: "approved", online: true }] });
+  state = run(state, { type: "message", message: message(id(1), ANN, "hi") });
   const said = clock;
   state = reduce(state, { type: "typing", roomId: ROOM, userId: ANN, name: "Ann", at: said + 500 });
   assert.equal(state.rooms.get(ROOM).typing.size, 0);
   state = reduce(state, { type: "typing", roomId: ROOM, userId: ANN, name: "Ann", at: said + 2000 });
   assert.equal(state.rooms.get(ROOM).typing.get(ANN).until, said + 7000);
+});
+
+test("typing from someone not an approved member of the newest list isn't shown", () => {
+  let state = run(inRoom(), { type: "members", roomId: ROOM, version: 3, part: 1, parts: 1, members: [
+    { userId: ME, name: "Me", role: "admin", status: "approved", online: true }] });
+  state = run(state, { type: "typing", roomId: ROOM, userId: ANN, name: "Ann" });
+  assert.equal(state.rooms.get(ROOM).typing.size, 0);
 });
