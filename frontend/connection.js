@@ -68,11 +68,12 @@ export class Connection {
     this.status("connecting");
     const socket = new this.WebSocketImpl(typeof this.url === "function" ? this.url() : this.url);
     this.socket = socket;
-    // An attempt can hang (a black-holed network): give up on it after the deadline.
-    this.schedule("deadline", DEADLINE_MS, () => { if (this.socket === socket && !this.open) this.lost(4000); });
+    // An attempt can hang, or open onto nothing (a black-holed network): one that hasn't
+    // been answered (connected()) within the deadline is given up.
+    this.probeSentAt = 0;
+    this.schedule("attempt", DEADLINE_MS, () => { if (this.socket === socket) this.lost(4000); });
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
-      this.clear("deadline");
       this.open = true;
       this.lastHeard = this.clock.now();
       this.lastSent = this.lastHeard;
@@ -94,6 +95,7 @@ export class Connection {
 
   /** The server answered: the connection is alive and the backoff starts over. */
   connected() {
+    this.clear("attempt");
     this.attempt = 0;
     this.status("online");
   }
@@ -112,7 +114,10 @@ export class Connection {
     this.detach(1000);
     this.clear("heartbeat");
     this.clear("deadline");
+    this.clear("attempt");
+    this.clear("silence");
     this.clear("flush");
+    this.probeSentAt = 0;
     this.queue = [];
     const contexts = [...this.pending.values()];
     this.pending.clear();

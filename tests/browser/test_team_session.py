@@ -340,7 +340,6 @@ def test_change_name_in_place(
     signing out or reconnecting."""
     admin, room_id = hosted_room(make_client, "Host", "Names")
     page, network = networked_member(open_page, admin, room_id, "Old name", screen)
-    network.answer["rename"] = lambda f: {"type": "renamed", "name": f["name"], "ref": f["ref"]}
     sockets = len(network.outgoing("listRooms"))
     page.get_by_role("button", name="Change name").click()
     dialog = page.get_by_role("dialog")
@@ -360,6 +359,9 @@ def test_change_name_in_place(
     assert [f["name"] for f in network.outgoing("rename")] == ["New name"]
     assert len(network.outgoing("listRooms")) == sockets, "renaming reconnected"
     assert page.evaluate("localStorage.getItem('chat.name')") == "New name"
+    admin.wait_for("members", lambda e: any(m["name"] == "New name" for m in e["members"]))
+    page.reload()  # the next connection goes by the new name too
+    expect(page.locator("#whoami")).to_have_text("New name")
 
 
 # --- 11. back quickly ------------------------------------------------------------------------

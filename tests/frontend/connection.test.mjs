@@ -51,6 +51,7 @@ function setUp({ storage = new Map(), rates = RATES, answers = false, clock = ne
   connection.start();
   Socket.all.at(-1).answers = answers;
   Socket.all.at(-1).opened();
+  connection.connected(); // the answer to listRooms
   return { clock, connection, seen, socket: () => Socket.all.at(-1), storage };
 }
 
@@ -187,4 +188,19 @@ test("an attempt that never opens is given up after its deadline, and tried agai
   assert.equal(statuses.at(-1), "offline");
   clock.advance(1_000);
   assert.equal(Socket.all.length, 2);
+});
+
+test("after a dead socket, the next one that opens onto nothing is found dead too", () => {
+  const { clock, seen } = setUp();
+  clock.advance(25_000 + 10_000); // a ping unanswered: dead
+  assert.equal(seen.statuses.at(-1).status, "offline");
+  clock.advance(5_000);
+  assert.equal(Socket.all.length, 2);
+  Socket.all[1].opened(); // opens, and nothing ever answers
+  clock.advance(5_000);
+  assert.equal(seen.statuses.at(-1).status, "connecting");
+  clock.advance(1_000); // 10 s after the attempt began
+  assert.equal(seen.statuses.at(-1).status, "offline");
+  clock.advance(2_000);
+  assert.equal(Socket.all.length, 3);
 });
