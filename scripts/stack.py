@@ -88,7 +88,10 @@ WEBSITE = Website(
     files=(
         ("index.html", "text/html; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
-        *((path.name, "text/javascript; charset=utf-8") for path in sorted(FRONTEND_DIR.glob("*.js"))),
+        *(
+            (path.name, "text/javascript; charset=utf-8")
+            for path in sorted(FRONTEND_DIR.glob("*.js"))
+        ),
     ),
     config_global="CHAT_CONFIG",
 )

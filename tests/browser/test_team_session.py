@@ -205,7 +205,7 @@ def test_browser_offline_shows_offline_and_online_reconnects_at_once(
 def test_keyboard_focus_stays_on_its_room_when_the_list_reorders(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
-    """A room moving up the list takes nobody's focus: Enter opens the room that had it."""
+    """The focused room moving to the top keeps the focus: Enter opens that room."""
     host, first = hosted_room(make_client, "Host", "First")
     second = host.request("createRoom", expect="roomCreated", name="Second")["room"]["roomId"]
     third = host.request("createRoom", expect="roomCreated", name="Third")["room"]["roomId"]
@@ -214,12 +214,12 @@ def test_keyboard_focus_stays_on_its_room_when_the_list_reorders(
         join_by_id(page, host, room_id)
     open_rooms(page)
     expect(page.locator("#room-list .room-name")).to_have_text(["Third", "Second", "First"])
-    room_entry(page, "Second").focus()
-    say(host, first, "news in the first room")
+    room_entry(page, "First").focus()
+    say(host, first, "news in the room that has the focus")
     expect(page.locator("#room-list .room-name")).to_have_text(["First", "Third", "Second"])
-    expect(room_entry(page, "Second")).to_be_focused()
+    expect(room_entry(page, "First")).to_be_focused()
     page.keyboard.press("Enter")
-    expect(page.locator("#room-title")).to_have_text("Second")
+    expect(page.locator("#room-title")).to_have_text("First")
 
 
 # --- 6. few Tab stops ------------------------------------------------------------------------
@@ -502,11 +502,19 @@ def test_invite_link_leaves_the_address_bar_after_asking(
 def test_focus_after_a_reload_is_not_on_the_body(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
-    """A signed-in page, reloaded, puts the keyboard in the room it shows."""
+    """A signed-in page, reloaded, puts the keyboard in the room it shows, or in the lobby."""
     admin, room_id = hosted_room(make_client, "Host", "Reloaded")
     page = member_page(open_page, admin, room_id, "Reloader", screen)
     page.reload()
     expect(page.locator("#connection")).to_have_text("Online")
+    expect(page.locator("#room-title")).to_have_text("Reloaded")
     page.wait_for_function("() => document.activeElement !== document.body")
-    focused = page.evaluate("document.activeElement.id")
-    assert focused in ("message-input", "room-title"), focused
+    assert page.evaluate("document.activeElement.id") in ("message-input", "room-title")
+
+    page.get_by_role("button", name="Leave").click()
+    page.get_by_role("dialog").get_by_role("button", name="Leave").click()
+    expect(page.locator("#room-empty")).to_be_visible()
+    page.reload()
+    expect(page.locator("#connection")).to_have_text("Online")
+    page.wait_for_function("() => document.activeElement !== document.body")
+    assert page.evaluate("document.activeElement.id") in ("create-input", "lobby-rooms")
