@@ -68,12 +68,13 @@ export class Connection {
     this.status("connecting");
     const socket = new this.WebSocketImpl(typeof this.url === "function" ? this.url() : this.url);
     this.socket = socket;
-    // An attempt can hang, or open onto nothing (a black-holed network): one that hasn't
-    // been answered (connected()) within the deadline is given up.
+    // An attempt can hang (a black-holed network): one that hasn't opened within the
+    // deadline is given up. One that opens onto nothing is found by the heartbeat.
     this.probeSentAt = 0;
-    this.schedule("attempt", DEADLINE_MS, () => { if (this.socket === socket) this.lost(4000); });
+    this.schedule("attempt", DEADLINE_MS, () => { if (this.socket === socket && !this.open) this.lost(4000); });
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
+      this.clear("attempt");
       this.open = true;
       this.lastHeard = this.clock.now();
       this.lastSent = this.lastHeard;
@@ -95,7 +96,6 @@ export class Connection {
 
   /** The server answered: the connection is alive and the backoff starts over. */
   connected() {
-    this.clear("attempt");
     this.attempt = 0;
     this.status("online");
   }
@@ -256,7 +256,7 @@ export class Connection {
   // A request waiting long for its answer: make sure the socket is still there.
   probeIfSilent(now) {
     this.schedule("silence", 5000, () => {
-      if (this.pending.size && this.lastHeard < now) this.probe();
+      if (this.pending.size && this.lastHeard <= now) this.probe();
     });
   }
 

@@ -114,7 +114,8 @@ export function render(state, ui) {
   if (place.landing && (room.loaded || room.messages.size)) {
     place.landing = !room.loaded; // land again when the history arrives
     const marker = list.querySelector(".new-marker");
-    if (marker && marker.offsetTop > box.clientHeight / 2) {
+    if (marker && box.scrollHeight - marker.offsetTop > box.clientHeight) {
+      // More is unread than the screen holds: start at the first unread message.
       box.scrollTop = marker.offsetTop - 8;
       place.stuck = nearBottom(box);
     } else {

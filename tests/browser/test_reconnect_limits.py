@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from chat.rules import Member, user_id_for_key
+from chat.rules import Member, Role, Status, user_id_for_key
 from emulator.harness import Harness
 from tests.browser.pages import (
     DESKTOP,
@@ -28,22 +28,17 @@ from tests.e2e.chat import say, store_for
 
 
 def seated_user(stack: Harness, make_client: MakeClient, rooms: int) -> tuple[str, list[str]]:
-    """A user (their key) seated as a member in ``rooms`` rooms, each with a message."""
+    """A user (their key) seated as a member in ``rooms`` rooms, three of them with a message."""
     host = make_client("Host")
     key = secrets.token_hex(16)
     room_ids = []
     for n in range(rooms):
-        room_id = host.request("createRoom", expect="roomCreated", name=f"Room {n:02d}")["room"][
-            "roomId"
-        ]
-        room_ids.append(room_id)
+        created = host.request("createRoom", expect="roomCreated", name=f"Room {n:02d}")
+        room_ids.append(created["room"]["roomId"])
+    user_id = user_id_for_key(key)
+    joined = "2026-01-01T00:00:00.000Z"
     store = store_for(stack)
-    store.seat(
-        Member(
-            room_id, user_id_for_key(key), "Many", "member", "approved", "2026-01-01T00:00:00.000Z"
-        )
-        for room_id in room_ids
-    )
+    store.seat(Member(r, user_id, "Many", Role.MEMBER, Status.APPROVED, joined) for r in room_ids)
     for room_id in room_ids[:3]:
         say(host, room_id, f"hello in {room_id}")
     return key, room_ids

@@ -422,7 +422,7 @@ def test_phone_shows_a_message_s_actions_on_demand(open_page: OpenPage) -> None:
         send(page, f"own {n}")
     mine = page.locator("#messages .message.mine")
     expect(mine.locator(".state")).to_have_count(0)
-    expect(page.get_by_role("button", name="Edit your message")).to_have_count(3)
+    expect(mine.locator(".message-actions button", has_text="Edit")).to_have_count(3)
     for n in range(3):
         expect(mine.nth(n).get_by_role("button", name="Edit your message")).to_be_hidden()
     heights = mine.evaluate_all("(rows) => rows.map((r) => r.getBoundingClientRect().height)")

@@ -191,15 +191,16 @@ test("an attempt that never opens is given up after its deadline, and tried agai
 });
 
 test("after a dead socket, the next one that opens onto nothing is found dead too", () => {
-  const { clock, seen } = setUp();
+  const { clock, seen, connection } = setUp();
   clock.advance(25_000 + 10_000); // a ping unanswered: dead
   assert.equal(seen.statuses.at(-1).status, "offline");
   clock.advance(5_000);
   assert.equal(Socket.all.length, 2);
-  Socket.all[1].opened(); // opens, and nothing ever answers
-  clock.advance(5_000);
+  Socket.all[1].opened(); // opens, and nothing ever answers its listRooms
+  connection.request("listRooms", {}, {}, "background");
+  clock.advance(14_000);
   assert.equal(seen.statuses.at(-1).status, "connecting");
-  clock.advance(1_000); // 10 s after the attempt began
+  clock.advance(1_000); // 5 s of silence, then a ping unanswered for 10 s
   assert.equal(seen.statuses.at(-1).status, "offline");
   clock.advance(2_000);
   assert.equal(Socket.all.length, 3);
