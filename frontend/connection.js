@@ -22,6 +22,7 @@ export const RATES = { windowMs: 10000, perConnection: 100, perUser: 200 };
 const SHARE = { action: 0.9, background: 0.7 };
 const HEARTBEAT_MS = 25000;
 const DEADLINE_MS = 10000;
+const HELLO_MS = 30000; // for the answer to listRooms, which is slow for a user in many rooms
 const SENT_STORE = "chat.sent"; // when this user's tabs sent their last frames
 
 export class Connection {
@@ -75,6 +76,9 @@ export class Connection {
     socket.addEventListener("open", () => {
       if (this.socket !== socket) return;
       this.clear("attempt");
+      // Open, but the server never answered our listRooms (its function failed or timed
+      // out: the gateway's "Internal server error" carries no ref): start over.
+      this.schedule("hello", HELLO_MS, () => { if (this.socket === socket) this.lost(4000); });
       this.open = true;
       this.lastHeard = this.clock.now();
       this.lastSent = this.lastHeard;
@@ -96,6 +100,7 @@ export class Connection {
 
   /** The server answered: the connection is alive and the backoff starts over. */
   connected() {
+    this.clear("hello");
     this.attempt = 0;
     this.status("online");
   }
@@ -115,6 +120,7 @@ export class Connection {
     this.clear("heartbeat");
     this.clear("deadline");
     this.clear("attempt");
+    this.clear("hello");
     this.clear("silence");
     this.clear("flush");
     this.probeSentAt = 0;
