@@ -292,6 +292,11 @@ export class Connection {
   receive(data) {
     const pending = data.ref ? this.pending.get(data.ref) : undefined;
     if (data.ref) this.pending.delete(data.ref);
+    if (data.type === "error" && data.code === "NOT_CONNECTED") {
+      // The server counts this connection as closed: it gets no room's events any more.
+      this.lost(4000);
+      return;
+    }
     if (data.type === "pong" || (pending && pending.action === "ping")) return;
     if (data.type === "error" && data.code === "RATE_LIMITED") {
       // The server counts every frame, ours and our other tabs': wait for its window.

@@ -205,3 +205,12 @@ test("after a dead socket, the next one that opens onto nothing is found dead to
   clock.advance(2_000);
   assert.equal(Socket.all.length, 3);
 });
+
+test("a connection the server calls closed (NOT_CONNECTED) is replaced", () => {
+  const { clock, socket, seen } = setUp();
+  clock.advance(25_000);
+  socket().reply({ type: "error", code: "NOT_CONNECTED", message: "this connection is closed; reconnect", ref: socket().sent.at(-1).ref });
+  assert.equal(seen.statuses.at(-1).status, "offline");
+  clock.advance(1_000);
+  assert.equal(Socket.all.length, 2);
+});
