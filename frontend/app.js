@@ -77,6 +77,7 @@ function dispatch(event) {
 
 function render() {
   ui.now = Date.now();
+  ui.slowUntil = connection ? connection.pausedUntil : 0; // the server asked us to wait
   const room = state.view.current && state.rooms.get(state.view.current);
   chrome.renderConnection(link, ui.now, signedIn());
   chrome.renderWho(state, signedIn());
@@ -236,6 +237,8 @@ function onError(data, context, action) {
     return;
   }
   if (action === "ping" || context.hello) return;
+  // A frame sent without a ref (typing) refused for the rate: the connection waits for the window.
+  if (!data.ref && data.code === "RATE_LIMITED") { render(); return; }
   if (context.preview) { $("join-preview").textContent = text; return; }
   if (context.invite) { ui.invite = { roomId: context.invite, missing: true }; render(); return; }
   if (context.rename) { context.rename(text); return; }

@@ -224,12 +224,14 @@ function timeOf(m) {
 }
 
 // What a message on its way says, in words.
-function outgoingState(state, outgoing, now) {
+function outgoingState(state, outgoing, ui) {
+  const now = ui.now;
   if (!outgoing) return null;
   if (outgoing.status === "failed") return { text: `Not sent: ${outgoing.error}`, failed: true };
   if (state.connection !== "online") return { text: "Sending when back online" };
-  if (outgoing.retryAt > now) {
-    const seconds = Math.max(1, Math.ceil((outgoing.retryAt - now) / 1000));
+  const until = Math.max(outgoing.retryAt, ui.slowUntil || 0);
+  if (until > now) {
+    const seconds = Math.max(1, Math.ceil((until - now) / 1000));
     return { text: `The server asked us to slow down: sending in ${seconds} s` };
   }
   if (outgoing.status === "queued") return { text: "Waiting to send…" };
@@ -240,7 +242,7 @@ function messageItem(state, ui, room, m, outgoing, continued) {
   const mine = isMine(state, m);
   const editing = ui.editing === m.messageId;
   const author = label(room, m.userId, m.name);
-  const pending = outgoingState(state, outgoing, ui.now);
+  const pending = outgoingState(state, outgoing, ui);
   const sig = JSON.stringify([m.text, author, m.editedAt, m.deletedAt, m.version, pending, continued, mine, editing]);
   return {
     key: m.messageId, sig,
