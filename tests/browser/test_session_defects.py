@@ -110,7 +110,7 @@ def test_lost_reply_is_retried_with_the_same_id(
     network.restore()
 
     expect(page.locator("#connection")).to_have_text("Online", timeout=40_000)
-    expect(page.locator(".message.mine .state")).to_have_count(0)
+    expect(page.locator(".message.mine .state")).to_have_count(0, timeout=20_000)
     expect(page.locator("#messages .message.mine")).to_have_count(1)
     assert texts_in(admin, room_id, "exactly once") == 1
     assert [e for e in admin.drain() if is_text(e)] == []
