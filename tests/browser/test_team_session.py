@@ -81,8 +81,8 @@ def test_quick_messages_go_one_at_a_time_and_keep_their_order(
     assert live == lines
     stored = admin.request("getHistory", expect="history", roomId=room_id)["messages"]
     assert [m["text"] for m in stored if m["kind"] == "text"] == lines
-    page.reload()
-    expect(mine.locator(".bubble")).to_have_text(lines)
+    page.reload()  # the order as stored, once the history is back
+    expect(mine.locator(".bubble")).to_have_text(lines, timeout=20_000)
 
 
 # --- 2. a reader at the bottom stays there ---------------------------------------------------
