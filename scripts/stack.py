@@ -81,13 +81,17 @@ FUNCTIONS = (
 # per user (the handlers limit each user and connection themselves).
 THROTTLE = Throttle(burst=2000, rate=1000)
 
-# The client files uploaded to the website bucket; config.js is written at deploy.
+# The client files uploaded to the website bucket: the page, its style sheet and every
+# ES module of the client (loaded by the browser as they are); config.js is written at deploy.
 WEBSITE = Website(
     directory=FRONTEND_DIR,
     files=(
         ("index.html", "text/html; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
-        ("app.js", "text/javascript; charset=utf-8"),
+        *(
+            (path.name, "text/javascript; charset=utf-8")
+            for path in sorted(FRONTEND_DIR.glob("*.js"))
+        ),
     ),
     config_global="CHAT_CONFIG",
 )
