@@ -319,7 +319,8 @@ Resources:
     Properties:
       ApiId: !Ref Api
       IntegrationType: AWS_PROXY
-      IntegrationUri: !Sub arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Echo.Arn}/invocations
+      IntegrationUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/\
+        functions/${Echo.Arn}/invocations"
   Default:
     Type: AWS::ApiGatewayV2::Route
     Properties:
