@@ -252,6 +252,27 @@ def test_closing_the_terminal_stops_cleanly_and_saves(chat: Chat, tmp_path: Path
     assert all("closedAt" in c for c in connections)
 
 
+def test_sigterm_stops_cleanly_and_saves(chat: Chat, tmp_path: Path) -> None:
+    """SIGTERM, as a process manager or `kill` sends: the stack stops as on Ctrl-C
+    (connections closed, then saved)."""
+    state = chat.copy(tmp_path)
+    running = saved.serve(state)
+    try:
+        with user(running, chat.key) as alice:
+            say(alice, chat.room, "as it was terminated")
+            running.process.send_signal(signal.SIGTERM)
+            assert running.process.wait(timeout=seconds(60)) == 0
+    finally:
+        if running.process.poll() is None:
+            saved.kill(running)
+    running.drain()
+    assert running.lines[-1] == "Stopping… stopped.", running.output
+    assert "as it was terminated" in json.dumps(saved.items(state, MESSAGES))
+    # Saved after the stop closed Alice's connection ($disconnect marks it closed):
+    connections = [c for c in saved.items(state, CONNECTIONS) if "userId" in c]
+    assert connections and all("closedAt" in c for c in connections)
+
+
 @contextmanager
 def terminal(*args: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``serve`` in a terminal of its own (a pseudo-terminal it controls), closed on exit."""
