@@ -351,3 +351,55 @@ def test_inline_node_code_runs_as_index_js(tmp_path: Path) -> None:
     with served.serving(str(template)) as app, connect(app.url) as ws:
         ws.send("hi")
         assert ws.recv(timeout=seconds(60)) == f"inline v{node.version.split('.')[0]} hi"
+
+
+PID_NODE_CODE = """\
+          exports.handler = async (event) => {
+            if (event.body === "slow") await new Promise((done) => setTimeout(done, 1500));
+            return { statusCode: 200, body: `${process.pid} ${process.env.GREETING}` };
+          };
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False
+
+
+@needs_node
+def test_node_workers_are_warm_concurrent_reported_and_retired(tmp_path: Path) -> None:
+    """Runtime API workers behave as Python's do: a warm worker is reused, two frames at
+    once run on two workers, each invocation's REPORT line gives its memory, the
+    function's own environment reaches it, and an idle worker is retired."""
+    template = tmp_path / "template.yaml"
+    inline = INLINE_NODE_TEMPLATE.split("        ZipFile: |\n")
+    code = inline[1].split("  Api:\n", 1)
+    environment = "      Environment: {Variables: {GREETING: hello}}\n"
+    template.write_text(
+        inline[0].replace("      Code:\n", environment + "      Code:\n")
+        + "        ZipFile: |\n"
+        + PID_NODE_CODE
+        + "  Api:\n"
+        + code[1]
+    )
+    logs = tmp_path / "logs"
+    served_args = (str(template), "--log-dir", str(logs), "--worker-idle", "3")
+    with served.serving(*served_args) as app, connect(app.url) as ann, connect(app.url) as bob:
+        ann.send("a")
+        first = str(ann.recv(timeout=seconds(60)))
+        ann.send("b")
+        assert ann.recv(timeout=seconds(30)) == first  # the same warm worker
+        pid, greeting = first.split()
+        assert greeting == "hello"
+        ann.send("slow")
+        bob.send("slow")
+        both = {str(ann.recv(timeout=seconds(30))), str(bob.recv(timeout=seconds(30)))}
+        assert len(both) == 2  # one worker each, at once
+        (log,) = logs.glob("*.log")
+        assert settles(
+            lambda: len(re.findall(r"Max Memory Used: [1-9]\d* MB", log.read_text())) == 4
+        )
+        pids = [int(pid)] + [int(reply.split()[0]) for reply in both]
+        assert settles(lambda: not any(map(_running, pids)), timeout=30)  # --worker-idle 3
