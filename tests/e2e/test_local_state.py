@@ -270,7 +270,8 @@ def test_sigterm_stops_cleanly_and_saves(chat: Chat, tmp_path: Path) -> None:
     assert "as it was terminated" in json.dumps(saved.items(state, MESSAGES))
     # Saved after the stop closed Alice's connection ($disconnect marks it closed):
     connections = [c for c in saved.items(state, CONNECTIONS) if "userId" in c]
-    assert connections and all("closedAt" in c for c in connections)
+    assert connections
+    assert all("closedAt" in c for c in connections)
 
 
 @contextmanager
