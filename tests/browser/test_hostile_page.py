@@ -56,6 +56,12 @@ window.done = (async () => {
   }
   document.getElementById("reset").submit();
   document.getElementById("post").submit();
+  // Until both answers have arrived: a frame that shows another origin's page can't be
+  // read any more (or the page would close before the forms are sent).
+  const answered = (frame) => { try { frame.location.href; return false; } catch { return true; } };
+  for (let waited = 0; waited < 20000 && !(answered(one) && answered(two)); waited += 50) {
+    await new Promise((next) => setTimeout(next, 50));
+  }
   return seen;
 })();
 </script>
