@@ -8,19 +8,17 @@ conditional on not overwriting a later rename's: two renames at once end with th
 one everywhere.
 
 A user may be in many rooms: their memberships are renamed and announced a few at a
-time, concurrently, so that the cost in time grows with rooms / ``PARALLEL_ROOMS``.
+time, concurrently (``app.in_parallel``), so that the cost in time grows with rooms /
+``PARALLEL_ROOMS``.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chat import rules
-from chat.app import Request, route
+from chat.app import Request, in_parallel, route
 from chat.rules import Member
-
-PARALLEL_ROOMS = 8
 
 
 @route
@@ -35,8 +33,7 @@ def handler(request: Request, payload: dict[str, Any]) -> None:
         if renamed and rules.is_listed(membership):
             request.announce_members(membership.room_id)
 
-    with ThreadPoolExecutor(PARALLEL_ROOMS, thread_name_prefix="rename") as rooms:
-        list(rooms.map(rename_in, request.store.memberships(user_id)))  # raises what failed
+    in_parallel(rename_in, request.store.memberships(user_id))  # raises what failed
     event = {"type": "renamed", "name": command.name}
     request.reply(event)
     others = request.store.user_connections(user_id) - {request.connection_id}

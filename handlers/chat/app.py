@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache, wraps
 from typing import Any, TypeVar
@@ -31,7 +32,10 @@ CLOSED_RECORD_SECONDS = 10 * 60
 # How often a check-then-write step reads and checks again when its write finds the state
 # changed since the read (each time, a concurrent write to the same items won).
 WRITE_ATTEMPTS = 16
+# How many rooms one request works on at once (a user in many rooms: listRooms, rename).
+PARALLEL_ROOMS = 8
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @cache
@@ -68,6 +72,14 @@ def until_written(step: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
         except Conflict:
             log.info("the state changed between a check and its write; checking again")
     return step()
+
+
+def in_parallel(work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``work`` done on each item, ``PARALLEL_ROOMS`` at a time: each room's round trips
+    wait on each other, not on every other room's. The results in the items' order; the
+    first failure is raised once all have ended."""
+    with ThreadPoolExecutor(PARALLEL_ROOMS, thread_name_prefix="rooms") as pool:
+        return list(pool.map(work, items))
 
 
 class Request:
@@ -199,25 +211,31 @@ class Request:
         self, connection_id: str, seen_in: Iterable[Member] = (), quiet: str | None = None
     ) -> None:
         """A connection has closed (``$disconnect``, a 410 from a post, or a probe): mark
-        its record closed and detach it from its memberships, those of its user and
-        any of ``seen_in`` that hold it (a connection may have no record any more).
+        its record closed and detach it from its memberships: those of ``seen_in`` that
+        hold it (a connection may have no record any more) and, if this call is the one
+        that closed the record, all of its user's. A connection whose record was already
+        closed is being detached from every room by whoever closed it: here it is only
+        detached from the rooms it was seen in, so that three tabs closing at once don't
+        each sweep every room of the user again for every other tab they meet.
 
         ``$disconnect`` is best effort, so this is also where a member who vanished
         is shown offline: every room where a listed member is left with no connection
         hears about it (except ``quiet``, a room whose caller announces it anyway).
+        The rooms are worked on a few at a time (:func:`in_parallel`).
         """
         candidates = list(seen_in)
         connection = self.store.get_connection(connection_id)
-        if connection is not None:
-            self.store.retire_connection(
-                connection_id, self.now(), epoch_seconds() + CLOSED_RECORD_SECONDS
-            )
+        if connection is not None and self.store.retire_connection(
+            connection_id, self.now(), epoch_seconds() + CLOSED_RECORD_SECONDS
+        ):
             candidates += self.store.memberships(connection.user_id)
         # Each membership once, though both sources may list it.
         holding = dict.fromkeys(
             (m.room_id, m.user_id) for m in candidates if connection_id in m.connections
         )
-        for room_id, user_id in holding:
+
+        def detach(membership: tuple[str, str]) -> None:
+            room_id, user_id = membership
             after = self.store.detach(room_id, user_id, connection_id)
             if (
                 after is not None
@@ -226,6 +244,8 @@ class Request:
                 and room_id != quiet
             ):
                 self.announce_members(room_id)
+
+        in_parallel(detach, holding)
 
     def probe_pending(self, room: Room, members: Iterable[Member]) -> bool:
         """Ask API Gateway whether the connections of the room's pending members are

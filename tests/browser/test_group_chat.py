@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from chat.rules import Message
 from emulator.harness import Harness
+from tests.browser.axe import assert_accessible
 from tests.browser.pages import (
     DESKTOP,
     SCREENS,
@@ -205,6 +206,8 @@ def test_admin_hands_the_room_over_then_leaves(
     admit_client(page, heir, room_id)
     expect(page.get_by_role("button", name="Leave")).to_be_hidden()
     show_members(page)
+    # Each button's name starts with its visible words (WCAG 2.5.3, Label in Name).
+    assert_accessible(page, "admin's member list")
     page.get_by_role("button", name="Make admin: Heir").click()
     confirm(page, "Make Heir the admin?", "Make admin")
     heir.wait_for("members", lambda e: (member(e, "Heir") or {}).get("role") == "admin")

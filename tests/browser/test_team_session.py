@@ -30,7 +30,7 @@ from tests.browser.pages import (
     sign_in,
 )
 from tests.client import ChatClient
-from tests.e2e.chat import is_text, say
+from tests.e2e.chat import is_text, member, say
 
 AT_BOTTOM = """() => { const b = document.getElementById('messages');
   return b.scrollHeight - b.scrollTop - b.clientHeight < 2; }"""
@@ -179,13 +179,16 @@ def test_dead_socket_is_noticed_and_the_message_waits_with_its_id(
 def test_browser_offline_shows_offline_and_online_reconnects_at_once(
     open_page: OpenPage, make_client: MakeClient, screen: dict[str, Any]
 ) -> None:
-    """The browser going offline shows Offline at once and says so in one place; back online,
-    the page reconnects without waiting out a backoff."""
+    """The browser going offline shows Offline at once and says so in one place, and the
+    others see the user offline; back online, the page reconnects without waiting out a
+    backoff, and the others see the user back."""
     admin, room_id = hosted_room(make_client, "Host", "Cellar")
     page = member_page(open_page, admin, room_id, "Underground", screen)
+    admin.drain()
     page.context.set_offline(True)
     pill = page.locator("#connection")
     expect(pill).to_contain_text("Offline", timeout=3_000)
+    admin.wait_for("members", lambda e: (member(e, "Underground") or {}).get("online") is False)
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     message_box(page).fill("written offline")
     message_box(page).press("Enter")
@@ -196,6 +199,7 @@ def test_browser_offline_shows_offline_and_online_reconnects_at_once(
     started = time.monotonic()
     expect(pill).to_have_text("Online", timeout=10_000)
     assert time.monotonic() - started < 5
+    admin.wait_for("members", lambda e: (member(e, "Underground") or {}).get("online") is True)
 
 
 # --- 5. focus follows the item ---------------------------------------------------------------

@@ -56,18 +56,22 @@ def heard(client: ChatClient, where: Callable[[dict[str, Any]], bool] = is_text)
     return str(client.wait_for("message", lambda e: is_text(e) and where(e))["message"]["text"])
 
 
-def store_for(stack: Harness) -> Store:
-    """The chat's own store, on the stack's tables, for checks below the rules."""
-    assert stack.target is not None
+def settings_for(stack: Harness) -> config.Settings:
+    """The chat's settings for the stack's tables."""
     assert stack.outputs is not None
     tables = stack.outputs.tables
-    settings = config.Settings(
+    return config.Settings(
         connections_table=tables[config.CONNECTIONS_TABLE],
         rooms_table=tables[config.ROOMS_TABLE],
         messages_table=tables[config.MESSAGES_TABLE],
         log_level="INFO",
     )
-    return Store(settings, client=stack.target.client("dynamodb"))
+
+
+def store_for(stack: Harness) -> Store:
+    """The chat's own store, on the stack's tables, for checks below the rules."""
+    assert stack.target is not None
+    return Store(settings_for(stack), client=stack.target.client("dynamodb"))
 
 
 def newest_members(events: list[dict[str, Any]], room_id: str) -> list[dict[str, Any]] | None:

@@ -72,25 +72,37 @@ class Presence(Tables):
             raise
         return True
 
-    def attach(self, room_id: str, user_id: str, connection_id: str, name: str) -> None:
-        """Add an open connection to a membership (and refresh the display name)."""
+    def attach(self, room_id: str, user_id: str, connection_id: str, name: str) -> Member | None:
+        """Add an open connection to a membership (and refresh the display name); the
+        membership as it was before, or None if there is none (nothing attached).
+
+        The room's list version goes up only when the list a member sees changes: the
+        member came online (held no connection before) or took a new name. Another
+        tab of a user already online changes nothing anyone sees.
+        """
         try:
-            self._client.update_item(
+            reply = self._client.update_item(
                 TableName=self._rooms,
                 Key=to_item({"roomId": room_id, "sk": member_sk(user_id)}),
                 UpdateExpression="ADD connections :c SET #n = :n",
                 ConditionExpression="attribute_exists(roomId)",
                 ExpressionAttributeNames={"#n": "name"},
                 ExpressionAttributeValues=to_item({":c": {connection_id}, ":n": name}),
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
-            return  # The membership went away meanwhile: nothing to attach to.
-        self.bump(room_id)
+            return None  # The membership went away meanwhile: nothing to attach to.
+        before = to_member(plain(reply["Attributes"]))
+        if not before.online or before.name != name:
+            self.bump(room_id)
+        return before
 
     def detach(self, room_id: str, user_id: str, connection_id: str) -> Member | None:
-        """Remove a connection from a membership; returns the membership after it."""
+        """Remove a connection from a membership; returns the membership after it (None
+        if it didn't hold the connection). The room's list version goes up only if the
+        member went offline: a user's other tab closing changes nothing anyone sees."""
         try:
             reply = self._client.update_item(
                 TableName=self._rooms,
@@ -104,8 +116,10 @@ class Presence(Tables):
             if is_condition_failure(exc):
                 return None
             raise
-        self.bump(room_id)
-        return to_member(plain(reply["Attributes"]))
+        after = to_member(plain(reply["Attributes"]))
+        if not after.online:
+            self.bump(room_id)
+        return after
 
     def bump(self, room_id: str) -> None:
         """Count a change of the member list made outside a transaction (presence).

@@ -26,8 +26,10 @@ USER_SK = "USER"
 RATE_PREFIX = "rate#"  # the connections table's rate counters
 MESSAGE_IDS_PREFIX = "ids#"  # the partition that maps a room's message ids to entries
 OPEN = "attribute_exists(connectionId) AND attribute_not_exists(closedAt)"
-# Standard retries (with backoff, on throttling and 5xx), as AWS recommends for DynamoDB.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# Standard retries (with backoff, on throttling and 5xx), as AWS recommends for DynamoDB;
+# connections enough for a request working on several rooms at once (chat.app.in_parallel),
+# one of whose rooms may find a gone connection and work on several more.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 CONFLICT_RETRIES = 6  # a transaction cancelled by a concurrent one is tried again
 # A membership's condition that ``:sk`` sorts after the member's last entry in the room.
 AFTER_LAST_ENTRY = "(attribute_not_exists(lastEntry) OR lastEntry < :sk)"
