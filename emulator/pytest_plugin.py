@@ -18,9 +18,12 @@ The fixture deploys the stack into the embedded AWS emulator and yields a
 account, what deploy made, and each function's log. Tests asking for the same
 configuration share one harness for as long as their isolation says: a test, a
 module, or the session. Every harness of a session shares one embedded moto server
-and deploys into an account of its own, so a fresh harness per test costs a deploy,
-not a server start (a project that overrides the ``websocket_api_control_plane_url``
-fixture deploys to that LocalStack instead). When a test that used the fixture fails,
+and deploys into an account of its own; a stack is deployed once, and with ``test``
+or ``module`` isolation put back as it was right after deploy at the end of each
+scope (connections closed with their ``$disconnect``, workers restarted, tables and
+website restored: :mod:`emulator.fresh`), not deployed again (a project that
+overrides the ``websocket_api_control_plane_url`` fixture deploys to that LocalStack
+instead, per scope). When a test that used the fixture fails,
 its report gets a "Captured function logs" section: what each function logged during
 that test.
 """
