@@ -340,7 +340,7 @@ def render(
     return f"""# Performance
 
 Written by `make bench` (about {c.wall_s / 60:.0f} minutes for the comparison); do not edit by
-hand. `make cost` prints the cost section alone. Where the gateway's and a worker's time
+hand, except the last section ("Measured by hand"), which it keeps. `make cost` prints the cost section alone. Where the gateway's and a worker's time
 goes is in [profile.md](profile.md).
 
 ## The machine
@@ -405,6 +405,9 @@ The Node.js handler, on ours and on the peers that run Node.js:
 """
 
 
+BY_HAND = "## Measured by hand"  # this section and what follows survive a rewrite
+
+
 def write(
     c: Comparison,
     report: cost.CostReport | None,
@@ -414,5 +417,8 @@ def write(
     DOCS.mkdir(exist_ok=True)
     (DOCS / PLOT_NAME).write_text(latency_plot(c))
     path = DOCS / "performance.md"
-    path.write_text(render(c, report, host, chat_report))
+    old = path.read_text() if path.is_file() else ""
+    kept = old[old.index(BY_HAND) :] if BY_HAND in old else ""  # not measured here yet
+    text = render(c, report, host, chat_report)
+    path.write_text(text.rstrip("\n") + "\n\n" + kept if kept else text)
     return path

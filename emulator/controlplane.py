@@ -16,6 +16,11 @@ loopback only, and :class:`Guard` stands in front of it:
 - DynamoDB requests run one at a time (:mod:`emulator.moto_dynamodb`);
 - a request moto fails on gets a 500 (so the SDK retries) with its traceback written to
   the control plane's log file and one line on the terminal, never the traceback.
+
+API Gateway v1 and v2 share a hostname and a signing name, and moto serves both from its
+v1 module, whose import (an OpenAPI validator, pydantic) is the slowest part of
+deploying a WebSocket API: :class:`_Dispatcher` hands ``/v2/`` requests to moto's v2
+module alone, so v1 is imported only if something calls it.
 """
 
 from __future__ import annotations
@@ -153,6 +158,20 @@ class Guard:
         )
 
 
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, with API Gateway v2 requests served by its own module."""
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("/")
+        if str(environ.get("PATH_INFO", "")).startswith("/v2/") and scope[3:4] == ["apigateway"]:
+            with self.lock:
+                app = self.app_instances.get("apigatewayv2")
+                if app is None:
+                    app = self.app_instances["apigatewayv2"] = self.create_app("apigatewayv2")
+                return app
+        return super().get_application(environ)
+
+
 class _GuardedMotoServer(ThreadedMotoServer):
     """moto's threaded server with :class:`Guard` in front of its application."""
 
@@ -161,7 +180,7 @@ class _GuardedMotoServer(ThreadedMotoServer):
         self.guard = guard
 
     def _server_entry(self) -> None:
-        self.guard.app = DomainDispatcherApplication(create_backend_app)
+        self.guard.app = _Dispatcher(create_backend_app)
         # Bound before the guard knows its port: until then it answers no host at all.
         self._server = make_server(
             self._ip_address, self._port, self.guard, True, request_handler=MotoRequestHandler

@@ -87,6 +87,7 @@ class Gateway:
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
         self._open: dict[str, Session] = {}
+        self._sessions: set[asyncio.Task[Any]] = set()  # each connection's, until $disconnect ran
         self._buckets: dict[str, TokenBucket] = {}  # route key -> its stage throttle
         # Each function's workers, shared fairly by connection (the runner has as many).
         self.scheduler = FairScheduler(workers)
@@ -144,6 +145,24 @@ class Gateway:
             await self._server.wait_closed()
         if self._connections_api is not None:
             await self._connections_api.stop()
+
+    def refill_throttles(self) -> None:
+        """Every throttled route starts again with a full bucket."""
+        self._buckets = {}
+        if self._api is not None and self._runner is not None:
+            self.serve(self._api, self._runner)
+
+    async def close_all(self) -> int:
+        """Close every open connection (1001, "Going away") and wait until each one's
+        ``$disconnect`` has run; returns how many connections were closed."""
+        closed = 0
+        while self._open or self._sessions:
+            for connection in list(self._open.values()):
+                connection.closed_by_server = (GOING_AWAY, "Going away")
+                closed += 1
+                await connection.socket.close(GOING_AWAY, "Going away")
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+        return closed
 
     @property
     def max_body(self) -> int:
@@ -296,6 +315,15 @@ class Gateway:
             return await self._runner.invoke(function, event, request_id)
 
     async def _session(self, socket: ServerConnection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await self._converse(socket)
+        finally:
+            self._sessions.discard(task)
+
+    async def _converse(self, socket: ServerConnection) -> None:
         info, _ = self._handshakes.pop(socket)
         connection = Session(info, socket, last_active_ms=_now_ms(), limits=self.limits)
         self._open[info.connection_id] = connection

@@ -18,9 +18,12 @@ The fixture deploys the stack into the embedded AWS emulator and yields a
 account, what deploy made, and each function's log. Tests asking for the same
 configuration share one harness for as long as their isolation says: a test, a
 module, or the session. Every harness of a session shares one embedded moto server
-and deploys into an account of its own, so a fresh harness per test costs a deploy,
-not a server start (a project that overrides the ``websocket_api_control_plane_url``
-fixture deploys to that LocalStack instead). When a test that used the fixture fails,
+and deploys into an account of its own; a stack is deployed once, and with ``test``
+or ``module`` isolation put back as it was right after deploy at the end of each
+scope (connections closed with their ``$disconnect``, workers restarted, tables and
+website restored: :mod:`emulator.fresh`), not deployed again (a project that
+overrides the ``websocket_api_control_plane_url`` fixture deploys to that LocalStack
+instead, per scope). When a test that used the fixture fails,
 its report gets a "Captured function logs" section: what each function logged during
 that test.
 """
@@ -45,6 +48,7 @@ from emulator.stack import Stack
 if TYPE_CHECKING:
     from emulator.controlplane import ControlPlane
     from emulator.deploy import Outputs
+    from emulator.fresh import Fresh
     from emulator.harness import BackgroundHarness, Harness
 
 ISOLATIONS = ("test", "module", "session")
@@ -274,10 +278,21 @@ class _Running:
     workdir: tempfile.TemporaryDirectory[str]
     tables: dict[str, str]  # a template's tables by logical id
     destroy: bool  # whether to remove the stack first: its control plane outlives the session
+    fresh: Fresh | None = None  # the stack right after deploy, to go back to between scopes
 
     @property
     def harness(self) -> Harness:
         return self.background.harness
+
+    def take_fresh(self) -> None:
+        from emulator.fresh import Fresh
+
+        self.fresh = Fresh.take(self.harness)
+
+    def restore(self) -> None:
+        """Back to the moment after deploy (connections closed, workers stopped, data)."""
+        assert self.fresh is not None
+        self.background.call(self.fresh.restore(self.harness))
 
     def stop(self) -> None:
         from emulator.deploy import Report
@@ -297,15 +312,21 @@ class HarnessPool:
     """The session's harnesses by configuration and scope.
 
     With no ``control_plane_url``, all run on one embedded moto server, each in an
-    account of its own. With one (LocalStack's), each stack gets names of its own
-    there and is destroyed when its harness stops.
+    account of its own, and a stack is deployed once per session for each isolation
+    that asks for it: ``session`` keeps one harness for all its tests; ``test`` and
+    ``module`` take a harness, and give it back at the end of their scope, put back as
+    it was right after deploy (:mod:`emulator.fresh`), for the next scope to take.
+    With a ``control_plane_url`` (LocalStack's), each scope deploys a stack with names
+    of its own there, destroyed when its scope ends.
     """
 
     def __init__(self, control_plane_url: str | None = None) -> None:
         self.control_plane_url = control_plane_url
         self._control_plane: ControlPlane | None = None
         self._running: dict[tuple[Any, ...], _Running] = {}
+        self._free: dict[tuple[Any, ...], list[_Running]] = {}  # fresh harnesses, by stack
         self._failed: dict[tuple[Any, ...], str] = {}
+        self.deploys = 0  # how many stacks this pool deployed
 
     def control_plane(self) -> ControlPlane:
         from emulator.controlplane import ControlPlane
@@ -315,20 +336,53 @@ class HarnessPool:
             self._control_plane.start()
         return self._control_plane
 
+    def _reuses(self, spec: ApiSpec) -> bool:
+        """Whether ``spec``'s scopes share a harness restored between them."""
+        return spec.isolation != "session" and self.control_plane_url is None
+
     def get(self, spec: ApiSpec, scope: str) -> tuple[_Running, bool]:
-        """The harness for ``spec`` in ``scope`` (a node id), and whether it is new."""
+        """The harness for ``spec`` in ``scope`` (a node id), and whether the scope is new."""
         key = (spec.harness_key, scope)
-        if key in self._failed:
-            raise SpecError(self._failed[key])
+        reuses = self._reuses(spec)
+        failed = self._failed.get((spec.harness_key, "fresh") if reuses else key)
+        if failed is not None:
+            raise SpecError(failed)
         if key in self._running:
             return self._running[key], False
+        free = self._free.get(spec.harness_key) if reuses else None
+        if free:
+            self._running[key] = free.pop()
+            return self._running[key], True
         try:
             running = self._start(spec)
+            if reuses:
+                try:
+                    running.take_fresh()
+                except BaseException:
+                    running.stop()
+                    raise
         except Exception as exc:
-            self._failed[key] = f"{spec.describe}: {type(exc).__name__}: {exc}"
-            raise SpecError(self._failed[key]) from exc
+            message = f"{spec.describe}: {type(exc).__name__}: {exc}"
+            self._failed[(spec.harness_key, "fresh") if reuses else key] = message
+            raise SpecError(message) from exc
+        self.deploys += 1
         self._running[key] = running
         return running, True
+
+    def stop(self, spec: ApiSpec, scope: str) -> None:
+        """The end of ``scope``: its harness is restored for the next one, or stopped."""
+        running = self._running.pop((spec.harness_key, scope), None)
+        if running is None:
+            return
+        if running.fresh is None:
+            running.stop()
+            return
+        try:
+            running.restore()
+        except BaseException:
+            running.stop()  # a harness not put back is not taken again
+            raise
+        self._free.setdefault(spec.harness_key, []).append(running)
 
     def _start(self, spec: ApiSpec) -> _Running:
         from emulator.controlplane import new_account_id
@@ -380,16 +434,15 @@ class HarnessPool:
             raise
         return _Running(background, workdir, tables, destroy=shared)
 
-    def stop(self, spec: ApiSpec, scope: str) -> None:
-        running = self._running.pop((spec.harness_key, scope), None)
-        if running is not None:
-            running.stop()
-
     def close(self) -> None:
         try:
             while self._running:
                 _, running = self._running.popitem()
                 running.stop()
+            while self._free:
+                _, free = self._free.popitem()
+                while free:
+                    free.pop().stop()
         finally:
             if self._control_plane is not None:
                 self._control_plane.stop()

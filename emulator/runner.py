@@ -249,6 +249,17 @@ class LambdaRunner:
             await asyncio.sleep(min(self._idle_timeout / 4, 5.0))
             await self.retire_idle(self._idle_timeout)
 
+    async def recycle(self) -> int:
+        """Stop every worker, busy or idle: the next invocation of each function starts a
+        fresh one (a cold start, its module-level state new); returns how many stopped."""
+        workers = [w for w in self._live if not w.stopped]
+        for pool in self._idle.values():
+            pool.clear()  # the same list: an invocation in flight holds it to return to
+        self._busy.clear()
+        self._live.clear()
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        return len(workers)
+
     @property
     def worker_count(self) -> int:
         return sum(len(pool) for pool in self._idle.values()) + len(self._busy)

@@ -9,9 +9,13 @@ zip file) is carried across the expansion, which only knows code in S3.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from emulator import template_cache
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 LOCAL_CODE_BUCKET = "ws-emulator-local-code"  # stands for a local CodeUri through SAM
@@ -22,11 +26,22 @@ class TemplateError(ValueError):
 
 
 def decode(path: Path) -> dict[str, Any]:
-    """The template as data, through cfn-lint's decoder (YAML short forms included)."""
-    from cfnlint.decode import decode as cfn_decode
-
+    """The template as data, through cfn-lint's decoder (YAML short forms included);
+    cached by the file's bytes (:mod:`emulator.template_cache`)."""
     if not path.is_file():
         raise TemplateError(f"{path}: no such template file")
+    data = path.read_bytes()
+    name = template_cache.key("cfn-lint", hashlib.sha256(data).hexdigest())
+
+    def unchanged() -> bool:  # what was decoded is what was hashed
+        return path.read_bytes() == data
+
+    return template_cache.cached("decoded", name, lambda: _decode(path), unchanged)
+
+
+def _decode(path: Path) -> dict[str, Any]:
+    from cfnlint.decode import decode as cfn_decode
+
     template, matches = cfn_decode(str(path))
     if matches:
         first = matches[0]
@@ -58,7 +73,26 @@ def is_sam(template: Mapping[str, Any]) -> bool:
 def expand_sam(
     template: dict[str, Any], base: Path, parameters: dict[str, Any], region: str
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """SAM through aws-sam-translator, and each function's local ``CodeUri`` by logical id."""
+    """SAM through aws-sam-translator, and each function's local ``CodeUri`` by logical id;
+    cached by what the translator sees (:mod:`emulator.template_cache`).
+
+    A pseudo parameter the template never names (a random ``AWS::AccountId``, say) is
+    not part of the key: the translator writes its own uses of them as intrinsics."""
+    text = json.dumps(template, sort_keys=True)
+    seen = {k: v for k, v in parameters.items() if not k.startswith("AWS::") or k in text}
+    name = template_cache.key("aws-sam-translator", text, str(base), seen, region)
+
+    def expand() -> dict[str, Any]:
+        expanded, local_code = _expand_sam(template, base, parameters, region)
+        return {"template": expanded, "code": {k: str(v) for k, v in local_code.items()}}
+
+    answer = template_cache.cached("expanded", name, expand, lambda: True)
+    return answer["template"], {k: Path(v) for k, v in answer["code"].items()}
+
+
+def _expand_sam(
+    template: dict[str, Any], base: Path, parameters: dict[str, Any], region: str
+) -> tuple[dict[str, Any], dict[str, Path]]:
     import boto3
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser

@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.client
 import logging
 import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -301,3 +303,31 @@ def test_a_request_moto_fails_on_is_a_500_and_one_line(
     logged = control_plane.log_path.read_text()
     assert "Traceback (most recent call last)" in logged
     assert "dictionary changed size during iteration" in logged
+
+
+V2_ONLY = """
+import sys
+from emulator.controlplane import ControlPlane
+
+plane = ControlPlane()
+plane.start()
+try:
+    target = plane.new_account("us-east-1")
+    v2 = target.client("apigatewayv2")
+    api = v2.create_api(Name="a", ProtocolType="WEBSOCKET",
+                        RouteSelectionExpression="$request.body.action")
+    assert [a["ApiId"] for a in v2.get_apis()["Items"]] == [api["ApiId"]]
+    print("v1 imported:", "moto.apigateway.models" in sys.modules)
+    target.client("apigateway").create_rest_api(name="rest")
+    print("v1 serves:", [a["name"] for a in target.client("apigateway").get_rest_apis()["items"]])
+finally:
+    plane.stop()
+"""
+
+
+def test_api_gateway_v2_is_served_without_importing_v1() -> None:
+    """WebSocket APIs need only moto's v2 module (v1's import is slow); v1 still answers."""
+    done = subprocess.run(
+        [sys.executable, "-c", V2_ONLY], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.splitlines() == ["v1 imported: False", "v1 serves: ['rest']"]

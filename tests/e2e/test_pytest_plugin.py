@@ -1,7 +1,8 @@
 """The pytest plugin from the outside: small projects of tests, run by pytest in a child.
 
-Each project is the example project's template (tests/fixtures/example-project) with
-a ``pytest.ini`` and test modules written for the case at hand.
+Most projects are the example project's template (tests/fixtures/example-project) with
+a ``pytest.ini`` and test modules written for the case at hand; the fresh-stack tests
+have a template and handler of their own, with every route.
 """
 
 from __future__ import annotations
@@ -46,13 +47,12 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 @pytest.mark.parametrize(
-    ("isolation", "harnesses", "counts"),
-    [("test", 4, (1, 1)), ("module", 2, (2, 2)), ("session", 1, (2, 4))],
+    ("isolation", "counts"), [("test", (1, 1)), ("module", (2, 2)), ("session", (2, 4))]
 )
-def test_isolation_decides_how_long_a_harness_lives(
-    pytester: pytest.Pytester, isolation: str, harnesses: int, counts: tuple[int, int]
+def test_isolation_decides_how_long_data_lives(
+    pytester: pytest.Pytester, isolation: str, counts: tuple[int, int]
 ) -> None:
-    """Two modules of two tests: a harness (an account) per test, per module, or one in all."""
+    """Two modules of two tests: data kept per test, per module, or in all; one deploy."""
     ini(pytester, template=str(TEMPLATE), isolation=isolation)
     test = """
 from helpers import count, note_account
@@ -69,7 +69,7 @@ def test_second(websocket_api):
     run(pytester).assert_outcomes(passed=4)
     accounts = (pytester.path / "accounts.txt").read_text().split()
     assert len(accounts) == 4
-    assert len(set(accounts)) == harnesses
+    assert len(set(accounts)) == 1  # the stack was deployed once, then restored
 
 
 def test_markers_override_the_ini_options(pytester: pytest.Pytester) -> None:
@@ -176,3 +176,130 @@ def test_the_ini_options_are_documented_in_help(pytester: pytest.Pytester) -> No
     for key in ("template", "parameters", "stage", "region", "isolation"):
         assert f"websocket_api_{key}" in shown
     run(pytester, "--markers").stdout.fnmatch_lines(["@pytest.mark.websocket_api(template=*"])
+
+
+FRESH_TEMPLATE = """
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Things:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: pk, Type: String}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: things.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          THINGS: !Ref Things
+  Api:
+    Type: AWS::Serverless::WebSocketApi
+    Properties:
+      StageName: test
+      RouteSelectionExpression: $request.body.action
+      Routes:
+        $connect: {FunctionArn: !GetAtt Fn.Arn}
+        $disconnect: {FunctionArn: !GetAtt Fn.Arn}
+        write: {FunctionArn: !GetAtt Fn.Arn}
+        state: {FunctionArn: !GetAtt Fn.Arn}
+"""
+FRESH_HANDLER = """
+import json
+import os
+import uuid
+
+import boto3
+
+table = boto3.resource("dynamodb").Table(os.environ["THINGS"])
+ENVIRONMENT = str(uuid.uuid4())  # which execution environment answers
+WRITTEN = []  # what this environment wrote, kept in module state
+
+
+def handler(event, context):
+    request = event["requestContext"]
+    route, connection = request["routeKey"], request["connectionId"]
+    if route == "$disconnect":
+        print(f"disconnected {connection} {request.get('disconnectStatusCode')}")
+        table.put_item(Item={"pk": f"gone#{connection}"})
+        return {"statusCode": 200}
+    if route == "$connect":
+        table.put_item(Item={"pk": f"open#{connection}"})
+        return {"statusCode": 200}
+    body = json.loads(event["body"])
+    if route == "write":
+        table.put_item(Item={"pk": body["word"]})
+        WRITTEN.append(body["word"])
+    items = sorted(item["pk"] for item in table.scan()["Items"])
+    reply = {"connection": connection, "items": items, "environment": ENVIRONMENT,
+             "written": WRITTEN}
+    boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=f"https://{request['domainName']}/{request['stage']}",
+    ).post_to_connection(ConnectionId=connection, Data=json.dumps(reply).encode())
+    return {"statusCode": 200}
+"""
+FRESH_TESTS = """
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+LEFT = {}
+
+
+def ask(ws, action, **fields):
+    ws.send(json.dumps({"action": action, **fields}))
+    return json.loads(ws.recv(timeout=10))
+
+
+def test_first(websocket_api):
+    ws = connect(websocket_api.url)
+    reply = ask(ws, "write", word="apple")
+    assert reply["items"] == ["apple", f"open#{reply['connection']}"]
+    assert reply["written"] == ["apple"]
+    websocket_api.client("dynamodb").create_table(
+        TableName="made-by-a-test",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    LEFT.update(ws=ws, reply=reply)  # left open when the test ends
+
+
+def test_second(websocket_api):
+    left, before = LEFT["ws"], LEFT["reply"]
+    with pytest.raises(ConnectionClosed) as closed:
+        left.recv(timeout=10)
+    assert closed.value.rcvd.code == 1001
+    whole_log = websocket_api.log_path("Fn").read_text()
+    assert f"disconnected {before['connection']} 1001" in whole_log
+    with connect(websocket_api.url) as ws:
+        reply = ask(ws, "state")
+    assert reply["items"] == [f"open#{reply['connection']}"]
+    assert reply["written"] == []
+    assert reply["environment"] != before["environment"]
+    tables = websocket_api.client("dynamodb").list_tables()["TableNames"]
+    assert tables == [websocket_api.tables["Things"]]
+"""
+
+
+@pytest.mark.parametrize("isolation", ["test", "module"])
+def test_a_fresh_stack_keeps_nothing_of_the_scope_before(
+    pytester: pytest.Pytester, isolation: str
+) -> None:
+    """Items, tables, open connections ($disconnect delivered) and module state: all gone."""
+    pytester.makefile(".yaml", template=FRESH_TEMPLATE)
+    (pytester.path / "src").mkdir()
+    (pytester.path / "src" / "things.py").write_text(FRESH_HANDLER)
+    ini(pytester, template="template.yaml", isolation=isolation)
+    if isolation == "test":
+        pytester.makepyfile(test_fresh=FRESH_TESTS)
+    else:  # the same two tests, each in a module of its own
+        first, second = FRESH_TESTS.split("\n\ndef test_second")
+        imports = "from test_a import LEFT, ConnectionClosed, ask, connect, pytest\n"
+        pytester.makepyfile(test_a=first, test_b=f"{imports}\n\ndef test_second{second}")
+    run(pytester).assert_outcomes(passed=2)

@@ -1,0 +1,78 @@
+"""What reading a template costs once: cfn-lint's decoding and SAM's expansion, cached.
+
+Importing cfn-lint (its rules, sympy, jsonschema) and AWS's SAM translator is most of
+the time ``serve template.yaml`` takes before it is ready, and both give the same
+answer for the same input. So their results are kept in the user's cache
+(``XDG_CACHE_HOME``, else ``~/.cache``: ``ws-emulator/templates``), as JSON, keyed by
+a hash of everything the answer depends on: the file's bytes, or the decoded template,
+the parameter values it can see, the region and the code's folder; and the library's
+version. A changed template, parameter or library is a new key, so a cached answer is
+never stale (deleting the folder is always safe). Only answers are cached: a template
+that fails is decoded again each time, and says why. A cache that can't be read or
+written is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+KEEP = 256  # entries kept; the oldest go first
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ws-emulator" / "templates"
+
+
+def key(distribution: str, *parts: Any) -> str:
+    """A hash of ``parts`` (JSON) and the version of the library that answers."""
+    text = json.dumps([importlib.metadata.version(distribution), *parts], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached(kind: str, name: str, compute: Callable[[], T], keep: Callable[[], bool]) -> T:
+    """The cached answer for ``name``, or ``compute()``'s, kept if ``keep()`` says so."""
+    path = cache_dir() / f"{kind}-{name}.json"
+    try:
+        answer: T = json.loads(path.read_text())["answer"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    else:
+        return answer
+    computed = compute()
+    try:
+        text = json.dumps({"answer": computed})
+    except (TypeError, ValueError):
+        return computed  # not JSON: not cached
+    if keep():
+        _write(path, text)
+    # What a later run reads back, so that the first run sees exactly the same.
+    fresh: T = json.loads(text)["answer"]
+    return fresh
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=".", suffix=".tmp", delete=False
+        ) as file:
+            file.write(text)
+        os.replace(file.name, path)
+        _prune(path.parent)
+    except OSError:
+        pass  # the next run computes it again
+
+
+def _prune(directory: Path) -> None:
+    entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP:]:
+        old.unlink(missing_ok=True)
