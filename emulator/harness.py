@@ -23,6 +23,11 @@ from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
+from emulator.inspector.actions import Actions
+from emulator.inspector.callers import Callers
+from emulator.inspector.describe import describe_api
+from emulator.inspector.record import Record
+from emulator.inspector.server import InspectorServer
 from emulator.package import PackageError
 from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
 from emulator.stack import Stack
@@ -57,6 +62,8 @@ class HarnessSettings:
     account_id: str | None = None  # the embedded account's id; None: a random one
     state_dir: Path | None = None  # keep the tables' data here across restarts
     fresh: bool = False  # start with empty tables even if state_dir holds data
+    record: bool = True  # keep the inspector's record of connections, frames, invocations
+    inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
 
 
 class ReloadError(Exception):
@@ -99,6 +106,8 @@ class Harness:
         self.stack = settings.stack
         self.restored: Restored | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
+        self.record = Record(find_caller=Callers().find) if settings.record else None
+        self.inspector: InspectorServer | None = None
 
     @property
     def workdir(self) -> Path:
@@ -161,6 +170,7 @@ class Harness:
             settings.connections_port,
             settings.post_latency,
         )
+        self.gateway.observer = self.record
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
         if settings.state_dir is not None:
@@ -171,7 +181,19 @@ class Harness:
                 state.restore, dynamodb, stack, settings.state_dir
             )
         self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        await self._serve_inspector(api)
         self._serve_website()
+
+    async def _serve_inspector(self, api: ApiConfig) -> None:
+        """Keep the record of what happens; serve its page if asked to."""
+        if self.record is None or self.gateway is None or self.runner is None:
+            return
+        self.runner.observer = self.record
+        self.record.api = describe_api(api, self.gateway)
+        if self.settings.inspector_port is not None:
+            actions = Actions(self.record, self.gateway, self.runner)
+            self.inspector = InspectorServer(self.record, actions, self.settings.inspector_port)
+            await self.inspector.start()
 
     def _serve_website(self) -> None:
         assert self.outputs is not None
@@ -242,6 +264,8 @@ class Harness:
             raise ReloadError(str(exc)) from exc
         changed = await self.runner.update(api.functions)
         self.gateway.serve(api, self.runner)
+        if self.record is not None:
+            self.record.api = describe_api(api, self.gateway)
         self.stack = stack
         return Reloaded(changed, report.changes)
 
@@ -272,6 +296,8 @@ class Harness:
         return self.runner
 
     async def stop(self) -> None:
+        if self.inspector is not None:
+            await self.inspector.stop()
         if self.gateway is not None:
             await self.gateway.stop()
         if self.runner is not None:

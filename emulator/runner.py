@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from emulator.inspector.observer import Observer
+
 log = logging.getLogger("emulator.lambda")
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -99,6 +101,7 @@ class FunctionLogs:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._files: dict[str, IO[str]] = {}
+        self.observer: Observer | None = None  # told of each line, by worker (the inspector)
 
     def path(self, function: str) -> Path:
         return self.directory / f"{function}.log"
@@ -110,10 +113,12 @@ class FunctionLogs:
             file = self._files[function] = self.path(function).open("a", buffering=1)
         file.write(line + "\n")
 
-    def output(self, function: str, line: str) -> None:
-        """A line the handler printed or logged."""
+    def output(self, function: str, line: str, pid: int = 0) -> None:
+        """A line the handler (in worker ``pid``) printed or logged."""
         self.write(function, line)
         log.info("[%s] %s", function, line)
+        if self.observer is not None:
+            self.observer.invocation_output(pid, line)
 
     def frame(self, function: str, line: str) -> None:
         """A START / END / REPORT line: in the file, on the terminal only when verbose."""
@@ -263,7 +268,7 @@ class _Worker:
 
     async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
         while line := await stream.readline():
-            logs.output(self.function, line.decode(errors="replace").rstrip())
+            logs.output(self.function, line.decode(errors="replace").rstrip(), self.process.pid)
 
     @property
     def alive(self) -> bool:
@@ -336,6 +341,15 @@ class LambdaRunner:
         self._live: set[_Worker] = set()  # every worker started and not yet stopped
         self._template = _Template(self._command()) if fork and _can_fork() else None
 
+    @property
+    def observer(self) -> Observer | None:
+        """Told of each invocation and what its worker prints (the inspector), if set."""
+        return self.logs.observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self.logs.observer = observer
+
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The worker's whole environment: the function's own, then Lambda's."""
         env = dict(spec.environment)
@@ -403,12 +417,21 @@ class LambdaRunner:
             if worker is None:
                 worker = await self._spawn(spec)
             self._busy.add(worker)
+            observer = self.observer
+            if observer is not None:
+                observer.invocation_started(
+                    function, request_id, trigger_id, event, worker.process.pid
+                )
             try:
                 reply = await self._run(worker, spec, event, request_id, trigger_id)
-            except BaseException:
+            except BaseException as exc:
+                if observer is not None:
+                    observer.invocation_ended(request_id, None, exc)
                 self._busy.discard(worker)
                 await worker.stop()
                 raise
+            if observer is not None:
+                observer.invocation_ended(request_id, reply, None)
             self._busy.discard(worker)
             if worker.spec == self.functions.get(function):
                 worker.idle_since = time.monotonic()
@@ -471,13 +494,16 @@ class LambdaRunner:
             raise InvocationError(spec.name, "ResponseTooLarge", "over 6 MB", log_path) from exc
         finally:
             duration = (time.monotonic() - started) * 1000
+            used = worker.peak_memory_mb()
             self.logs.frame(spec.name, f"END RequestId: {request_id}")
             self.logs.frame(
                 spec.name,
                 f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
                 f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {spec.memory} MB\t"
-                f"Max Memory Used: {worker.peak_memory_mb()} MB",
+                f"Max Memory Used: {used} MB",
             )
+            if self.observer is not None:
+                self.observer.invocation_report(request_id, duration, spec.memory, used)
         if not line:
             raise InvocationError(spec.name, "Crash", "the worker process exited", log_path)
         if len(line) > RESULT_LIMIT:
