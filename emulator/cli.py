@@ -129,6 +129,11 @@ def _banner(harness: Harness, started: float) -> str:
         f" AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret}",
         f"  Function logs   {harness.log_dir}/<function>.log",
     ]
+    if harness.inspector is not None:
+        lines += [
+            f"  Inspector       {harness.inspector.url}",
+            "                  connections, frames, invocations and @connections calls, live",
+        ]
     if harness.settings.state_dir is not None:
         lines.append(f"Tables are kept in {harness.settings.state_dir} when you stop.")
     lines += [
@@ -242,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="with --state-dir: start with empty tables"
     )
     serve.add_argument(
+        "--inspector-port", type=int, default=0, help="the inspector page's port (0: any)"
+    )
+    serve.add_argument(
+        "--no-inspector",
+        action="store_true",
+        help="keep no record of connections, frames and invocations, and serve no inspector",
+    )
+    serve.add_argument(
         "--verbose", action="store_true", help="show START/END/REPORT lines and deploy's steps"
     )
     serve.add_argument("--quiet", action="store_true", help="show only failures")
@@ -277,6 +290,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 post_latency=args.post_latency,
                 worker_idle=args.worker_idle,
                 fresh=args.fresh,
+                record=not args.no_inspector,
+                inspector_port=None if args.no_inspector else args.inspector_port,
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (

@@ -103,7 +103,8 @@ class InspectorServer:
         return host in (f"{LOOPBACK}:{self.port}", f"localhost:{self.port}")
 
     def _request(self, connection: ServerConnection, request: Request) -> Response | None:
-        host = request.headers.get("Host")
+        hosts = request.headers.get_all("Host")
+        host = hosts[0] if len(hosts) == 1 else None
         if not self._own_host(host):
             return _respond(HTTPStatus.MISDIRECTED_REQUEST, b"Not this server's name\n")
         path = request.path.split("?", 1)[0]
