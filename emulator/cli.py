@@ -25,6 +25,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.controlplane import LOOPBACK, new_account_id
+from emulator.debugging import DebugError, DebugSettings, launch_json
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.package import PackageError
@@ -134,12 +135,28 @@ def _banner(harness: Harness, started: float) -> str:
             f"  Inspector       {harness.inspector.url}",
             "                  connections, frames, invocations and @connections calls, live",
         ]
+    if harness.debugged:
+        lines += _debugger_lines(harness)
     if harness.settings.state_dir is not None:
         lines.append(f"Tables are kept in {harness.settings.state_dir} when you stop.")
     lines += [
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+def _debugger_lines(harness: Harness) -> list[str]:
+    """Where each debugged function listens, and the attach configuration."""
+    lines = []
+    for index, target in enumerate(harness.debugged):
+        title = "  Debugger        " if index == 0 else "                  "
+        lines.append(f"{title}{target.host}:{target.port}  {target.label} ({target.function})")
+    lines += [
+        "                  VS Code: this .vscode/launch.json (breakpoints in your source bind);",
+        "                  PyCharm: Attach to DAP at that address; see emulator/README.md",
+        launch_json(harness.debugged),
+    ]
+    return lines
 
 
 async def _serve(
@@ -247,6 +264,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="with --state-dir: start with empty tables"
     )
     serve.add_argument(
+        "--debug-port",
+        type=int,
+        metavar="PORT",
+        help="run functions under debugpy on 127.0.0.1:PORT (the next function PORT+1, …) "
+        "for VS Code, PyCharm or any DAP client to attach; needs ws-emulator[debug]",
+    )
+    serve.add_argument(
+        "--debug-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --debug-port: only this function (logical id, route key or deployed name; "
+        "repeatable); default: every function",
+    )
+    serve.add_argument(
         "--inspector-port", type=int, default=0, help="the inspector page's port (0: any)"
     )
     serve.add_argument(
@@ -260,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--quiet", action="store_true", help="show only failures")
     serve.add_argument("--debug", action="store_true", help="tracebacks instead of one-line errors")
     return parser
+
+
+def _debug_settings(args: argparse.Namespace) -> DebugSettings | None:
+    if args.debug_port is None:
+        if args.debug_function:
+            raise UsageError("--debug-function needs --debug-port")
+        return None
+    if not 0 < args.debug_port < 65536:
+        raise UsageError(f"--debug-port {args.debug_port}: give a port from 1 to 65535")
+    return DebugSettings(port=args.debug_port, functions=tuple(args.debug_function))
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -292,6 +334,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 fresh=args.fresh,
                 record=not args.no_inspector,
                 inspector_port=None if args.no_inspector else args.inspector_port,
+                debug=_debug_settings(args),
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (
@@ -301,6 +344,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             DeployError,
             PackageError,
             TargetError,
+            DebugError,
         ) as exc:
             if args.debug:
                 raise

@@ -21,6 +21,7 @@ from typing import Any, TextIO, TypeVar
 from emulator import state
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
+from emulator.debugging import DebugSettings, DebugTarget, targets_for
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
 from emulator.inspector.actions import Actions
@@ -64,6 +65,7 @@ class HarnessSettings:
     fresh: bool = False  # start with empty tables even if state_dir holds data
     record: bool = True  # keep the inspector's record of connections, frames, invocations
     inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
+    debug: DebugSettings | None = None  # run functions under debugpy (serve --debug-port)
 
 
 class ReloadError(Exception):
@@ -108,6 +110,8 @@ class Harness:
         self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
         self.record = Record(find_caller=Callers().find) if settings.record else None
         self.inspector: InspectorServer | None = None
+        self.debugged: list[DebugTarget] = []  # functions a debugger can attach to
+        self._prewarming: set[asyncio.Task[None]] = set()
 
     @property
     def workdir(self) -> Path:
@@ -180,7 +184,12 @@ class Harness:
             self.restored = await asyncio.to_thread(
                 state.restore, dynamodb, stack, settings.state_dir
             )
-        self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        runner = self.runner_for(api, certificates.ca_path)
+        if settings.debug is not None:
+            self.debugged = targets_for(settings.debug, stack, api, self.workdir)
+            runner.debug({target.function: target for target in self.debugged})
+            await asyncio.gather(*(runner.prewarm(t.function) for t in self.debugged))
+        self.gateway.serve(api, runner)
         await self._serve_inspector(api)
         self._serve_website()
 
@@ -264,6 +273,12 @@ class Harness:
             raise ReloadError(str(exc)) from exc
         changed = await self.runner.update(api.functions)
         self.gateway.serve(api, self.runner)
+        for name in set(changed) & set(self.runner.debugged):
+            # A new worker listens for the debugger to attach again, once the old one
+            # (perhaps stopped at a breakpoint) has finished.
+            task = asyncio.create_task(self.runner.prewarm(name))
+            self._prewarming.add(task)
+            task.add_done_callback(self._prewarming.discard)
         if self.record is not None:
             self.record.api = describe_api(api, self.gateway)
         self.stack = stack
@@ -296,6 +311,8 @@ class Harness:
         return self.runner
 
     async def stop(self) -> None:
+        for task in self._prewarming:
+            task.cancel()
         if self.inspector is not None:
             await self.inspector.stop()
         if self.gateway is not None:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from emulator import debugging
+from emulator.debugging import DebugTarget
 from emulator.inspector.observer import Observer
 
 log = logging.getLogger("emulator.lambda")
@@ -340,6 +342,23 @@ class LambdaRunner:
         self._busy: set[_Worker] = set()
         self._live: set[_Worker] = set()  # every worker started and not yet stopped
         self._template = _Template(self._command()) if fork and _can_fork() else None
+        self.debugged: dict[str, DebugTarget] = {}  # functions run under a debugger
+
+    def debug(self, targets: Mapping[str, DebugTarget]) -> None:
+        """Run these functions under a debugger: one worker each, never retired for idling,
+        whose timeout is suspended while it is stopped (see :mod:`emulator.debugging`)."""
+        self.debugged = dict(targets)
+        for name in targets:
+            self._slots[name] = asyncio.Semaphore(1)
+
+    async def prewarm(self, function: str) -> None:
+        """Start a worker for ``function`` now, if it has none idle (a debugged one then
+        listens for its debugger before the first invocation)."""
+        async with self._slots[function]:
+            pool = self._idle[function]
+            if not any(worker.alive for worker in pool):
+                worker = await self._spawn(self.functions[function])
+                pool.append(worker)
 
     @property
     def observer(self) -> Observer | None:
@@ -379,13 +398,21 @@ class LambdaRunner:
 
     async def _spawn(self, spec: FunctionSpec) -> _Worker:
         process: asyncio.subprocess.Process | _Forked
-        if self._template is not None and not _bundles_sdk(spec.code_dir):
-            process = await self._template.fork(spec.code_dir, self.environment(spec))
+        debugged = self.debugged.get(spec.name)
+        command, cwd, env = self._command(), spec.code_dir, self.environment(spec)
+        if debugged is not None:  # started on its own, from its stable path, under debugpy
+            debugged.point_at(spec.code_dir)
+            command[1:1] = ["-X", "frozen_modules=off"]  # or debugpy may miss breakpoints
+            command += debugged.worker_args()
+            cwd = debugged.task_root
+            env["LAMBDA_TASK_ROOT"] = str(debugged.task_root)
+        if debugged is None and self._template is not None and not _bundles_sdk(spec.code_dir):
+            process = await self._template.fork(spec.code_dir, env)
         else:
             process = await asyncio.create_subprocess_exec(
-                *self._command(),
-                cwd=spec.code_dir,
-                env=self.environment(spec),
+                *command,
+                cwd=cwd,
+                env=env,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
@@ -478,7 +505,10 @@ class LambdaRunner:
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=spec.timeout)
+            if spec.name in self.debugged:
+                line = await debugging.result_line(process.stdout, spec.timeout)
+            else:
+                line = await asyncio.wait_for(process.stdout.readline(), timeout=spec.timeout)
         except TimeoutError:
             self.logs.write(
                 spec.name, f"{request_id} Task timed out after {spec.timeout:.2f} seconds"
@@ -532,7 +562,11 @@ class LambdaRunner:
         now = time.monotonic()
         retired: list[_Worker] = []
         for pool in self._idle.values():
-            keep = [w for w in pool if now - w.idle_since < idle_for and w.alive]
+            keep = [
+                w
+                for w in pool
+                if (w.function in self.debugged or now - w.idle_since < idle_for) and w.alive
+            ]
             retired += [w for w in pool if w not in keep]
             pool[:] = keep  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)
