@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from emulator.debugging import DebugSettings, DebugTarget
 from emulator.harness import BackgroundHarness, Harness, HarnessSettings
 from emulator.template import load
 from tests.dap import DapClient
+from tests.served import start
 from tests.timing import seconds, settles
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "inspect"
@@ -124,7 +126,8 @@ def test_a_breakpoint_stops_the_handler_and_its_timeout(debugged: Debugged) -> N
     assert frame["source"]["path"] == str(debugged.source)  # mapped back to the source
     assert frame["line"] == breakpoint_line(debugged.source)
     assert local["value"] == "21"
-    assert "'body'" in local["event"] and "double" in local["event"]
+    assert "'body'" in local["event"]
+    assert "double" in local["event"]
 
     with connect(url) as other:  # another function is not held up by the stopped one
         other.send(json.dumps({"action": "echo", "while": "stopped"}))
@@ -188,3 +191,62 @@ def test_the_attach_configuration_maps_the_stable_path_to_the_source(debugged: D
     assert mapping["localRoot"] == str((debugged.project / "src").resolve())
     assert mapping["remoteRoot"].endswith(f"/debug/{target.port}/src")
     assert settles(lambda: (target.task_root / "app.py").is_file())
+
+
+def test_serve_prints_where_to_attach_and_the_inspector(tmp_path: Path) -> None:
+    """The banner names each debugged function's address and prints launch.json; the
+    inspector's page is served with its CSP."""
+    shutil.copytree(FIXTURE, tmp_path / "project")
+    port = free_port()
+    served = start(
+        "template.yaml",
+        "--debug-port",
+        str(port),
+        "--debug-function",
+        "double",  # a route key
+        cwd=tmp_path / "project",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    try:
+        served.wait_for("Press Ctrl-C")
+        address = served.wait_for(r"Debugger\s+(?P<at>\S+)\s+DoubleFunction")["at"]
+        assert address == f"127.0.0.1:{port}"
+        text = served.output
+        start_json = text.index("{\n")
+        launch = json.loads(text[start_json : text.index("\n}", start_json) + 2])
+        (configuration,) = launch["configurations"]
+        assert configuration["connect"] == {"host": "127.0.0.1", "port": port}
+        assert configuration["pathMappings"] == [
+            {
+                "localRoot": str((tmp_path / "project" / "src").resolve()),
+                "remoteRoot": str(tmp_path / "cache" / "ws-emulator" / "debug" / str(port) / "src"),
+            }
+        ]
+        page = served.wait_for(r"Inspector\s+(?P<url>http://\S+)")["url"]
+        with urllib.request.urlopen(page, timeout=seconds(10)) as response:
+            assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+            assert b"<title>Inspector" in response.read()
+        DapClient.connect("127.0.0.1", port).close()  # it listens
+    finally:
+        assert served.stop() == 0, served.output
+
+
+def test_serve_refuses_an_unknown_function(tmp_path: Path) -> None:
+    """--debug-function naming no function of the stack is one line and exit status 1."""
+    shutil.copytree(FIXTURE, tmp_path / "project")
+    served = start(
+        "template.yaml",
+        "--debug-port",
+        str(free_port()),
+        "--debug-function",
+        "NoSuchFunction",
+        cwd=tmp_path / "project",
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert served.process.wait(timeout=seconds(120)) == 1
+    served.drain()
+    assert (
+        "error: --debug-function NoSuchFunction: no such function; the stack has "
+        "ConnectFunction, DisconnectFunction, DoubleFunction" in served.output
+    )
+    assert "Traceback" not in served.output
