@@ -25,7 +25,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.controlplane import LOOPBACK, new_account_id
-from emulator.debugging import DebugError, DebugSettings, launch_json
+from emulator.debugging import DebugError, DebugSettings, check_names, launch_json
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.package import PackageError
@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         try:
             source = stack_source(args, account_id, Path(work), out)
             stack = source.read()
+            debug = _debug_settings(args)
+            if debug is not None:
+                check_names(debug, stack)
             where = args.control_plane or "the embedded AWS emulator"
             print(f"Deploying {stack.name} to {where}…", file=out, flush=True)
             settings = HarnessSettings(
@@ -334,7 +337,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 fresh=args.fresh,
                 record=not args.no_inspector,
                 inspector_port=None if args.no_inspector else args.inspector_port,
-                debug=_debug_settings(args),
+                debug=debug,
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (

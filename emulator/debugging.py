@@ -163,6 +163,17 @@ def check_port_free(port: int, host: str = LOOPBACK) -> None:
         probe.close()
 
 
+def check_names(settings: DebugSettings, stack: Stack) -> None:
+    """DebugError now, before deploying, for a ``--debug-function`` the stack hasn't."""
+    functions = stack.all_functions
+    resolve_functions(
+        settings.functions,
+        {f.name: stack.function_name(f) for f in functions},
+        {route.key: stack.function_name(f) for f in functions for route in f.routes},
+        [stack.function_name(f) for f in functions],
+    )
+
+
 def targets_for(
     settings: DebugSettings, stack: Stack, api: ApiConfig, workdir: Path
 ) -> list[DebugTarget]:

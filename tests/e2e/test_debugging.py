@@ -70,8 +70,12 @@ def control_plane() -> Iterator[ControlPlane]:
     plane.stop()
 
 
-@pytest.fixture
-def debugged(tmp_path: Path, control_plane: ControlPlane) -> Iterator[Debugged]:
+@pytest.fixture(scope="module")
+def debugged(
+    tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane
+) -> Iterator[Debugged]:
+    """One served copy for the module's tests, which run in order: the last ones edit it."""
+    tmp_path = tmp_path_factory.mktemp("debugged")
     project = tmp_path / "project"
     shutil.copytree(FIXTURE, project)
     stack = load(project / "template.yaml", work_dir=tmp_path / "work").stack
@@ -148,17 +152,16 @@ def test_a_breakpoint_stops_the_handler_and_its_timeout(debugged: Debugged) -> N
     client.close()
 
 
-def test_the_timeout_still_applies_when_running(debugged: Debugged) -> None:
-    """Not stopped, a debugged handler still times out as any other."""
-    source = debugged.source
-    text = source.read_text().replace(
-        "    value = json.loads", "    import time\n    time.sleep(30)\n    value = json.loads"
-    )
-    source.write_text(text)
-    debugged.background.call(debugged.harness.redeploy())
-    replies: list[Any] = []
-    ask_double(debugged.harness.gateway.url, 1, replies).join(seconds(30))  # type: ignore[union-attr]
-    assert replies[0]["message"] == "Internal server error"
+def test_the_attach_configuration_maps_the_stable_path_to_the_source(debugged: Debugged) -> None:
+    """launch.json's mapping: the source folder, and a path under the debug root that
+    keeps the source's place in the project (what PyCharm's remote project path needs)."""
+    target: DebugTarget = debugged.target
+    configuration = target.configuration()
+    assert configuration["connect"] == {"host": "127.0.0.1", "port": target.port}
+    (mapping,) = configuration["pathMappings"]
+    assert mapping["localRoot"] == str((debugged.project / "src").resolve())
+    assert mapping["remoteRoot"].endswith(f"/debug/{target.port}/src")
+    assert settles(lambda: (target.task_root / "app.py").is_file())
 
 
 def test_after_an_edit_the_debugger_attaches_again(debugged: Debugged) -> None:
@@ -181,16 +184,17 @@ def test_after_an_edit_the_debugger_attaches_again(debugged: Debugged) -> None:
     client.close()
 
 
-def test_the_attach_configuration_maps_the_stable_path_to_the_source(debugged: Debugged) -> None:
-    """launch.json's mapping: the source folder, and a path under the debug root that
-    keeps the source's place in the project (what PyCharm's remote project path needs)."""
-    target: DebugTarget = debugged.target
-    configuration = target.configuration()
-    assert configuration["connect"] == {"host": "127.0.0.1", "port": target.port}
-    (mapping,) = configuration["pathMappings"]
-    assert mapping["localRoot"] == str((debugged.project / "src").resolve())
-    assert mapping["remoteRoot"].endswith(f"/debug/{target.port}/src")
-    assert settles(lambda: (target.task_root / "app.py").is_file())
+def test_the_timeout_still_applies_when_running(debugged: Debugged) -> None:
+    """Not stopped, a debugged handler still times out as any other."""
+    source = debugged.source
+    text = source.read_text().replace(
+        "    value = json.loads", "    import time\n    time.sleep(30)\n    value = json.loads"
+    )
+    source.write_text(text)
+    debugged.background.call(debugged.harness.redeploy())
+    replies: list[Any] = []
+    ask_double(debugged.harness.gateway.url, 1, replies).join(seconds(30))  # type: ignore[union-attr]
+    assert replies[0]["message"] == "Internal server error"
 
 
 def test_serve_prints_where_to_attach_and_the_inspector(tmp_path: Path) -> None:
@@ -232,7 +236,8 @@ def test_serve_prints_where_to_attach_and_the_inspector(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_an_unknown_function(tmp_path: Path) -> None:
-    """--debug-function naming no function of the stack is one line and exit status 1."""
+    """--debug-function naming no function of the stack is one line and exit status 1,
+    before anything is deployed."""
     shutil.copytree(FIXTURE, tmp_path / "project")
     served = start(
         "template.yaml",
@@ -250,3 +255,4 @@ def test_serve_refuses_an_unknown_function(tmp_path: Path) -> None:
         "ConnectFunction, DisconnectFunction, DoubleFunction" in served.output
     )
     assert "Traceback" not in served.output
+    assert "Deploying" not in served.output

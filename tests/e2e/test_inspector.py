@@ -6,9 +6,7 @@ connections through ``@connections``, fail, and double a number.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from emulator.inspector.actions import Actions
 from emulator.inspector.server import InspectorServer
 from emulator.pytest_plugin import WebSocketApi
 from tests.timing import seconds, settles
@@ -108,22 +105,6 @@ def test_a_message_over_32_kb_is_billed_as_two_units(websocket_api: WebSocketApi
 
 
 # --- the inspector's own server --------------------------------------------------------
-
-
-@pytest.fixture
-def inspector(websocket_api: WebSocketApi) -> Iterator[InspectorServer]:
-    """An inspector page for the fixture's harness, on a port of its own."""
-    harness = websocket_api.harness
-    assert harness.loop is not None
-    assert harness.record is not None
-    assert harness.gateway is not None
-    assert harness.runner is not None
-    server = InspectorServer(
-        harness.record, Actions(harness.record, harness.gateway, harness.runner)
-    )
-    asyncio.run_coroutine_threadsafe(server.start(), harness.loop).result(timeout=30)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), harness.loop).result(timeout=30)
 
 
 class Stream:

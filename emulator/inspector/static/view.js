@@ -88,8 +88,20 @@ export function connectionDetail(container, connection) {
     el("h4", { text: "Query string" }),
     connection.query.length ? pairs(connection.query) : el("p", { className: "muted small", text: "none" }),
     el("h4", { text: "Authorizer context" }),
-    el("pre", { text: connection.authorizer ? JSON.stringify(connection.authorizer, null, 2) : "none" }),
+    block(connection.authorizer ? JSON.stringify(connection.authorizer, null, 2) : "none", "Authorizer context"),
   );
+}
+
+const PREVIEW = 300; // characters of a frame shown in the table
+
+function preview(frame) {
+  const cut = frame.truncated || frame.data.length > PREVIEW;
+  return cut ? `${frame.data.slice(0, PREVIEW)}…` : frame.data;
+}
+
+// A block that may scroll: focusable, so a keyboard can scroll it too.
+function block(text, label) {
+  return el("pre", { text, attrs: { tabindex: "0", "aria-label": label } });
 }
 
 export function framesTable(tbody, frames) {
@@ -103,7 +115,7 @@ export function framesTable(tbody, frames) {
       cell(what, f.frameKind === "error" ? "bad" : ""),
       cell(bytes(f.size)),
       cell(String(f.units)),
-      el("td", { className: "data" }, [el("code", { text: f.truncated ? `${f.data}…` : f.data })]),
+      el("td", { className: "data" }, [el("code", { text: preview(f) })]),
     ]);
   }));
 }
@@ -161,13 +173,13 @@ export function invocationDetail(container, detail, calls, handlers) {
     ]),
     el("p", { className: "small muted", text:
       `Lambda request ${detail.requestId}${detail.triggerId ? `, API Gateway request ${detail.triggerId}` : ""}; ${detail.outcome}${detail.error ? `: ${detail.error}` : ""}` }),
-    el("p", { id: "replay-result", className: "small", attrs: { role: "status" } }),
+    el("p", { className: "small", attrs: { id: "replay-result", role: "status" } }),
     el("h4", { text: "Event" }),
-    el("pre", { text: detail.event !== null ? JSON.stringify(detail.event, null, 2) : "(too large to keep)" }),
+    block(detail.event !== null ? JSON.stringify(detail.event, null, 2) : "(too large to keep)", "Event"),
     el("h4", { text: "Result" }),
-    el("pre", { text: detail.resultKept ? JSON.stringify(detail.result, null, 2) : "(too large to keep)" }),
+    block(detail.resultKept ? JSON.stringify(detail.result, null, 2) : "(too large to keep)", "Result"),
     el("h4", { text: `Log lines${detail.logsDropped ? ` (${detail.logsDropped} more not kept)` : ""}` }),
-    el("pre", { text: detail.logs.length ? detail.logs.join("\n") : "(none)" }),
+    block(detail.logs.length ? detail.logs.join("\n") : "(none)", "Log lines"),
     el("h4", { text: `@connections calls it made (${made.length})` }),
     el("ul", {}, made.map((c) => el("li", { text: `${c.method} ${c.connectionId} → ${c.status} (${bytes(c.size)})` }))),
   );
