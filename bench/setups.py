@@ -28,6 +28,8 @@ from bench.workload import STAGE, TEMPLATE
 OURS_COMMAND = processes.python(
     "emulator", "serve", str(TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
 )
+# The same, keeping no inspector record: what the inspector costs the data plane.
+OURS_BARE_COMMAND = [*OURS_COMMAND, "--no-inspector"]
 OURS_URL = re.compile(r"WebSocket API\s+(?P<url>ws://\S+)")
 STARTUP_TIMEOUT = 120
 QUIT_TIMEOUT = 15  # closing 1,118 sockets
@@ -49,6 +51,12 @@ SETUPS = (
         "this project's emulator",
         "ours",
         "`python -m emulator serve template.yaml`; endpoint from domainName + stage",
+    ),
+    Setup(
+        "ours-no-inspector",
+        "this project's emulator, `--no-inspector`",
+        "ours",
+        "the same, keeping no record for the inspector",
     ),
     Setup(
         "serverless-offline",
@@ -122,8 +130,9 @@ def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], s
             processes.python("bench.floor"), log, STARTUP_TIMEOUT
         )
         return process, where["url"], ""
-    if setup.key == "ours":
-        process, where = processes.start_server(OURS_COMMAND, log, STARTUP_TIMEOUT, OURS_URL)
+    if setup.key in ("ours", "ours-no-inspector"):
+        command = OURS_COMMAND if setup.key == "ours" else OURS_BARE_COMMAND
+        process, where = processes.start_server(command, log, STARTUP_TIMEOUT, OURS_URL)
         return process, where["url"], ""
     if setup.key == "serverless-offline":
         installed = peers.serverless_offline()
