@@ -257,6 +257,18 @@ def _json_size(value: Any) -> int:
         return 0
 
 
+_CONTEXT_BYTES = 4096  # a message event's own fields (requestContext), roughly, at most
+
+
+def _event_size(event: Any) -> int:
+    """About how large an event is: a message's body and its context (not serialised:
+    this runs for every invocation); other events (connect, disconnect) are measured."""
+    body = event.get("body") if isinstance(event, Mapping) else None
+    if isinstance(body, str):
+        return len(body) + _CONTEXT_BYTES
+    return _json_size(event)
+
+
 def _as_text(data: str | bytes) -> tuple[str, int]:
     """The data as text for display, and its size in bytes."""
     if isinstance(data, bytes):
@@ -455,7 +467,7 @@ class Record:
     ) -> None:
         replay_of = self._replays.pop(id(event), None)
         route, connection_id = _route_of(event)
-        size = _json_size(event)
+        size = _event_size(event)
         kept = size <= self.limits.invocation_item
         entry = InvocationEntry(
             seq=self._next(),
