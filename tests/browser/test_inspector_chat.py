@@ -50,6 +50,9 @@ def test_send_message_ran_once_and_posted_to_each_member(
     assert sorted(c.status for c in posts if c.method == "POST") == [200, 200, 200, 200]
     assert len({c.connection_id for c in posts}) == 3
 
+    # The page shows the session's whole history: this test's sender, this route.
+    assert sent.connection_id is not None
+    page.get_by_label("Connection", exact=True).select_option(sent.connection_id)
     page.get_by_label("Route").select_option("sendMessage")
     rows = page.locator("#invocations tbody tr")
     expect(rows).to_have_count(1)
@@ -59,5 +62,6 @@ def test_send_message_ran_once_and_posted_to_each_member(
     expect(detail).to_contain_text("The inspector shows every frame")
     expect(detail).to_contain_text(f"@connections calls it made ({len(sent.calls)})")
     page.get_by_label("Route").select_option("")
+    page.get_by_label("Connection", exact=True).select_option("")
     page.screenshot(path=str(artifacts / "inspector-chat.png"), full_page=True)
     context.close()

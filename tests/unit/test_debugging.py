@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def read_with(lines: list[bytes], timeout: float) -> bytes:
             stream.feed_data(line)
         return await result_line(stream, timeout)
 
-    return asyncio.run(run())
+    # On a thread of its own: another tier's fixtures may hold a loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def test_a_debugged_workers_result_line_skips_the_debuggers_lines() -> None:
