@@ -14,16 +14,25 @@ TARGET ?= local
 REGION ?= us-east-1
 PREFIX ?=
 STAGE ?= prod
+# make aws: how long the functions' logs are kept; who gets the alarms; a monthly cost alert.
+LOG_RETENTION_DAYS ?= 14
+ALARM_EMAIL ?=
+BUDGET_USD ?=
 STATE_DIR ?= .chat/state
 OUTPUTS ?= .chat/outputs-local.json
+# The newest axe-core, which the browser tests inject beside the one axe-playwright-python
+# bundles: from npm, pinned, kept in a cache outside the repository.
+AXE_CORE := axe-core@4.14.1
+AXE_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/chat-tests/$(AXE_CORE)
+export AXE_CORE_JS := $(AXE_CACHE)/node_modules/axe-core/axe.min.js
 export PYTHONPATH := $(CURDIR):$(CURDIR)/handlers
 # The ports make local and make localstack serve on.
 SERVE_PORTS = --port $(or $(WS_PORT),8765) --website-port $(or $(PORT),8080)
 # LocalStack from PyPI needs its venv and the offline DynamoDB; with Docker, compose does.
 NEED_LOCALSTACK_DEPS = @docker info >/dev/null 2>&1 || $(MAKE) --no-print-directory localstack-deps
 
-.PHONY: help venv local test test-reliability unit e2e browser lint format localstack aws destroy chromium bench \
-	cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
+.PHONY: help venv local test test-reliability unit e2e browser client-unit node axe-core lint format localstack \
+	aws destroy chromium bench cost profile clean localstack-venv localstack-deps localstack-up localstack-down test-localstack
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -49,11 +58,27 @@ chromium:  ## install Debian's Chromium for the browser tests (needs root or sud
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+node:  ## install Debian's Node.js and npm if missing (the client's unit tests, axe-core)
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "Installing Node.js and npm from Debian's packages..."; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+
+$(AXE_CORE_JS):
+	@echo "Installing $(AXE_CORE) into $(AXE_CACHE) for the browser tests..."
+	@npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(AXE_CACHE) $(AXE_CORE)
+
+axe-core: node $(AXE_CORE_JS)  ## the pinned newest axe-core, in a cache outside the repository
+
+client-unit: node  ## the browser client's unit tests (state, connection), with Node's test runner
+	node --test tests/frontend/
+
 local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctrl-C stops
 	$(BIN)/python -m emulator serve scripts.stack:CHAT $(SERVE_PORTS) --outputs $(OUTPUTS) \
 	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
-test: venv chromium  ## unit, end-to-end and browser tests against the whole local stack
+test: venv chromium axe-core client-unit  ## the client's unit tests, then unit, end-to-end and browser tests
 	$(BIN)/python -m pytest --ignore=tests/reliability
 
 test-reliability: venv  ## property tests, 10,000 fuzzed frames, fault injection, 1,000 connections (~5 min)
@@ -65,7 +90,7 @@ unit: venv  ## only the unit tests (no I/O)
 e2e: venv  ## only the end-to-end tests
 	$(BIN)/python -m pytest tests/e2e
 
-browser: venv chromium  ## only the browser tests
+browser: venv chromium axe-core  ## only the browser tests
 	$(BIN)/python -m pytest tests/browser
 
 lint: venv  ## ruff format check, ruff lint, mypy
@@ -117,7 +142,9 @@ test-localstack: venv  ## end-to-end and deploy tests against a real LocalStack 
 	CHAT_TEST_TARGET=localstack $(BIN)/python -m pytest tests/e2e/test_chat.py tests/e2e/test_deploy.py
 
 aws: venv  ## deploy to the AWS account of your current credentials (DRY_RUN=1: plan only)
-	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(DRY_RUN),--dry-run)
+	$(BIN)/python -m scripts.deploy --target aws --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \
+	  --log-retention-days $(LOG_RETENTION_DAYS) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	  $(if $(BUDGET_USD),--budget-usd $(BUDGET_USD)) $(if $(DRY_RUN),--dry-run)
 
 destroy: venv  ## remove what deploy created: make destroy TARGET=aws|localstack
 	$(BIN)/python -m scripts.destroy --target $(TARGET) --region $(REGION) --stage $(STAGE) $(if $(PREFIX),--prefix $(PREFIX)) \

@@ -276,9 +276,7 @@ def run() -> CostReport:
 def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
     stack = chat_stack(prefix=f"c{secrets.token_hex(3)}", stage=STAGE)
     target = Target.local(endpoint, REGION)
-    deployer = Deployer(stack, target, Report(out=None))
-    for table in stack.tables:
-        deployer.ensure_table(table)
+    Deployer(stack, target, Report(out=None)).deploy_tables()
     # What Lambda and deploy give every function: region, credentials, tables.
     os.environ.update(
         {

@@ -26,10 +26,12 @@ from bench.workload import (
     CONNECTIONS_TABLE,
     HANDLER,
     MEMORY_MB,
+    NODE_HANDLER,
     STAGE,
     TIMEOUT_S,
     create_connections_table,
 )
+from emulator import nodejs
 from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
@@ -37,14 +39,23 @@ ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broa
 ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
 
 
-def _package() -> bytes:
+def _package(node: bool) -> bytes:
+    """The handler's zip; the Node.js one bundles the AWS SDK for JavaScript, which
+    MiniStack's Node.js functions don't otherwise have."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(HANDLER, "handler.py")
+        if node:
+            archive.write(NODE_HANDLER, NODE_HANDLER.name)
+            sdk = nodejs.install_sdk()
+            for path in sorted(sdk.rglob("*")):
+                if path.is_file() and ".bin" not in path.relative_to(sdk).parts:
+                    archive.write(path, f"node_modules/{path.relative_to(sdk).as_posix()}")
+        else:
+            archive.write(HANDLER, "handler.py")
     return buffer.getvalue()
 
 
-def deploy(endpoint: str, public: str) -> str:
+def deploy(endpoint: str, public: str, node: bool = False) -> str:
     """Create the table, functions and WebSocket API; returns the API id."""
 
     client = Target.local(endpoint, "us-east-1").client
@@ -58,11 +69,11 @@ def deploy(endpoint: str, public: str) -> str:
         )["ApiId"]
     )
     awslambda = client("lambda")
-    code = _package()
+    code = _package(node)
     for route, name in ROUTES.items():
         function = awslambda.create_function(
             FunctionName=f"bench-{name}",
-            Runtime="python3.12",
+            Runtime="nodejs20.x" if node else "python3.12",
             Role=ROLE,
             Handler=f"handler.{name}",
             Code={"ZipFile": code},
@@ -106,8 +117,9 @@ def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:
     raise Unavailable(f"MiniStack not ready after {STARTUP_TIMEOUT} s")
 
 
-def start(installed: Installed, log: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start MiniStack on a free port and deploy the stack; returns it and the URL."""
+def start(installed: Installed, log: Path, node: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """Start MiniStack on a free port and deploy the stack (its Node.js handler with
+    ``node``); returns it and the URL."""
     port = processes.free_port()
     env = processes.python_env({"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"})
     env.pop("PYTHONPATH")
@@ -117,7 +129,7 @@ def start(installed: Installed, log: Path) -> tuple[subprocess.Popen[str], str]:
         endpoint = f"http://127.0.0.1:{port}"
         _wait_ready(endpoint, server)
         try:
-            api_id = deploy(endpoint, endpoint)
+            api_id = deploy(endpoint, endpoint, node)
         except Exception as exc:
             raise Unavailable(f"deploy failed: {type(exc).__name__}: {exc}") from exc
     except BaseException:

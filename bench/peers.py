@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,9 @@ MINISTACK_REQUIREMENTS = PINS / "ministack-requirements.txt"
 def cache_dir() -> Path:
     default = Path.home() / ".cache" / "chat-bench-peers"
     return Path(os.environ.get("BENCH_PEERS_DIR") or default)
+
+
+_INSTALLING = threading.Lock()  # the Python and Node.js setups start at once
 
 
 class Unavailable(Exception):
@@ -60,11 +64,12 @@ def serverless_offline() -> Installed:
         raise Unavailable("Node.js (node and npm) is not installed")
     root = cache_dir() / "node"
     marker = root / ".installed"
-    if not _fresh(marker, PACKAGE_JSON):
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(PACKAGE_JSON, root / "package.json")
-        _run(["npm", "install", "--no-audit", "--no-fund"], root, "npm install")
-        marker.write_text(PACKAGE_JSON.read_text())
+    with _INSTALLING:
+        if not _fresh(marker, PACKAGE_JSON):
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy(PACKAGE_JSON, root / "package.json")
+            _run(["npm", "install", "--no-audit", "--no-fund"], root, "npm install")
+            marker.write_text(PACKAGE_JSON.read_text())
     package = root / "node_modules" / "serverless-offline" / "package.json"
     if not package.exists():
         raise Unavailable(f"npm install left no {package}")
@@ -75,13 +80,14 @@ def ministack() -> Installed:
     """A virtual environment with MiniStack, installed once."""
     root = cache_dir() / "ministack"
     marker = root / ".installed"
-    if not _fresh(marker, MINISTACK_REQUIREMENTS):
-        if root.exists():
-            shutil.rmtree(root)
-        _run([sys.executable, "-m", "venv", str(root)], cache_dir(), "python -m venv")
-        pip = [str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-        _run([*pip, "-r", str(MINISTACK_REQUIREMENTS)], root, "pip install ministack")
-        marker.write_text(MINISTACK_REQUIREMENTS.read_text())
+    with _INSTALLING:
+        if not _fresh(marker, MINISTACK_REQUIREMENTS):
+            if root.exists():
+                shutil.rmtree(root)
+            _run([sys.executable, "-m", "venv", str(root)], cache_dir(), "python -m venv")
+            pip = [str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+            _run([*pip, "-r", str(MINISTACK_REQUIREMENTS)], root, "pip install ministack")
+            marker.write_text(MINISTACK_REQUIREMENTS.read_text())
     if not (root / "bin" / "ministack").exists():
         raise Unavailable(f"pip left no {root / 'bin' / 'ministack'}")
     version = next(

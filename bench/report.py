@@ -15,6 +15,7 @@ from bench.compare import Cell, Comparison, Summary
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PLOT_NAME = "performance-latency.svg"
 PEERS = ("serverless-offline", "ministack")
+NODE_PEERS = ("serverless-offline-node", "ministack-node")
 LABELS = {s.key: s.label for s in setups.SETUPS}
 
 
@@ -50,8 +51,10 @@ def _ratio(ours: float, other: float) -> str:
     return f"{ours / other:.2f}×" if other else "–"
 
 
-def _best_peer(c: Comparison, cell: Cell) -> tuple[str, Summary] | None:
-    peers = [(k, c.summaries[k][cell]) for k in PEERS if cell in c.summaries.get(k, {})]
+def _best_peer(
+    c: Comparison, cell: Cell, among: tuple[str, ...] = PEERS
+) -> tuple[str, Summary] | None:
+    peers = [(k, c.summaries[k][cell]) for k in among if cell in c.summaries.get(k, {})]
     return max(peers, key=lambda p: p[1].rate) if peers else None
 
 
@@ -152,6 +155,31 @@ def inspector_section(c: Comparison) -> str:
         )
     if len(lines) == 2:
         return "Not measured (one of the two didn't run)."
+    return "\n".join(lines)
+
+
+def node_ratios_section(c: Comparison) -> str:
+    """The Node.js handler: ours against the Node.js peers, and against our Python run."""
+    ours = c.summaries.get("ours-node", {})
+    python = c.summaries.get("ours", {})
+    lines = [
+        "| room, messages in flight | best Node.js peer | ours ÷ best peer, deliveries/s "
+        "| ours ÷ best peer, p99 | Node.js ÷ Python on ours, deliveries/s |",
+        "|---|---|---|---|---|",
+    ]
+    for cell in compare.CELLS:
+        mine = ours.get(cell)
+        if mine is None:
+            continue
+        best = _best_peer(c, cell, NODE_PEERS)
+        same = python.get(cell)
+        lines.append(
+            f"| {cell.label} "
+            f"| {LABELS[best[0]] if best else 'none ran'} "
+            f"| {_ratio(mine.rate, best[1].rate) if best else '–'} "
+            f"| {_ratio(mine.p99_ms, best[1].p99_ms) if best else '–'} "
+            f"| {_ratio(mine.rate, same.rate) if same else '–'} |"
+        )
     return "\n".join(lines)
 
 
@@ -350,7 +378,11 @@ a DynamoDB connection table keyed by connection id, a room index, one
 `post_to_connection` per receiver, the endpoint from `domainName` and `stage`) on every
 emulator, deployed from its own description: [template.yaml](../bench/broadcast/template.yaml)
 for ours, [serverless.yml](../bench/broadcast/serverless.yml) for serverless-offline, boto3
-calls for MiniStack. A load generator in its own process opens rooms of 10, 100 and 1,000
+calls for MiniStack. The same broadcast in Node.js
+([bench/broadcast-node/handler.mjs](../bench/broadcast-node/handler.mjs), the AWS SDK for
+JavaScript v3) runs on ours ([template.yaml](../bench/broadcast-node/template.yaml)), on
+serverless-offline (in its own process, [serverless.yml](../bench/broadcast-node/serverless.yml))
+and on MiniStack (the SDK bundled in its zip). A load generator in its own process opens rooms of 10, 100 and 1,000
 receivers and 8 senders, then broadcasts: one message in flight, or one from each of 8
 senders at once. A message's latency runs from its send to the moment its last receiver has
 it. Each run lasts {c.seconds:g} s (at least 3 messages, 8 when pipelined); {c.rounds}
@@ -381,6 +413,10 @@ one receiver after another can spend.
 
 "Per busy core" compares CPU per delivery: the bound's client CPU per 1,000 posts divided by
 our whole tree's CPU per 1,000 deliveries.
+
+The Node.js handler, on ours and on the peers that run Node.js:
+
+{node_ratios_section(c)}
 
 {targets_section(c, chat_report)}
 

@@ -1,12 +1,14 @@
 """serverless-offline serving the bench's ``serverless.yml``, with DynamoDB from moto.
 
-    python -m bench.serve_offline NODE_ROOT   # prints {"url": "ws://127.0.0.1:PORT"}
+    python -m bench.serve_offline NODE_ROOT [--node]   # prints {"url": "ws://127.0.0.1:PORT"}
 
 serverless-offline emulates API Gateway and Lambda but no DynamoDB, so this process
 runs moto's server (as our emulator embeds it), creates the table, and starts
 ``serverless offline`` as its child: the measured tree holds all of it. Its events
 carry ``domainName: "localhost"``, so the handler gets ``CONNECTIONS_ENDPOINT``
 (serverless-offline's own WebSocket port, where it serves ``@connections``).
+``--node`` serves the Node.js handler instead, which serverless-offline runs in its
+own process; the AWS SDK for JavaScript comes from NODE_ROOT's node_modules.
 """
 
 from __future__ import annotations
@@ -21,23 +23,31 @@ from moto.server import ThreadedMotoServer
 
 from bench import processes
 from bench.serving import announce, until_stopped
-from bench.workload import HANDLER, SERVERLESS_YML, create_connections_table
+from bench.workload import (
+    HANDLER,
+    NODE_HANDLER,
+    NODE_SERVERLESS_YML,
+    SERVERLESS_YML,
+    create_connections_table,
+)
 from emulator.targets import EMULATOR_CREDENTIALS, Target
 
 STARTUP_TIMEOUT = 120
 
 
-async def main(node_root: Path) -> None:
+async def main(node_root: Path, node_handler: bool = False) -> None:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
     dynamodb = f"http://{host}:{port}"
     create_connections_table(Target.local(dynamodb, "us-east-1").client("dynamodb"))
     # The service lives beside node_modules, where serverless looks for its plugin.
-    service = node_root / "service"
+    service = node_root / ("service-node" if node_handler else "service")
     service.mkdir(exist_ok=True)
-    shutil.copy(SERVERLESS_YML, service / "serverless.yml")
-    shutil.copy(HANDLER, service / "handler.py")
+    yml = NODE_SERVERLESS_YML if node_handler else SERVERLESS_YML
+    shutil.copy(yml, service / "serverless.yml")
+    handler = NODE_HANDLER if node_handler else HANDLER
+    shutil.copy(handler, service / handler.name)
     http_port, ws_port, lambda_port = (processes.free_port() for _ in range(3))
     env = dict(os.environ)
     env.update(
@@ -72,4 +82,4 @@ async def main(node_root: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1])))
+    asyncio.run(main(Path(sys.argv[1]), "--node" in sys.argv[2:]))

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import ministack, peers, processes
 from bench.peers import Unavailable
-from bench.workload import STAGE, TEMPLATE
+from bench.workload import NODE_TEMPLATE, STAGE, TEMPLATE
 
 # Our emulator, serving the template as a user would.
 OURS_COMMAND = processes.python(
@@ -30,6 +30,9 @@ OURS_COMMAND = processes.python(
 )
 # The same, keeping no inspector record: what the inspector costs the data plane.
 OURS_BARE_COMMAND = [*OURS_COMMAND, "--no-inspector"]
+OURS_NODE_COMMAND = processes.python(
+    "emulator", "serve", str(NODE_TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
+)
 OURS_URL = re.compile(r"WebSocket API\s+(?P<url>ws://\S+)")
 STARTUP_TIMEOUT = 120
 QUIT_TIMEOUT = 15  # closing 1,118 sockets
@@ -42,6 +45,7 @@ class Setup:
     label: str
     role: str  # "floor", "ours", "peer" or "bound"
     note: str
+    language: str = "python"  # the handler's: "python" or "node"
 
 
 SETUPS = (
@@ -65,6 +69,28 @@ SETUPS = (
         "DynamoDB from moto; needs CONNECTIONS_ENDPOINT",
     ),
     Setup("ministack", "MiniStack", "peer", "its own DynamoDB; needs CONNECTIONS_ENDPOINT"),
+    Setup(
+        "ours-node",
+        "this project's emulator, Node.js",
+        "ours",
+        "nodejs20.x on the machine's node through the Runtime API; endpoint from domainName "
+        "+ stage",
+        "node",
+    ),
+    Setup(
+        "serverless-offline-node",
+        "serverless-offline, Node.js",
+        "peer",
+        "in its own process; DynamoDB from moto; needs CONNECTIONS_ENDPOINT",
+        "node",
+    ),
+    Setup(
+        "ministack-node",
+        "MiniStack, Node.js",
+        "peer",
+        "SDK bundled in the zip; its own DynamoDB; needs CONNECTIONS_ENDPOINT",
+        "node",
+    ),
     Setup(
         "bound",
         "bound: boto3 posts to a 200-only HTTPS server",
@@ -130,18 +156,21 @@ def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], s
             processes.python("bench.floor"), log, STARTUP_TIMEOUT
         )
         return process, where["url"], ""
-    if setup.key in ("ours", "ours-no-inspector"):
-        command = OURS_COMMAND if setup.key == "ours" else OURS_BARE_COMMAND
+    node = setup.language == "node"
+    if setup.key in ("ours", "ours-no-inspector", "ours-node"):
+        commands = {"ours-no-inspector": OURS_BARE_COMMAND, "ours-node": OURS_NODE_COMMAND}
+        command = commands.get(setup.key, OURS_COMMAND)
         process, where = processes.start_server(command, log, STARTUP_TIMEOUT, OURS_URL)
         return process, where["url"], ""
-    if setup.key == "serverless-offline":
+    if setup.key in ("serverless-offline", "serverless-offline-node"):
         installed = peers.serverless_offline()
-        command = processes.python("bench.serve_offline", str(installed.root))
+        arguments = [str(installed.root), *(["--node"] if node else [])]
+        command = processes.python("bench.serve_offline", *arguments)
         process, where = processes.start_server(command, log, STARTUP_TIMEOUT)
         return process, where["url"], installed.version
-    if setup.key == "ministack":
+    if setup.key in ("ministack", "ministack-node"):
         installed = peers.ministack()
-        process, url = ministack.start(installed, log)
+        process, url = ministack.start(installed, log, node)
         return process, url, installed.version
     raise ValueError(setup.key)
 

@@ -10,6 +10,11 @@ BROADCAST_DIR = Path(__file__).resolve().parent / "broadcast"
 HANDLER = BROADCAST_DIR / "handler.py"
 TEMPLATE = BROADCAST_DIR / "template.yaml"
 SERVERLESS_YML = BROADCAST_DIR / "serverless.yml"
+# The same workload in Node.js (handler.mjs, the AWS SDK for JavaScript v3).
+NODE_DIR = BROADCAST_DIR.with_name("broadcast-node")
+NODE_HANDLER = NODE_DIR / "handler.mjs"
+NODE_TEMPLATE = NODE_DIR / "template.yaml"
+NODE_SERVERLESS_YML = NODE_DIR / "serverless.yml"
 CONNECTIONS_TABLE = "BenchConnections"
 ROOM_INDEX = "byRoom"
 STAGE = "bench"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.runner import FunctionSpec
-from emulator.stack import Throttle
+from emulator.stack import DEFAULT_RUNTIME, Throttle
 
 _FUNCTION_IN_URI = re.compile(r"functions/(?P<arn>arn:[^/]+)/invocations")
 
@@ -86,8 +86,7 @@ class _Functions:
             )
         code_dir = self._code_root / sha256.replace("/", "_").rstrip("=")
         if not code_dir.exists():
-            with zipfile.ZipFile(package) as archive:
-                archive.extractall(code_dir)
+            _unpack(Path(package), code_dir)
         return FunctionSpec(
             name=name,
             arn=configuration["FunctionArn"],
@@ -96,7 +95,19 @@ class _Functions:
             timeout=int(configuration.get("Timeout", 3)),
             memory=int(configuration.get("MemorySize", 128)),
             environment=(configuration.get("Environment") or {}).get("Variables", {}),
+            runtime=str(configuration.get("Runtime") or DEFAULT_RUNTIME),
         )
+
+
+def _unpack(package: Path, code_dir: Path) -> None:
+    """Unzip a package as Lambda does, file modes included (a custom runtime's
+    ``bootstrap`` must stay executable)."""
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(code_dir)
+        for info in archive.infolist():
+            mode = (info.external_attr >> 16) & 0o777
+            if mode & 0o111 and not info.is_dir():
+                (code_dir / info.filename).chmod(mode)
 
 
 def load_api(

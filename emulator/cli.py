@@ -1,6 +1,7 @@
 """``python -m emulator serve``: run a WebSocket API on localhost, from a template or Python.
 
     python -m emulator serve template.yaml [--parameter-overrides K=V …] [--stage S]
+    python -m emulator serve cdk.out [--stack NAME]   # what `cdk synth` wrote
     python -m emulator serve scripts.stack:CHAT       # a Stack written in Python
 
 It starts an embedded AWS control plane (moto's server) in an account of its own,
@@ -28,14 +29,19 @@ from emulator.controlplane import LOOPBACK, new_account_id
 from emulator.debugging import DebugError, DebugSettings, check_names, launch_json
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
+from emulator.interpreters import InterpreterError
+from emulator.interpreters import parse_overrides as parse_pythons
 from emulator.package import PackageError
 from emulator.reload import StackSource, Watcher
 from emulator.runner import IDLE_WORKER_SECONDS
 from emulator.stack import DEFAULT_REGION, Stack, StackError
+from emulator.state import StateError
 from emulator.targets import Target, TargetError, fail
 from emulator.template import TemplateError, load
 
 DEFAULT_PORT = 8765
+# Each stops the server and saves the tables; SIGHUP is a closed terminal.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TEMPLATE_SUFFIXES = (".yaml", ".yml", ".json", ".template")
 
 
@@ -77,6 +83,7 @@ def stack_source(
         return _python_source(reference, args.stage)
     path = Path(reference)
     parameters = parse_overrides(args.parameter_overrides)
+    definition = [path.resolve()]  # and, once read, the files the stack was read from
 
     def read() -> Stack:
         loaded = load(
@@ -87,13 +94,15 @@ def stack_source(
             account_id=account_id,
             stack_name=args.stack_name,
             api=args.api,
+            stack=args.assembly_stack,
             work_dir=work_dir,
         )
         for line in loaded.skipped:
             print(f"  note: {line}", file=out)
+        definition[1:] = loaded.sources
         return loaded.stack
 
-    return StackSource(read, [path.resolve()])
+    return StackSource(read, definition)
 
 
 def _banner(harness: Harness, started: float) -> str:
@@ -138,7 +147,10 @@ def _banner(harness: Harness, started: float) -> str:
     if harness.debugged:
         lines += _debugger_lines(harness)
     if harness.settings.state_dir is not None:
-        lines.append(f"Tables are kept in {harness.settings.state_dir} when you stop.")
+        lines.append(
+            f"Tables are saved in {harness.settings.state_dir} within seconds of a change, "
+            "and when you stop."
+        )
     lines += [
         "Press Ctrl-C to stop.",
     ]
@@ -166,7 +178,7 @@ async def _serve(
     harness = Harness(settings, out=out if verbose else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     watching: asyncio.Task[None] | None = None
     try:
@@ -175,8 +187,8 @@ async def _serve(
             for note in harness.report.notes:
                 print(f"  note: {note}", file=out)
             print(f"  {harness.report.summary()}", file=out)
-        if harness.restored is not None and settings.state_dir is not None:
-            print(f"  {harness.restored.summary(settings.state_dir)}", file=out)
+        if harness.restored is not None:
+            print(f"  {harness.restored.summary()}", file=out)
         print(_banner(harness, started), file=out, flush=True)
         if source is not None:
             watching = asyncio.create_task(Watcher(harness, source, out).run(stop))
@@ -184,12 +196,20 @@ async def _serve(
         # One line from here on: what the functions print while stopping ($disconnect)
         # goes to their log files only.
         logging.getLogger("emulator.lambda").setLevel(logging.WARNING)
-        print("\nStopping…", end="", file=out, flush=True)
+        _tell(out, "\nStopping…", end="")
     finally:
         if watching is not None:
             watching.cancel()
             await asyncio.gather(watching, return_exceptions=True)
         await harness.stop()
+
+
+def _tell(out: TextIO, text: str, end: str = "\n") -> None:
+    """Print while stopping: after SIGHUP the terminal is gone, and stopping goes on."""
+    try:
+        print(text, end=end, file=out, flush=True)
+    except OSError:  # EIO or EPIPE: nobody is left to read it
+        return
 
 
 def _milliseconds(text: str) -> float:
@@ -214,7 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve a SAM/CloudFormation template (or a Python Stack) until Ctrl-C",
         description=(__doc__ or "").split("\n\n")[0],
     )
-    serve.add_argument("stack", help="template.yaml / template.json, or module:STACK")
+    serve.add_argument(
+        "stack",
+        help="template.yaml / template.json, a CDK cloud assembly (cdk.out), or module:STACK",
+    )
     serve.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -225,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stage", help="the stage to serve (default: the template's own)")
     serve.add_argument("--region", default=DEFAULT_REGION)
     serve.add_argument("--api", help="the WebSocket API's logical id, if the template has several")
+    serve.add_argument(
+        "--stack",
+        dest="assembly_stack",
+        metavar="NAME",
+        help="the stack of a cloud assembly to serve (default: the one with a WebSocket API)",
+    )
     serve.add_argument("--stack-name", help="default: the template's folder name")
     serve.add_argument(
         "--host", default=LOOPBACK, help="where the WebSocket API and website listen"
@@ -240,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--connections-port", type=int, default=0, help="@connections port")
     serve.add_argument(
+        "--moto-api",
+        action="store_true",
+        help="turn on the embedded emulator's /moto-api routes (reset, dashboard); off by default",
+    )
+    serve.add_argument(
         "--post-latency",
         type=_milliseconds,
         default=0.0,
@@ -253,13 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"retire a function's idle worker after this (default {IDLE_WORKER_SECONDS:.0f})",
     )
+    serve.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="VERSION=PATH",
+        help="run python3.X functions on this interpreter (e.g. 3.12=/usr/bin/python3.12)",
+    )
     serve.add_argument("--build-dir", type=Path, help="function packages (default: temporary)")
     serve.add_argument("--log-dir", type=Path, help="function logs (default: temporary)")
     serve.add_argument("--outputs", type=Path, help="write what deploy made to this JSON file")
     serve.add_argument(
         "--watch", action="store_true", help="apply edits to code and template while serving"
     )
-    serve.add_argument("--state-dir", type=Path, help="keep the tables' data here across restarts")
+    serve.add_argument(
+        "--state-dir",
+        type=Path,
+        help="save the tables here while serving and restore them at the next start",
+    )
     serve.add_argument(
         "--fresh", action="store_true", help="with --state-dir: start with empty tables"
     )
@@ -335,6 +380,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 post_latency=args.post_latency,
                 worker_idle=args.worker_idle,
                 fresh=args.fresh,
+                pythons=parse_pythons(args.python),
+                moto_api=args.moto_api,
                 record=not args.no_inspector,
                 inspector_port=None if args.no_inspector else args.inspector_port,
                 debug=debug,
@@ -347,12 +394,14 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             DeployError,
             PackageError,
             TargetError,
+            InterpreterError,
+            StateError,
             DebugError,
         ) as exc:
             if args.debug:
                 raise
             print(f"error: {exc}", file=out)
-            return 2 if isinstance(exc, UsageError) else 1
+            return 2 if isinstance(exc, UsageError | InterpreterError) else 1
         except (BotoCoreError, ClientError) as exc:
             target = (
                 Target.localstack(args.region, args.control_plane)
@@ -371,5 +420,5 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             return 1
         except KeyboardInterrupt:
             pass
-    print(" stopped.", file=out)
+    _tell(out, " stopped.")
     return 0

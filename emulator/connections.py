@@ -3,7 +3,10 @@
 ``POST /{stage}/@connections/{id}`` sends, ``GET`` describes, ``DELETE`` closes.
 Unknown, closed and still-connecting ids get 410 ``GoneException``; data over the
 message limit gets 413 ``PayloadTooLargeException``; a client whose buffer is full
-gets 429 ``LimitExceededException``. Signatures are not checked.
+gets 429 ``LimitExceededException``. Signatures are not checked; requests from web
+pages (another ``Origin``, a ``Sec-Fetch-Site`` of another site, or a ``Host`` that is
+neither the API's ``execute-api`` name nor this port on loopback: DNS rebinding) are
+refused with 403 (:mod:`emulator.origins`).
 
 It runs on the gateway's own event loop (asyncio streams with TLS, HTTP/1.1 by the
 ``h11`` library, kept-alive connections), so a post reaches the connection's outbox
@@ -25,6 +28,7 @@ from urllib.parse import unquote
 
 import h11
 
+from emulator import origins
 from emulator.inspector.observer import Observer
 from emulator.tls import Certificates
 
@@ -53,6 +57,11 @@ class ConnectionsBackend(Protocol):
 
     @property
     def max_body(self) -> int: ...
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """The names functions reach this API by (the API's ``execute-api`` host)."""
+        ...
 
     async def post(self, connection_id: str, data: bytes) -> None: ...
 
@@ -106,6 +115,7 @@ class ConnectionsApi:
         self._context.load_cert_chain(certificates.cert_path, certificates.key_path)
         self._server: asyncio.Server | None = None
         self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.refusals = origins.Refusals("@connections", log)
         self.observer: Observer | None = None  # told of every request answered (the inspector)
 
     @property
@@ -147,6 +157,11 @@ class ConnectionsApi:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), timeout=1)
+
+    def _hosts(self) -> frozenset[str]:
+        """The ``Host`` values a request may carry: the API's names, and this port's."""
+        names = self._backend.hosts
+        return origins.local_hosts(self.port) | names | {f"{name}:443" for name in names}
 
     async def _event(self, http: h11.Connection, reader: asyncio.StreamReader) -> Any:
         while True:
@@ -201,6 +216,10 @@ class ConnectionsApi:
     ) -> _Reply:
         method = request.method.decode()
         headers = {name.decode().lower(): value.decode() for name, value in request.headers}
+        refused = origins.refusal(headers, self._hosts())
+        if refused is not None:  # a web page: not even its body is read
+            self.refusals.record(refused, f"{method} {request.target.decode()}")
+            raise _Reply(HTTPStatus.FORBIDDEN, {"message": refused}, "ForbiddenException", True)
         body = b""
         if method == "POST":
             body = await self._body(http, reader, headers)

@@ -45,8 +45,13 @@ class Debuggee:
         import debugpy
 
         debugpy.listen((host, int(port)), in_process_debug_adapter=True)
-        self._debugpy = debugpy
-        threading.Thread(target=self._watch, name="ws-emulator-debug-watch", daemon=True).start()
+        watch = threading.Thread(target=self._watch, name="ws-emulator-debug-watch", daemon=True)
+        # pydevd neither traces nor suspends its own threads, so marked: the debugger never
+        # stops it (on 3.12 and later, with sys.monitoring, disabling tracing in the thread
+        # itself isn't enough: a breakpoint suspended it too, and the timeout ran on).
+        watch.pydev_do_not_trace = True  # type: ignore[attr-defined]
+        watch.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        watch.start()
 
     def write(self, line: str) -> None:
         """A line on the results stream, whole, whichever thread writes it."""
@@ -75,7 +80,6 @@ class Debuggee:
             self._stopped_at = None
 
     def _watch(self) -> None:
-        self._debugpy.trace_this_thread(False)
         while True:
             time.sleep(WATCH_SECONDS)
             stopped = _stopped()

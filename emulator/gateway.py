@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -33,7 +32,11 @@ from emulator.api import ApiConfig
 from emulator.connections import ConnectionsApi, Gone, LimitExceeded
 from emulator.events import ConnectionInfo
 from emulator.inspector.observer import Observer
-from emulator.runner import InvocationError, LambdaRunner
+from emulator.quotas import Limits as Limits
+from emulator.quotas import TokenBucket
+from emulator.runner import MAX_WORKERS_PER_FUNCTION, InvocationError, LambdaRunner
+from emulator.scheduler import FairScheduler
+from emulator.session import OutboxFull, Session
 from emulator.tls import Certificates, execute_api_host
 
 log = logging.getLogger("emulator.gateway")
@@ -44,79 +47,6 @@ INTEGRATION_TIMEOUT = 29  # seconds API Gateway waits for any integration
 LOOPBACK = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class Limits:
-    """API Gateway's quotas; tests shorten the timeouts."""
-
-    message_bytes: int = 128 * 1024
-    frame_bytes: int = 32 * 1024  # larger messages arrive as several frames
-    idle_timeout: float = 10 * 60
-    lifetime: float = 2 * 60 * 60
-    # What may wait to be sent to one client that reads slowly; past it, posts are refused
-    # with LimitExceededException ("the WebSocket client side buffer is full", as AWS
-    # documents that error) until the client catches up.
-    outbox_bytes: int = 8 * 1024 * 1024
-
-
-class TokenBucket:
-    """API Gateway's throttle: ``burst`` tokens, refilled at ``rate`` a second."""
-
-    def __init__(
-        self, burst: int, rate: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.burst = burst
-        self.rate = rate
-        self._clock = clock
-        self._tokens = float(burst)
-        self._at = clock()
-
-    def take(self) -> bool:
-        """Spend a token if there is one; False means throttle this request."""
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-
-class OutboxFull(Exception):
-    """A client reads too slowly: its outbox is full."""
-
-
-class Outbox:
-    """What the gateway sends one connection, in order, as encoded bytes.
-
-    A post is accepted once queued, as on AWS: a client that reads slowly must not hold
-    up the handler posting to it. What is queued is bounded by ``limit`` bytes.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.queued = 0
-        self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
-
-    def put(self, data: bytes, text: bool, force: bool = False) -> None:
-        """Queue one frame; ``force`` is for the gateway's own short replies."""
-        if not force and self.queued + len(data) > self.limit:
-            raise OutboxFull(f"{self.queued} bytes are waiting for this client")
-        self.queued += len(data)
-        self._queue.put_nowait((data, text))
-
-    def put_text(self, text: str) -> None:
-        self.put(text.encode(), text=True, force=True)
-
-    async def drain(self, socket: ServerConnection) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            while True:
-                data, text = await self._queue.get()
-                try:
-                    await socket.send(data, text=text)
-                finally:
-                    self.queued -= len(data)
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -124,16 +54,6 @@ def _now_ms() -> int:
 def _iso(epoch_ms: int) -> str:
     stamp = datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
-
-
-@dataclass
-class _Connection:
-    info: ConnectionInfo
-    socket: ServerConnection
-    last_active_ms: int
-    outbox: Outbox
-    closed_by_server: tuple[int, str] | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Gateway:
@@ -153,6 +73,7 @@ class Gateway:
         limits: Limits | None = None,
         connections_port: int = 0,
         post_latency: float = 0.0,
+        workers: int = MAX_WORKERS_PER_FUNCTION,
     ) -> None:
         self.stage = stage
         self.region = region
@@ -167,8 +88,11 @@ class Gateway:
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
         self.observer: Observer | None = None  # told of connections and frames (the inspector)
-        self._open: dict[str, _Connection] = {}
+        self._open: dict[str, Session] = {}
         self._buckets: dict[str, TokenBucket] = {}  # route key -> its stage throttle
+        # Each function's workers, shared fairly by connection (the runner has as many).
+        self.scheduler = FairScheduler(workers)
+        self._stopping = False
         # Per upgrade in progress; weak, so an upgrade that never completes leaves nothing.
         self._handshakes: weakref.WeakKeyDictionary[
             ServerConnection, tuple[ConnectionInfo, str | None]
@@ -217,6 +141,7 @@ class Gateway:
         self._buckets = buckets
 
     async def stop(self) -> None:
+        self._stopping = True  # frames still waiting for a worker are dropped, not run
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -229,6 +154,11 @@ class Gateway:
         return self.limits.message_bytes
 
     @property
+    def hosts(self) -> frozenset[str]:
+        """The names functions reach ``@connections`` by (none until :meth:`serve`)."""
+        return frozenset({self.domain_name.lower()}) if self._api is not None else frozenset()
+
+    @property
     def port(self) -> int:
         assert self._server is not None, "start() first"
         return int(self._server.sockets[0].getsockname()[1])
@@ -239,8 +169,12 @@ class Gateway:
 
     @property
     def connections_port(self) -> int:
+        return self.connections_api.port
+
+    @property
+    def connections_api(self) -> ConnectionsApi:
         assert self._connections_api is not None, "start() first"
-        return self._connections_api.port
+        return self._connections_api
 
     @property
     def domain_name(self) -> str:
@@ -296,7 +230,7 @@ class Gateway:
             request_id = events.new_request_id()
             event = events.connect_event(info, request_id, now)
             try:
-                result = await self._runner.invoke(function, event, request_id)
+                result = await self._invoke(function, event, request_id, info.connection_id)
             except InvocationError as exc:
                 _log_failure("route $connect", exc)
                 return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
@@ -327,7 +261,7 @@ class Gateway:
         request_id = events.new_request_id()
         event = events.authorizer_event(info, spec.arn, request_id, _now_ms())
         try:
-            result = await self._runner.invoke(authorizer.function, event, request_id)
+            result = await self._invoke(authorizer.function, event, request_id, info.connection_id)
         except InvocationError as exc:
             _log_failure("the authorizer", exc)
             return connection.respond(
@@ -347,11 +281,26 @@ class Gateway:
 
     # --- the open connection ---------------------------------------------------------
 
+    async def _invoke(
+        self,
+        function: str,
+        event: dict[str, Any],
+        request_id: str,
+        connection_id: str,
+        droppable: bool = False,
+    ) -> Any:
+        """Run ``function`` when the connection's turn for one of its workers comes;
+        a ``droppable`` invocation (a message's) raises _Dropped if the gateway is
+        stopping by then, so that Ctrl-C doesn't wait for every queued frame."""
+        assert self._runner is not None
+        async with self.scheduler.turn(function, connection_id):
+            if droppable and self._stopping:
+                raise _Dropped(function)
+            return await self._runner.invoke(function, event, request_id)
+
     async def _session(self, socket: ServerConnection) -> None:
         info, _ = self._handshakes.pop(socket)
-        connection = _Connection(
-            info, socket, last_active_ms=_now_ms(), outbox=Outbox(self.limits.outbox_bytes)
-        )
+        connection = Session(info, socket, last_active_ms=_now_ms(), limits=self.limits)
         self._open[info.connection_id] = connection
         if self.observer is not None:
             self.observer.connected(info)
@@ -360,8 +309,12 @@ class Gateway:
         end_of_life = loop.time() + self.limits.lifetime
         try:
             while True:
-                wait = min(self.limits.idle_timeout, end_of_life - loop.time())
                 try:
+                    # Its frames in flight, or what it hasn't read, fill its share: the
+                    # next frame waits in the client's buffers (never idle meanwhile).
+                    if not connection.has_room():
+                        await asyncio.wait_for(connection.room(), end_of_life - loop.time())
+                    wait = min(self.limits.idle_timeout, end_of_life - loop.time())
                     frame = await asyncio.wait_for(socket.recv(), timeout=max(wait, 0))
                 except TimeoutError:
                     connection.closed_by_server = (GOING_AWAY, "Going away")
@@ -374,9 +327,7 @@ class Gateway:
                     connection.closed_by_server = (UNSUPPORTED_DATA, reason)
                     await socket.close(UNSUPPORTED_DATA, reason)
                     break
-                task = asyncio.create_task(self._dispatch(connection, frame))
-                connection.tasks.add(task)
-                task.add_done_callback(connection.tasks.discard)
+                connection.run(self._dispatch(connection, frame), len(frame))
         except ConnectionClosed:
             pass
         finally:
@@ -386,7 +337,7 @@ class Gateway:
                 await asyncio.gather(*connection.tasks, return_exceptions=True)
             await self._disconnected(connection)
 
-    async def _dispatch(self, connection: _Connection, frame: str) -> None:
+    async def _dispatch(self, connection: Session, frame: str) -> None:
         """Route one frame; whatever goes wrong, the client hears back and the log says."""
         try:
             await self._route(connection, frame)
@@ -394,7 +345,7 @@ class Gateway:
             log.exception("a frame from %s could not be routed", connection.info.connection_id)
             self._reply_error(connection, "Internal server error", events.new_request_id())
 
-    async def _route(self, connection: _Connection, frame: str) -> None:
+    async def _route(self, connection: Session, frame: str) -> None:
         assert self._api is not None
         assert self._runner is not None
         info = connection.info
@@ -424,7 +375,11 @@ class Gateway:
             info, route, body, request_id, events.new_request_id(), _now_ms()
         )
         try:
-            result = await self._runner.invoke(target.function, event, request_id)
+            result = await self._invoke(
+                target.function, event, request_id, info.connection_id, droppable=True
+            )
+        except _Dropped:
+            return  # the gateway is stopping: the connection is closing too
         except InvocationError as exc:
             _log_failure(f"route {route}", exc)
             self._reply_error(connection, "Internal server error", request_id)
@@ -435,7 +390,7 @@ class Gateway:
             if self.observer is not None:
                 self.observer.frame_out(info.connection_id, str(result["body"]), "reply")
 
-    def _reply_error(self, connection: _Connection, message: str, request_id: str) -> None:
+    def _reply_error(self, connection: Session, message: str, request_id: str) -> None:
         reply = {
             "message": message,
             "connectionId": connection.info.connection_id,
@@ -446,7 +401,7 @@ class Gateway:
         if self.observer is not None:
             self.observer.frame_out(connection.info.connection_id, text, "error")
 
-    async def _disconnected(self, connection: _Connection) -> None:
+    async def _disconnected(self, connection: Session) -> None:
         assert self._api is not None
         assert self._runner is not None
         code, reason = _close_status(connection)
@@ -459,13 +414,13 @@ class Gateway:
         request_id = events.new_request_id()
         event = events.disconnect_event(connection.info, code, reason, request_id, _now_ms())
         try:
-            await self._runner.invoke(function, event, request_id)
+            await self._invoke(function, event, request_id, connection.info.connection_id)
         except InvocationError as exc:
             _log_failure("route $disconnect", exc)
 
     # --- the @connections backend --------------------------------------------------
 
-    def _open_connection(self, connection_id: str) -> _Connection:
+    def _open_connection(self, connection_id: str) -> Session:
         connection = self._open.get(connection_id)
         if connection is None:
             raise Gone(connection_id)
@@ -509,13 +464,17 @@ class Gateway:
         await connection.socket.close(1000, reason)
 
 
+class _Dropped(Exception):
+    """A frame that still waited for a worker when the gateway began to stop."""
+
+
 def _log_failure(what: str, exc: InvocationError) -> None:
     """Two lines on the terminal: what failed and why, then where the full log is."""
     where = f"\n  log: {exc.log_path}" if exc.log_path is not None else ""
     log.warning("%s: %s failed: %s%s", what, exc.function, exc.detail, where)
 
 
-def _close_status(connection: _Connection) -> tuple[int, str]:
+def _close_status(connection: Session) -> tuple[int, str]:
     """The status ``$disconnect`` reports: whoever closed first decides it."""
     if connection.closed_by_server is not None:
         return connection.closed_by_server

@@ -13,12 +13,13 @@ import asyncio
 import logging
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from emulator import state
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.debugging import DebugSettings, DebugTarget, targets_for
@@ -31,8 +32,9 @@ from emulator.inspector.record import Record
 from emulator.inspector.server import InspectorServer
 from emulator.package import PackageError
 from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
+from emulator.snapshot import Gate, Saver
 from emulator.stack import Stack
-from emulator.state import Restored
+from emulator.state import Restored, SavedState, StateError
 from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
 from emulator.tls import execute_api_host, make_certificates
 from emulator.website import WebsiteServer
@@ -63,6 +65,8 @@ class HarnessSettings:
     account_id: str | None = None  # the embedded account's id; None: a random one
     state_dir: Path | None = None  # keep the tables' data here across restarts
     fresh: bool = False  # start with empty tables even if state_dir holds data
+    pythons: Mapping[str, Path] = field(default_factory=dict)  # --python 3.12=/path
+    moto_api: bool = False  # serve moto's /moto-api routes (reset, dashboard) too
     record: bool = True  # keep the inspector's record of connections, frames, invocations
     inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
     debug: DebugSettings | None = None  # run functions under debugpy (serve --debug-port)
@@ -98,7 +102,7 @@ class Harness:
         self._owns_control_plane = control_plane is None
         self.control_plane = control_plane
         if control_plane is None and settings.control_plane_url is None:
-            self.control_plane = ControlPlane(settings.control_plane_port)
+            self.control_plane = self._embedded_control_plane()
         self.gateway: Gateway | None = None
         self.runner: LambdaRunner | None = None
         self.website: WebsiteServer | None = None
@@ -107,6 +111,10 @@ class Harness:
         self.report = Report(out=out)
         self.stack = settings.stack
         self.restored: Restored | None = None
+        self.saved_state: SavedState | None = None
+        self._gate: Gate | None = None
+        self._saver: Saver | None = None
+        self._saved_tables: tuple[str, ...] = ()  # every table saved since the start
         self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
         self.record = Record(find_caller=Callers().find) if settings.record else None
         self.inspector: InspectorServer | None = None
@@ -129,13 +137,17 @@ class Harness:
         assert self.control_plane is not None
         return self.control_plane.url
 
+    def _embedded_control_plane(self) -> ControlPlane:
+        settings = self.settings
+        return ControlPlane(settings.control_plane_port, settings.moto_api, self.log_dir)
+
     def _localstack_target(self) -> Target:
         """LocalStack, with the WebSocket API's definition embedded if it has no API Gateway v2."""
         settings = self.settings
         target = Target.localstack(settings.stack.region, self.control_plane_url)
         if target.has_websocket_apis():
             return target
-        self.control_plane = ControlPlane(settings.control_plane_port)
+        self.control_plane = self._embedded_control_plane()
         self.control_plane.start()
         self.report.note(API_IN_EMBEDDED_CONTROL_PLANE)
         return target.with_api_home(
@@ -146,9 +158,16 @@ class Harness:
         self.loop = asyncio.get_running_loop()
         settings = self.settings
         stack = settings.stack
+        if settings.state_dir is not None and settings.control_plane_url is not None:
+            raise StateError(
+                "--state-dir keeps the embedded AWS emulator's tables; "
+                "LocalStack keeps its own (its PERSISTENCE setting)"
+            )
         if self.control_plane is not None:
             if self._owns_control_plane:
                 await asyncio.to_thread(self.control_plane.start)
+            if settings.state_dir is not None:
+                await self._open_state(settings.state_dir)
             self.target = await asyncio.to_thread(
                 self.control_plane.new_account, stack.region, settings.account_id
             )
@@ -177,21 +196,53 @@ class Harness:
         self.gateway.observer = self.record
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
-        if settings.state_dir is not None:
-            if settings.fresh:
-                state.clear(settings.state_dir)
-            dynamodb = self.target.client("dynamodb")
-            self.restored = await asyncio.to_thread(
-                state.restore, dynamodb, stack, settings.state_dir
-            )
+        if self.saved_state is not None:
+            self.restored = await self._restore(stack)
         runner = self.runner_for(api, certificates.ca_path)
         if settings.debug is not None:
             self.debugged = targets_for(settings.debug, stack, api, self.workdir)
             runner.debug({target.function: target for target in self.debugged})
+            for target in self.debugged:
+                self.gateway.scheduler.limit(target.function, 1)
             await asyncio.gather(*(runner.prewarm(t.function) for t in self.debugged))
         self.gateway.serve(api, runner)
         await self._serve_inspector(api)
         self._serve_website()
+        if self.saved_state is not None:
+            await self._start_saving()
+
+    async def _open_state(self, directory: Path) -> None:
+        """Lock the state directory and read it; gate the control plane's DynamoDB."""
+        assert self.control_plane is not None
+        self.saved_state = SavedState(directory)
+        await asyncio.to_thread(self.saved_state.open, self.settings.fresh)
+        self._gate = Gate()
+        self.control_plane.add_middleware(self._gate.middleware)
+
+    async def _restore(self, stack: Stack) -> Restored:
+        """Put back the saved tables the stack has (just deployed, so empty)."""
+        assert self.saved_state is not None
+        assert self.target is not None
+        names = [stack.table_name(table) for table in stack.tables]
+        self._saved_tables = tuple(sorted({*self._saved_tables, *names}))
+        dynamodb = self.target.client("dynamodb")
+        return await asyncio.to_thread(self.saved_state.restore, dynamodb, names)
+
+    async def _start_saving(self) -> None:
+        """Only a stack that started saves: a failed start leaves the saved state as it was."""
+        assert self.saved_state is not None
+        assert self._gate is not None
+        assert self.target is not None
+        sts = self.target.client("sts")
+        account = (await asyncio.to_thread(sts.get_caller_identity))["Account"]
+        self._saver = Saver(
+            self.saved_state,
+            self._gate,
+            account,
+            self.stack.region,
+            lambda: self._saved_tables,
+        )
+        self._saver.start()
 
     async def _serve_inspector(self, api: ApiConfig) -> None:
         """Keep the record of what happens; serve its page if asked to."""
@@ -210,7 +261,11 @@ class Harness:
         settings = self.settings
         if self.outputs.bucket is not None:
             self.website = WebsiteServer(
-                self.target.client("s3"), self.outputs.bucket, settings.host, settings.website_port
+                self.target.client("s3"),
+                self.outputs.bucket,
+                settings.host,
+                settings.website_port,
+                self.stack.website.config_file if self.stack.website is not None else None,
             )
             self.website.start()
             # The bucket is served here, not by the emulator: that is the website's address.
@@ -271,6 +326,13 @@ class Harness:
             api = await self._deploy(stack, report)
         except (DeployError, PackageError) as exc:
             raise ReloadError(str(exc)) from exc
+        if self.saved_state is not None:  # a table back in the stack gets its data back
+            try:
+                restored = await self._restore(stack)
+            except (BotoCoreError, ClientError) as exc:
+                raise ReloadError(f"could not restore the saved tables: {exc}") from exc
+            if restored.tables or restored.notes:
+                log.info("%s", restored.summary())
         changed = await self.runner.update(api.functions)
         self.gateway.serve(api, self.runner)
         for name in set(changed) & set(self.runner.debugged):
@@ -307,6 +369,7 @@ class Harness:
             log_dir=self.log_dir,
             resolve={domain: (LOOPBACK, self.gateway.connections_port)},
             idle_timeout=self.settings.worker_idle,
+            pythons=self.settings.pythons,
         )
         return self.runner
 
@@ -319,17 +382,18 @@ class Harness:
             await self.gateway.stop()
         if self.runner is not None:
             await self.runner.close()
-        if self.settings.state_dir is not None and self.outputs is not None:
-            assert self.target is not None
+        if self._saver is not None:
             try:
-                await asyncio.to_thread(
-                    state.save,
-                    self.target.client("dynamodb"),
-                    self.stack,
+                await self._saver.close()
+            except Exception as exc:  # whatever it was, the rest must still stop
+                log.error(
+                    "could not save the tables to %s (%s): the previous snapshot is kept",
                     self.settings.state_dir,
+                    exc,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
                 )
-            except Exception:
-                log.exception("could not save the tables to %s", self.settings.state_dir)
+        if self.saved_state is not None:
+            self.saved_state.close()
         if self.website is not None:
             self.website.stop()
         if self.control_plane is not None and self._owns_control_plane:

@@ -30,10 +30,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator import nodejs
 from emulator.stack import Function
 
 REQUIREMENTS = "requirements.txt"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+_PIP_HEADLINE = "\u00d7"  # the mark before pip's summary of a failed step
 _SKIPPED_DIRS = {"__pycache__", ".git", ".aws-sam", ".pytest_cache", ".mypy_cache"}
 
 
@@ -84,6 +86,27 @@ def _module_files(source: Path, function: Function) -> dict[str, Path]:
     return {path.relative_to(source).as_posix(): path for path in {entry, *shared, *extra}}
 
 
+def pip_failure(stdout: str, stderr: str) -> str:
+    """What a failed ``pip install`` said, in one line: the requirement it was working on
+    and its errors; for a package whose build failed, pip's headline and the build's own
+    last line of output (pip's closing lines only say "See above")."""
+    working = [
+        line.strip()
+        for line in stdout.splitlines()
+        if line.startswith(("Collecting ", "Processing ", "Obtaining "))
+    ]
+    lines = [line.strip() for line in stderr.splitlines()]
+    said = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    if not said:
+        headline = next(
+            (line[1:].strip().rstrip(".") for line in lines if line[:1] == _PIP_HEADLINE), ""
+        )
+        output = lines[: lines.index("[end of output]")] if "[end of output]" in lines else []
+        said = [headline, next((line for line in reversed(output) if line), "")]
+    errors = "; ".join(text for text in dict.fromkeys(said) if text)
+    return ": ".join(part for part in [*working[-1:], errors] if part)
+
+
 def install_requirements(requirements: Path, cache_dir: Path) -> Path:
     """The packages a requirements file names, installed once into the cache."""
     digest = hashlib.sha256(
@@ -99,7 +122,8 @@ def install_requirements(requirements: Path, cache_dir: Path) -> Path:
         "-m",
         "pip",
         "install",
-        "--quiet",
+        "--progress-bar",
+        "off",
         "--disable-pip-version-check",
         "--no-input",
         "--no-warn-script-location",
@@ -113,8 +137,7 @@ def install_requirements(requirements: Path, cache_dir: Path) -> Path:
     )
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        reason = lines[-1].strip() if lines else f"pip exited with {result.returncode}"
+        reason = pip_failure(result.stdout, result.stderr) or f"pip exited with {result.returncode}"
         raise PackageError(f"pip could not install {requirements}: {reason}")
     try:
         staging.rename(target)
@@ -129,14 +152,20 @@ def _files(function: Function, source: Path | None, skip: Path, cache_dir: Path)
         return _module_files(source, function)
     files: dict[str, Path] = {}
     requirements = function.code / REQUIREMENTS
-    if requirements.is_file():
+    if requirements.is_file() and not function.packaged:
         try:
             installed = install_requirements(requirements, cache_dir)
         except PackageError as exc:
             raise PackageError(f"function {function.name}: {exc}") from exc
         files.update({p.relative_to(installed).as_posix(): p for p in _walk(installed)})
+    npm = nodejs.package_dependencies(function.code, cache_dir)
+    if npm is not None:  # package.json's, installed as sam build does
+        files.update({p.relative_to(npm).as_posix(): p for p in _walk(npm)})
     # The function's own files win over a dependency's of the same name.
-    files.update({p.relative_to(function.code).as_posix(): p for p in _walk(function.code, skip)})
+    own = {p.relative_to(function.code).as_posix(): p for p in _walk(function.code, skip)}
+    if npm is not None:  # the folder's own node_modules is not what deploys
+        own = {name: p for name, p in own.items() if not name.startswith("node_modules/")}
+    files.update(own)
     return files
 
 
@@ -171,7 +200,8 @@ def build(
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for arcname in sorted(files):
             info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
+            executable = os.access(files[arcname], os.X_OK)  # a bootstrap stays executable
+            info.external_attr = (0o755 if executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[arcname].read_bytes())
     data = buffer.getvalue()

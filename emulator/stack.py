@@ -63,6 +63,7 @@ FUNCTION_NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 VARIABLE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]+")
 HANDLER_PATTERN = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
+ANY_HANDLER_PATTERN = re.compile(r"[^\s]{1,128}")  # Lambda's: Node.js paths, custom runtimes
 ROUTE_SELECTION_PATTERN = re.compile(r"\$request\.body\.[\w.-]+|\$\{request\.body\.[\w.-]+\}")
 # AWS allows at most 128 characters in a route key.
 ROUTE_KEY_MAX = 128
@@ -206,8 +207,9 @@ class Function:
     """A Lambda function and the routes it serves.
 
     Its code is either ``code``, a directory zipped whole (as ``sam build`` does, with
-    the dependencies of a ``requirements.txt`` inside), or, when ``code`` is None, the
-    stack's ``source``: the entry module plus the shared packages beside it.
+    the dependencies of a ``requirements.txt`` inside, unless ``packaged`` says the
+    directory already is what Lambda gets), or, when ``code`` is None, the stack's
+    ``source``: the entry module plus the shared packages beside it.
     """
 
     name: str  # within the stack; the deployed name is the stack's name for it
@@ -220,6 +222,7 @@ class Function:
     extra_modules: tuple[str, ...] = ()  # other top-level modules of ``source`` its zip needs
     runtime: str = DEFAULT_RUNTIME
     function_name: str | None = None  # the deployed name, when the description fixes it
+    packaged: bool = False  # ``code`` holds its dependencies: no requirements.txt install
 
     @property
     def module(self) -> str:
@@ -227,15 +230,18 @@ class Function:
 
     def validate(self, has_source: bool) -> None:
         what = f"function {self.name!r}"
-        _require(
-            bool(HANDLER_PATTERN.fullmatch(self.handler)),
-            f"{what}: handler {self.handler!r} must be 'module.function' (e.g. app.handler)",
-        )
-        _require(
-            self.runtime.startswith("python3"),
-            f"{what}: runtime {self.runtime!r} is not supported; the emulator runs Python "
-            "functions (python3.x)",
-        )
+        # Any runtime is accepted here: the runner names those it doesn't run.
+        _require(bool(self.runtime), f"{what} needs a runtime (e.g. python3.12)")
+        if self.runtime.startswith("python"):
+            _require(
+                bool(HANDLER_PATTERN.fullmatch(self.handler)),
+                f"{what}: handler {self.handler!r} must be 'module.function' (e.g. app.handler)",
+            )
+        else:
+            _require(
+                bool(ANY_HANDLER_PATTERN.fullmatch(self.handler)),
+                f"{what}: handler {self.handler!r} must be 1-128 characters, no spaces",
+            )
         _require(1 <= self.timeout <= 900, f"{what}: timeout must be 1-900 seconds")
         _require(128 <= self.memory <= 10240, f"{what}: memory must be 128-10240 MB")
         for variable, value in self.environment:
@@ -370,8 +376,8 @@ class Stack:
 
     @property
     def stack_id(self) -> str:
-        """The value of the tag that marks resources as this stack's."""
-        return f"{self.name}/{self.prefix or 'default'}"
+        """The value of the tag that marks resources as this stack's (one per region)."""
+        return f"{self.name}/{self.prefix or 'default'}/{self.region}"
 
     @property
     def all_functions(self) -> tuple[Function, ...]:
@@ -392,7 +398,8 @@ class Stack:
 
     @property
     def role_name(self) -> str:
-        return self._named(f"{self.name}-lambda")
+        # IAM is global: the region keeps two regions' stacks from sharing one role.
+        return self._named(f"{self.name}-lambda-{self.region}")
 
     @property
     def api_name(self) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, TextIO
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -32,19 +34,31 @@ from botocore.exceptions import (
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 _PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1})
 # The services whose control plane can live apart from the target's (see Target.api_home).
 API_SERVICES = ("apigatewayv2",)
 SERVICE_NAMES = {
     "apigatewayv2": "API Gateway v2",
+    "budgets": "AWS Budgets",
+    "cloudfront": "CloudFront",
+    "cloudwatch": "CloudWatch",
     "dynamodb": "DynamoDB",
     "iam": "IAM",
     "kms": "KMS",
     "lambda": "Lambda",
     "logs": "CloudWatch Logs",
     "s3": "S3",
+    "sns": "SNS",
     "sts": "STS",
+}
+# A cheap read per service, to ask a LocalStack whether its plan has the service.
+_PROBES: dict[str, tuple[str, dict[str, Any]]] = {
+    "apigatewayv2": ("get_apis", {"MaxResults": "1"}),
+    "cloudfront": ("list_distributions", {"MaxItems": "1"}),
+    "logs": ("describe_log_groups", {"limit": 1}),
+    "cloudwatch": ("list_dashboards", {}),
+    "sns": ("list_topics", {}),
+    "budgets": ("describe_budgets", {"MaxResults": 1}),
 }
 LOCALSTACK_START = "start it with `make localstack-up`"
 API_IN_EMBEDDED_CONTROL_PLANE = (
@@ -52,6 +66,22 @@ API_IN_EMBEDDED_CONTROL_PLANE = (
     "(routes, integrations, authorizer, stage) goes to the embedded control plane; the "
     "gateway emulator serves it and runs the functions"
 )
+
+
+@cache
+def _models() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def new_session(**settings: Any) -> boto3.Session:
+    """A boto3 session whose clients share the services' models with every other one.
+
+    Each session would otherwise read the models from disk again: about a second for
+    the dozen clients a deploy makes, paid by every new account a harness or test opens.
+    """
+    core = botocore.session.Session()
+    core.register_component("data_loader", _models())
+    return boto3.Session(botocore_session=core, **settings)
 
 
 class TargetError(Exception):
@@ -68,6 +98,8 @@ class Target:
     # Where the WebSocket API's definition lives when this target has no API Gateway v2
     # (LocalStack's free plan): the embedded control plane. None: on this target.
     api_home: Target | None = None
+    # Attempts per call, throttling and 5xx answers retried with botocore's backoff.
+    max_attempts: int = 5
 
     @classmethod
     def local(
@@ -92,20 +124,29 @@ class Target:
         return replace(self, api_home=home)
 
     def has_websocket_apis(self) -> bool:
-        """Whether the target answers API Gateway v2 (LocalStack's free plan does not).
+        """Whether the target answers API Gateway v2 (LocalStack's free plan does not)."""
+        return self._answers("apigatewayv2")
+
+    def offers(self, service: str) -> bool:
+        """Whether the target has a service: AWS and moto do; LocalStack is asked."""
+        if self.name != "localstack" or (service in API_SERVICES and self.api_home):
+            return True
+        return self._answers(service)
+
+    def _answers(self, service: str) -> bool:
+        """Ask the service a cheap question; only LocalStack's 501 means it isn't there.
 
         LocalStack answers a service outside the caller's plan with HTTP 501; that
         status, not the message, is what decides.
         """
-        probe = self.session.client(
-            "apigatewayv2", endpoint_url=self.endpoint_url, config=_PROBE_CONFIG
-        )
+        probe = self.session.client(service, endpoint_url=self.endpoint_url, config=_PROBE_CONFIG)
+        operation, arguments = _PROBES[service]
+        if service == "budgets":
+            arguments = {**arguments, "AccountId": self.account_id()}
         try:
-            probe.get_apis(MaxResults="1")
+            getattr(probe, operation)(**arguments)
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 501:
-                return False
-            raise
+            return bool(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 501)
         return True
 
     @property
@@ -120,9 +161,9 @@ class Target:
     @cached_property
     def session(self) -> boto3.Session:
         if not self.emulated:
-            return boto3.Session(region_name=self.region)
+            return new_session(region_name=self.region)
         key, secret = self.access_key
-        return boto3.Session(
+        return new_session(
             region_name=self.region, aws_access_key_id=key, aws_secret_access_key=secret
         )
 
@@ -157,9 +198,8 @@ class Target:
         if service in API_SERVICES and self.api_home is not None:
             return self.api_home.client(service)
         try:
-            client = self.session.client(
-                service, endpoint_url=self.endpoint_url, config=_CLIENT_CONFIG
-            )
+            config = Config(retries={"mode": "standard", "max_attempts": self.max_attempts})
+            client = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
         except ProfileNotFound as exc:
             raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc
         client.meta.events.register("after-call", _name_the_service)
@@ -218,16 +258,17 @@ def explain(exc: BaseException, target: Target) -> str | None:
 
 
 def _explain_waiter(exc: WaiterError, where: str) -> str:
-    waiter = str(exc.name)
+    waiter = str(exc.kwargs.get("name", ""))
     service = next(
         (SERVICE_NAMES[s] for prefix, s in _WAITER_SERVICES if waiter.startswith(prefix)), where
     )
     last = exc.last_response or {}
     reason = (last.get("Configuration") or {}).get("StateReason") or exc.kwargs.get("reason")
-    return (
-        f"{service} in {where} did not get ready ({waiter}: {reason}): fix what it says and "
-        "run again"
-    )
+    if str(reason).startswith("Max attempts exceeded"):
+        advice = "it is still in progress: run the same command again later, it resumes there"
+    else:
+        advice = "fix what it says and run again"
+    return f"{service} in {where} did not get ready ({waiter}: {reason}): {advice}"
 
 
 _WAITER_SERVICES = (
@@ -235,6 +276,7 @@ _WAITER_SERVICES = (
     ("Function", "lambda"),
     ("Role", "iam"),
     ("Bucket", "s3"),
+    ("Distribution", "cloudfront"),
 )
 
 
@@ -247,6 +289,10 @@ def _explain_client_error(exc: ClientError, target: Target, where: str) -> str:
         target, where = target.api_home, "the embedded control plane"
     service = SERVICE_NAMES.get(service_id, service_id or "the service")
     operation = exc.operation_name
+    # AWS's own words say what is missing (a permission, an account setting): keep them.
+    message = " ".join(str(error.get("Message") or "").split())
+    message = message if len(message) <= 300 else message[:299] + "…"
+    said = f"{code}: {message}" if message else code
     if target.name == "localstack":
         if status == 501 and service_id == "apigatewayv2":
             return (
@@ -268,7 +314,7 @@ def _explain_client_error(exc: ClientError, target: Target, where: str) -> str:
             )
         if status is not None and status >= 500:
             return (
-                f"{service} in LocalStack failed on {operation} ({code}): see LocalStack's log "
+                f"{service} in LocalStack failed on {operation} ({said}): see LocalStack's log "
                 "(.localstack/localstack.log for `make localstack-up`), then run again"
             )
     if code in (
@@ -277,11 +323,12 @@ def _explain_client_error(exc: ClientError, target: Target, where: str) -> str:
         "ExpiredTokenException",
         "UnrecognizedClientException",
     ):
-        return f"{where} refused the credentials ({code}): refresh them (e.g. `aws sso login`)"
+        return f"{where} refused the credentials ({said}): refresh them (e.g. `aws sso login`)"
     if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") or status == 403:
         return (
-            f"{service} denied {operation}: use credentials allowed to call it "
-            "(`aws sts get-caller-identity` shows whose these are)"
+            f"{service} denied {operation} ({said}): allow it for these credentials "
+            "(`aws sts get-caller-identity` shows whose they are), or change the account "
+            "setting AWS names"
         )
     if code in (
         "Throttling",
@@ -289,9 +336,8 @@ def _explain_client_error(exc: ClientError, target: Target, where: str) -> str:
         "TooManyRequestsException",
         "LimitExceededException",
     ):
-        return f"{service} throttled {operation} ({code}): wait a minute and run again"
-    message = error.get("Message") or ""
+        return f"{service} throttled {operation} ({said}): wait a minute and run again"
     return (
-        f"{service} in {where} refused {operation} ({code}: {message}): fix that and run "
+        f"{service} in {where} refused {operation} ({said}): fix that and run "
         "again (--debug shows the traceback)"
     )

@@ -10,11 +10,17 @@ headers policy): an HTML page's own ``<meta>`` Content-Security-Policy as a head
 with ``frame-ancestors 'none'``, which only a header can say; ``X-Frame-Options: DENY``
 for browsers that predate it; and ``Referrer-Policy: no-referrer`` (the chat's invite
 links carry a room id that the sites a message links to needn't learn).
+
+Served on every interface (``--host 0.0.0.0``), the client's configuration would name the
+WebSocket API at ``ws://0.0.0.0:…``, which no browser on another machine can reach: there,
+the configuration file names the host the page itself was requested from instead, which
+reaches this machine from wherever the browser is.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from html.parser import HTMLParser
 from http import HTTPStatus
@@ -28,6 +34,9 @@ log = logging.getLogger("emulator.website")
 
 INDEX_DOCUMENT = "index.html"
 NO_FRAMING = "frame-ancestors 'none'"
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+# A Host header's name (or [IPv6 address]) and port: nothing that could break out of a URL.
+_HOST = re.compile(r"(?P<name>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d+)?")
 SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
@@ -61,9 +70,29 @@ def content_security_policy(body: bytes, content_type: str) -> str:
     return "; ".join(directives)
 
 
+def as_requested(body: bytes, listening: str, host_header: str | None) -> bytes:
+    """A configuration file that names the wildcard address ``listening`` (``0.0.0.0``)
+    in URLs, with the host the browser asked for in its place (if it is a valid name)."""
+    match = _HOST.fullmatch(host_header or "")
+    if match is None:
+        return body
+    return body.replace(f"://{listening}:".encode(), f"://{match['name']}:".encode())
+
+
 class WebsiteServer:
-    def __init__(self, s3: Any, bucket: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_class(s3, bucket))
+    """``config_file``: the client's configuration, whose URLs name where the gateway
+    listens (see the module's docstring)."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config_file: str | None = None,
+    ) -> None:
+        rewrite = config_file if host in WILDCARD_HOSTS else None
+        self._server = ThreadingHTTPServer((host, port), _handler_class(s3, bucket, host, rewrite))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="website", daemon=True
@@ -83,7 +112,9 @@ class WebsiteServer:
         self._thread.join()
 
 
-def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
+def _handler_class(
+    s3: Any, bucket: str, listening: str, config_file: str | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -110,9 +141,12 @@ def _handler_class(s3: Any, bucket: str) -> type[BaseHTTPRequestHandler]:
                     "no-cache",
                 )
                 return
+            body = obj["Body"].read()
+            if key == config_file:
+                body = as_requested(body, listening, self.headers.get("Host"))
             self._send(
                 HTTPStatus.OK,
-                obj["Body"].read(),
+                body,
                 obj.get("ContentType", "application/octet-stream"),
                 obj.get("CacheControl", "no-cache"),
             )

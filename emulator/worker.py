@@ -10,12 +10,14 @@ handlers reach ``https://{apiId}.execute-api.{region}.amazonaws.com`` unchanged.
 
 Requests and results are JSON lines on the original stdout/stdin; the handler's own
 prints and logs go to stderr, which the runner files under the function's name.
-Kept free of the project's imports: it runs beside the function's code only.
+Kept free of the project's imports: it runs beside the function's code only, on the
+function's own Python (3.8 and later), so it uses nothing newer.
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import contextlib
 import ctypes
 import decimal
@@ -97,7 +99,7 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     return {
         "errorMessage": str(exc),
         "errorType": error_type or type(exc).__name__,
-        "stackTrace": traceback.format_exception(exc),
+        "stackTrace": traceback.format_exception(type(exc), exc, exc.__traceback__),
     }
 
 
@@ -229,6 +231,17 @@ def _reap(signum: int, frame: Any) -> None:
             pass
 
 
+def _receive(channel: socket.socket) -> tuple[bytes, list[int]]:
+    """A request and the descriptors sent with it (``socket.recv_fds``, before 3.9 too)."""
+    size = array.array("i").itemsize * 3
+    data, ancillary, _, _ = channel.recvmsg(65536, socket.CMSG_LEN(size))
+    fds = array.array("i")
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
+
+
 def template(control: int, runtime: str, resolve: list[str]) -> None:
     """The template process: preload, then fork one worker per request on ``control``.
 
@@ -243,7 +256,7 @@ def template(control: int, runtime: str, resolve: list[str]) -> None:
     channel = socket.socket(fileno=control)
     buffer = b""
     while True:
-        data, fds, _, _ = socket.recv_fds(channel, 65536, 3)
+        data, fds = _receive(channel)
         if not data:
             return  # the runner is gone
         buffer += data

@@ -42,7 +42,7 @@ def handler(request: Request) -> dict[str, Any]:
     request.store.put_connection(
         request.connection_id,
         identity,
-        connected_at=app.now(),
+        connected_at=request.now(),
         expires_at=app.epoch_seconds() + CONNECTION_LIFETIME_SECONDS,
     )
     return app.OK

@@ -13,7 +13,7 @@ from chat.rules import Member, Role, Room, Status
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_create_room(payload)
     caller = request.caller()
-    created_at = app.now()
+    created_at = request.now()
     room = Room(
         room_id=rules.new_room_id(),
         name=command.name,

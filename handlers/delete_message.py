@@ -1,4 +1,8 @@
-"""``deleteMessage``: the author deletes a message; a marker stays in its place."""
+"""``deleteMessage``: the author deletes a message; a marker stays in its place.
+
+Conditional as an edit is (see ``edit_message``); the deletion raises the version too,
+so an edit that lost the race can't bring the text back on anyone's screen.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,25 @@ from typing import Any
 
 from chat import app, rules
 from chat.app import Request
+from chat.rules import Message
 
 
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_message_ref(payload)
-    room, members, original = request.own_message(command.room_id, command.message_id)
-    deleted = request.store.delete_message(original, app.now())
-    request.post_entry(members, deleted, "messageUpdated")
+
+    def delete() -> Message:
+        original = request.own_message(command.room_id, command.message_id)
+        return request.store.delete_message(original, request.now())
+
+    deleted = app.until_written(delete)
+    request.deliver(deleted, "messageUpdated")
     request.reply(
         {
             "type": "messageDeleted",
-            "roomId": room.room_id,
+            "roomId": deleted.room_id,
             "messageId": deleted.message_id,
             "deletedAt": deleted.deleted_at,
+            "version": deleted.version,
         }
     )

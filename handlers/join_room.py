@@ -1,5 +1,8 @@
 """``joinRoom``: a user asks to join (``op: request``); the admin approves or rejects.
 
+A decision is written on condition that the request is still pending and the caller
+still the room's admin: an admin who handed the room over meanwhile decides nothing.
+
 A room holds at most ``max_pending_per_room`` requests waiting, and a user at most
 ``max_pending_per_user`` across rooms: counters written with the request itself.
 """
@@ -32,7 +35,7 @@ def _request(request: Request, room: Room, members: list[Member], user_id: str, 
         name=name,
         role=Role.MEMBER,
         status=Status.PENDING,
-        requested_at=app.now(),
+        requested_at=request.now(),
         room_name=room.name,
         connections=request.store.user_connections(user_id) | request.own_connection(),
     )
@@ -62,8 +65,8 @@ def _decide(
     status = Status.APPROVED if command.op == "approve" else Status.REJECTED
     notice = None
     if status is Status.APPROVED:  # the conversation records who joined
-        notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), app.now())
-    decided = request.store.decide(room.room_id, command.user_id, status, notice)
+        notice = rules.notice(Kind.JOINED, target, rules.new_message_id(), request.now())
+    decided = request.store.decide(room.room_id, command.user_id, status, caller_id, notice)
     request.reply(
         {"type": "joinDecided", "roomId": room.room_id, "userId": decided.user_id, "status": status}
     )

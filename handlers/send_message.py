@@ -1,7 +1,15 @@
 """``sendMessage``: store the message, then deliver it to every approved member online.
 
-One Query (the room and its members), one transaction (the message and its id), one
-post per open connection, then an acknowledgement to the sender.
+One GetItem (the caller's membership), one transaction (the message, its id, and the
+author's membership), one Query (the room's members, read after the write), one post
+per open connection, then an acknowledgement to the sender.
+
+The write is conditional on what was checked: the author is still an approved member,
+and the message sorts after their previous entry in the room (their ``lastEntry``), so
+a member removed in the meantime stores nothing, and one author's messages stand in
+history in the order they were stored, whatever the clocks of the function instances
+say. The members are read after the write, so a member removed before it committed
+never receives it.
 
 Idempotent: the client names the message (``messageId``), and the write is conditional
 on that id being new in the room. A repeat of the same id (a retry after a lost reply,
@@ -23,31 +31,37 @@ from chat.rules import Message
 @app.route
 def handler(request: Request, payload: dict[str, Any]) -> None:
     command = rules.parse_send_message(payload)
-    room, members, _ = request.as_member(command.room_id)
-    caller = request.caller()  # cached: the name this connection signed in with
-    message = Message(
-        room_id=room.room_id,
-        message_id=command.message_id or rules.new_message_id(),
-        user_id=caller.user_id,
-        name=caller.name,
-        text=command.text,
-        sent_at=app.now(),
-    )
-    duplicate = not request.store.add_message(message)
-    if duplicate:
-        message = rules.check_repeat(
-            request.store.message(room.room_id, message.message_id), caller.user_id
+    caller = request.caller()  # the name this connection goes by
+    message_id = command.message_id or rules.new_message_id()
+
+    def store() -> tuple[Message, bool]:
+        author = request.membership(command.room_id)
+        message = Message(
+            room_id=command.room_id,
+            message_id=message_id,
+            user_id=caller.user_id,
+            name=caller.name,
+            text=command.text,
+            sent_at=rules.entry_time(request.now(), author.last_entry),
         )
-    if not duplicate or message.undelivered:
-        request.post_entry(members, message)
+        return message, request.store.add_message(message)
+
+    message, stored = app.until_written(store)
+    if not stored:
+        message = rules.check_repeat(
+            request.store.message(command.room_id, message_id), caller.user_id
+        )
+    if stored or message.undelivered:
+        request.deliver(message)
         request.store.delivered(message)
-    # Sent after every post above has finished: the sender knows delivery is done.
+    # Sent after every post above has finished: the sender knows delivery is done, and a
+    # client that sends its next message only now has its messages delivered in order.
     request.reply(
         {
             "type": "messageSent",
-            "roomId": room.room_id,
+            "roomId": command.room_id,
             "messageId": message.message_id,
             "sentAt": message.sent_at,
-            "duplicate": duplicate,
+            "duplicate": not stored,
         }
     )

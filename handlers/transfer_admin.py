@@ -17,7 +17,7 @@ from chat.rules import Kind
 def handler(request: Request, payload: dict[str, Any]) -> None:
     room, target = request.admin_target(payload, rules.check_transfer)
     caller = request.caller()  # cached
-    notice = rules.notice(Kind.ADMIN, target, rules.new_message_id(), app.now())
+    notice = rules.notice(Kind.ADMIN, target, rules.new_message_id(), request.now())
     request.store.transfer_admin(caller.user_id, notice)
     request.reply({"type": "adminTransferred", "roomId": room.room_id, "userId": target.user_id})
     request.announce_members(room.room_id, notice=notice)

@@ -1,7 +1,10 @@
 """``typing``: tell the room's other members that the caller is typing.
 
 Clients send it at most every few seconds while typing and show it for a few
-seconds; nothing is stored.
+seconds; nothing is stored, so nothing is conditional: the room is read once, and the
+event goes to the approved members of that read if the caller is one of them. It can
+reach someone after a removal that committed after the read (docs/protocol.md §6 says
+exactly what clients do about it).
 """
 
 from __future__ import annotations

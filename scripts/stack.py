@@ -73,19 +73,25 @@ FUNCTIONS = (
     _function("remove-member", "remove_member.handler", rules.REMOVE_MEMBER),
     _function("transfer-admin", "transfer_admin.handler", rules.TRANSFER_ADMIN),
     _function("get-room", "get_room.handler", rules.GET_ROOM),
+    _function("ping", "ping.handler", rules.PING),
+    _function("rename", "rename.handler", rules.RENAME, timeout=20),  # many rooms
 )
 
 # API Gateway's throttle on every route of the stage: a ceiling for the whole API, not
 # per user (the handlers limit each user and connection themselves).
 THROTTLE = Throttle(burst=2000, rate=1000)
 
-# The client files uploaded to the website bucket; config.js is written at deploy.
+# The client files uploaded to the website bucket: the page, its style sheet and every
+# ES module of the client (loaded by the browser as they are); config.js is written at deploy.
 WEBSITE = Website(
     directory=FRONTEND_DIR,
     files=(
         ("index.html", "text/html; charset=utf-8"),
         ("style.css", "text/css; charset=utf-8"),
-        ("app.js", "text/javascript; charset=utf-8"),
+        *(
+            (path.name, "text/javascript; charset=utf-8")
+            for path in sorted(FRONTEND_DIR.glob("*.js"))
+        ),
     ),
     config_global="CHAT_CONFIG",
 )
@@ -123,6 +129,6 @@ def chat_stack(
 CHAT = chat_stack()
 
 
-def outputs_path(target: str, prefix: str = "") -> Path:
-    """Where deploy leaves what it made for a target, for the tests and the user."""
-    return STATE_DIR / f"outputs-{target}{'-' + prefix if prefix else ''}.json"
+def outputs_path(target: str, prefix: str = "", region: str = DEFAULT_REGION) -> Path:
+    """Where deploy leaves what it made for one target, region and prefix."""
+    return STATE_DIR / f"outputs-{target}-{region}{'-' + prefix if prefix else ''}.json"

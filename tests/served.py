@@ -108,9 +108,9 @@ def start(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Se
 
 
 @contextmanager
-def serving(*args: str, cwd: Path = ROOT) -> Iterator[Served]:
+def serving(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Iterator[Served]:
     """A served stack for the length of a ``with``; stopped with Ctrl-C after."""
-    served = start(*args, cwd=cwd)
+    served = start(*args, cwd=cwd, env=env)
     try:
         served.wait_for(_URL.pattern)  # ready, or the failure with the output
         yield served

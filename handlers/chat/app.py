@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache, wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from chat import config, rules
-from chat.errors import ChatError, InternalError, NotConnected, ReplyTooLarge
+from chat.errors import ChatError, InternalError, NotConnected, NotMember, ReplyTooLarge
 from chat.events import WebSocketEvent
 from chat.fanout import TOO_LARGE, Fanout
 from chat.rules import Member, Message, Room, Status
-from chat.store import Connection, Store
+from chat.store import Conflict, Connection, Store
 
 log = logging.getLogger("chat")
 
@@ -28,6 +28,10 @@ OK = {"statusCode": 200}
 # How long a closed connection's record stays, for requests still in flight: longer than
 # API Gateway's 29 s integration timeout, so that every request it accepted is served.
 CLOSED_RECORD_SECONDS = 10 * 60
+# How often a check-then-write step reads and checks again when its write finds the state
+# changed since the read (each time, a concurrent write to the same items won).
+WRITE_ATTEMPTS = 16
+T = TypeVar("T")
 
 
 @cache
@@ -54,15 +58,32 @@ def epoch_seconds() -> int:
     return int(time.time())
 
 
+def until_written(step: Callable[[], T], attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run a step that reads, checks and writes on condition of what it read, until the
+    write holds: a :class:`~chat.store.Conflict` means the state changed in between, so
+    the step reads and checks again (and may now refuse). The last conflict propagates."""
+    for _ in range(attempts - 1):
+        try:
+            return step()
+        except Conflict:
+            log.info("the state changed between a check and its write; checking again")
+    return step()
+
+
 class Request:
     """One invocation: the event, the caller, and the ways to answer."""
 
     def __init__(
-        self, event: Mapping[str, Any], store_: Store | None = None, fanout: Fanout | None = None
+        self,
+        event: Mapping[str, Any],
+        store_: Store | None = None,
+        fanout: Fanout | None = None,
+        clock: Callable[[], str] = now,
     ) -> None:
         self.event = WebSocketEvent(event)
         self.store = store_ or store()
         self.fanout = fanout or Fanout(self.event.management_endpoint)
+        self.now = clock  # this instance's time (instances' clocks disagree a little)
         self.ref: str | None = None
         self._caller: Connection | None = None
 
@@ -101,12 +122,20 @@ class Request:
         room, members = self.store.load_room(room_id)
         return room, members, rules.require_approved(members, caller.user_id)
 
-    def own_message(self, room_id: str, message_id: str) -> tuple[Room, list[Member], Message]:
-        """The room, its memberships and one of the caller's own messages, if the caller
-        is an approved member and wrote it."""
-        room, members, me = self.as_member(room_id)
-        message = rules.check_author(self.store.message(room_id, message_id), me.user_id)
-        return room, members, message
+    def membership(self, room_id: str) -> Member:
+        """The caller's membership of a room, if approved: one GetItem (and one more,
+        of the room, only to tell ROOM_NOT_FOUND from NOT_MEMBER)."""
+        member = self.store.member(room_id, self.caller().user_id)
+        if member is None or member.status is not Status.APPROVED:
+            self.store.room(room_id)  # ROOM_NOT_FOUND if there is none
+            raise NotMember("you are not a member of this room")
+        return member
+
+    def own_message(self, room_id: str, message_id: str) -> Message:
+        """One of the caller's own messages, if the caller is an approved member and
+        wrote it."""
+        me = self.membership(room_id)
+        return rules.check_author(self.store.message(room_id, message_id), me.user_id)
 
     def admin_target(
         self, payload: Mapping[str, Any], check: Callable[[Room, list[Member], str, str], Member]
@@ -119,9 +148,15 @@ class Request:
         return room, check(room, members, caller.user_id, command.user_id)
 
     def post_entry(self, members: Iterable[Member], entry: Message, kind: str = "message") -> None:
-        """Deliver a new (``message``) or changed (``messageUpdated``) entry of the
-        conversation to the room's approved members."""
+        """Post a new (``message``) or changed (``messageUpdated``) entry of the
+        conversation to the room's approved members, as read after the entry's write."""
         self.broadcast(members, {"type": kind, "message": rules.message_view(entry)})
+
+    def deliver(self, entry: Message, kind: str = "message") -> None:
+        """Deliver an entry just written to the room's approved members, read now: after
+        the write, so that a member removed before it committed never receives it."""
+        _, members = self.store.load_room(entry.room_id)
+        self.post_entry(members, entry, kind)
 
     def reply(self, payload: Mapping[str, Any]) -> None:
         """Send to the caller's connection, tagged with the request's ``ref``.
@@ -175,7 +210,7 @@ class Request:
         connection = self.store.get_connection(connection_id)
         if connection is not None:
             self.store.retire_connection(
-                connection_id, now(), epoch_seconds() + CLOSED_RECORD_SECONDS
+                connection_id, self.now(), epoch_seconds() + CLOSED_RECORD_SECONDS
             )
             candidates += self.store.memberships(connection.user_id)
         # Each membership once, though both sources may list it.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from tests.client import ChatClient
 
@@ -26,7 +29,7 @@ SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "p
 def sign_in(page: Page, name: str) -> None:
     page.get_by_label("Display name").fill(name)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online")
+    expect(page.locator("#connection")).to_have_text("Online", timeout=15_000)
 
 
 def open_rooms(page: Page) -> None:
@@ -123,3 +126,110 @@ def admit_client(page: Page, guest: ChatClient, room_id: str) -> None:
     guest.request("joinRoom", expect="joinRequested", roomId=room_id)
     page.get_by_role("button", name=f"Approve {guest.name}").click()
     guest.wait_for("joinDecision", roomId=room_id)
+
+
+class Network:
+    """The page's WebSocket, passed through a switch the test controls."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.down = False
+        self.page_side: WebSocketRoute | None = None
+        self.server_side: WebSocketRoute | None = None
+        self.hold_replies: list[str] = []  # substrings of server frames to swallow once
+        self.passed: list[str] = []  # the server frames that reached the page
+        self.sent: list[str] = []  # the page's frames, in the order it sent them
+        self.frames: list[tuple[str, str]] = []  # both ways, in order: ("out" | "in", text)
+        self.answer: dict[
+            str, Callable[[dict[str, Any]], dict[str, Any]]
+        ] = {}  # action -> fake reply
+        self.stalled = False  # frames go nowhere, and the socket stays open
+        page.route_web_socket(re.compile(".*"), self._through)
+
+    def _through(self, route: WebSocketRoute) -> None:
+        if self.stalled:
+            return  # a socket to nowhere: it opens, and nothing ever answers
+        if self.down:
+            route.close(code=4000, reason="network down")
+            return
+        server = route.connect_to_server()
+        self.page_side, self.server_side = route, server
+
+        def from_page(message: str | bytes) -> None:
+            text = message if isinstance(message, str) else message.decode()
+            if self.stalled:
+                return
+            self.sent.append(text)
+            self.frames.append(("out", text))
+            frame = json.loads(text)
+            if frame.get("action") in self.answer:
+                route.send(json.dumps(self.answer[frame["action"]](frame)))
+                return
+            server.send(message)
+
+        route.on_message(from_page)
+
+        def from_server(message: str | bytes) -> None:
+            text = message if isinstance(message, str) else message.decode()
+            if self.stalled:
+                return
+            for held in list(self.hold_replies):
+                if held in text:
+                    self.hold_replies.remove(held)
+                    return
+            self.passed.append(text)
+            self.frames.append(("in", text))
+            route.send(message)
+
+        server.on_message(from_server)
+
+    def drop(self) -> None:
+        """Cut the connection at both ends, and keep new ones from opening."""
+        self.down = True
+        assert self.server_side is not None
+        assert self.page_side is not None
+        self.server_side.close(code=4000, reason="network down")
+        self.page_side.close(code=4000, reason="network down")
+
+    def restore(self) -> None:
+        self.down = False
+        self.stalled = False
+
+    def stall(self) -> None:
+        """A dead network the browser doesn't know of: the socket stays open, frames vanish,
+        and new connections open onto nothing."""
+        self.stalled = True
+        self.down = True
+
+    def inject(self, event: dict[str, Any]) -> None:
+        """A frame to the page as if the server had sent it."""
+        assert self.page_side is not None
+        self.page_side.send(json.dumps(event))
+
+    def outgoing(self, action: str) -> list[dict[str, Any]]:
+        """The page's frames of one action, in order."""
+        return [f for f in (json.loads(t) for t in self.sent) if f.get("action") == action]
+
+    def wait_for_frame(self, part: str, timeout_s: float = 20.0) -> None:
+        """Until a server frame containing ``part`` has reached the page.
+
+        Routed frames are handled only while Playwright is called, so this polls it.
+        """
+        deadline = time.monotonic() + timeout_s
+        while not any(part in text for text in self.passed):
+            assert time.monotonic() < deadline, f"no frame with {part!r} reached the page"
+            self.page.wait_for_timeout(20)
+
+
+def networked_member(
+    open_page: OpenPage, admin: ChatClient, room_id: str, name: str, screen: dict[str, Any]
+) -> tuple[Page, Network]:
+    """A member whose connection goes through a :class:`Network` the test controls."""
+    page = open_page(f"?room={room_id}", **screen)
+    network = Network(page)
+    sign_in(page, name)
+    ask_to_join(page)
+    approve(admin, room_id)
+    # The history asked for on approval: a message sent before it answers is in it.
+    network.wait_for_frame('"type":"history"')
+    return page, network

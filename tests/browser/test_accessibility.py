@@ -1,16 +1,15 @@
 """axe-core in the browser on every state a user meets, and the chat by keyboard alone.
 
-axe-core comes from the ``axe-playwright-python`` package (pinned in requirements.txt),
-which bundles it; nothing of it is copied into this repository.
+Two axe-cores run on each state (tests/browser/axe.py): the one the
+``axe-playwright-python`` package bundles (pinned in requirements-dev.txt), and the
+newest from npm (pinned in the Makefile, cached outside the repository).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from playwright.sync_api import expect
 
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
-
+from tests.browser.axe import BUNDLED, assert_accessible, newest_script
 from tests.browser.pages import (
     DESKTOP,
     PHONE,
@@ -24,25 +23,11 @@ from tests.browser.pages import (
 )
 from tests.e2e.chat import say
 
-AXE = Axe()
-BLOCKING = ("serious", "critical")
 
-
-def violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    results = AXE.run(page)
-    return [v for v in results.response["violations"] if v["impact"] in BLOCKING]
-
-
-def assert_accessible(page: Page, state: str) -> None:
-    found = violations(page)
-    report = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found]
-    assert found == [], f"axe-core on the {state} state: {report}"
-
-
-def test_axe_bundled_version_is_known() -> None:
-    """The axe-core that runs is the one the package bundles (its version is reported)."""
-    assert AXE.axe_script.startswith("/*! axe v4.")
+def test_axe_versions_are_the_pinned_ones() -> None:
+    """The bundled axe-core is 4.12.1, and the newest is the Makefile's pin (4.14.1)."""
+    assert BUNDLED.axe_script.startswith("/*! axe v4.12.1")
+    assert newest_script().startswith("/*! axe v4.14.1")
 
 
 def test_axe_finds_nothing_serious_in_any_state(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from chat import rules
 from emulator.harness import Harness
+from tests.client import ChatClient
 from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, members_of, say
+from tests.timing import seconds
 
 
 def test_create_request_approve_chat_and_members(make_client: MakeClient) -> None:
@@ -386,3 +390,26 @@ def test_admin_sees_whether_a_requester_is_online(make_client: MakeClient) -> No
     assert member(gone, "Pat")["status"] == "pending"  # type: ignore[index]
     make_client("Pat", key=pat.key)
     alice.wait_for("members", lambda e: (member(e, "Pat") or {}).get("online") is True)
+
+
+def test_a_binary_frame_closes_the_connection_and_the_member_goes_offline(
+    make_client: MakeClient,
+) -> None:
+    """As on API Gateway, a binary frame closes the socket with 1003 (docs/protocol.md
+    §5): even one holding a valid action; the room sees the member go offline."""
+    alice, bob = make_client("Alice"), make_client("Bob")
+    room_id = create_room(alice)
+    join(alice, bob, room_id)
+    bob.send_raw(json.dumps({"action": "sendMessage", "roomId": room_id, "text": "hi"}).encode())
+    with pytest.raises(ConnectionClosed) as closed:
+        read_until_closed(bob)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1003
+    alice.wait_for("members", lambda e: (member(e, "Bob") or {}).get("online") is False)
+    assert [e for e in alice.drain() if is_text(e)] == [], "nothing was sent"
+
+
+def read_until_closed(client: ChatClient) -> None:
+    """Read (and drop) what arrives until the connection closes."""
+    while True:
+        client.socket.recv(timeout=seconds(10))

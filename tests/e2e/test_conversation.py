@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chat import rules
-from chat.errors import MessageNotFound
+from chat.store import Conflict
 from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import MakeClient, create_room, heard, is_text, join, member, say, store_for
@@ -146,7 +146,8 @@ def test_only_the_author_may_edit_or_delete(make_client: MakeClient) -> None:
 def test_the_stored_item_itself_refuses_a_non_author(
     stack: Harness, make_client: MakeClient
 ) -> None:
-    """Below the rules, the write's condition refuses a change by anyone but the author."""
+    """Below the rules, the write's condition refuses a change by anyone but the author
+    (a Conflict: the handler reads the message again and checks again)."""
     alice, bob = make_client("Alice"), make_client("Bob")
     room_id = create_room(alice)
     join(alice, bob, room_id)
@@ -156,9 +157,9 @@ def test_the_stored_item_itself_refuses_a_non_author(
     original = store.message(room_id, message_id)
     assert original is not None
     forged = rules.Message(**{**original.__dict__, "user_id": alice.user_id})
-    with pytest.raises(MessageNotFound):
+    with pytest.raises(Conflict):
         store.edit_message(forged, "forged", "2030-01-01T00:00:00.000Z")
-    with pytest.raises(MessageNotFound):
+    with pytest.raises(Conflict):
         store.delete_message(forged, "2030-01-01T00:00:00.000Z")
     assert store.message(room_id, message_id) == original
 

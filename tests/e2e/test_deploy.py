@@ -14,43 +14,36 @@ from typing import Any
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from emulator.deploy import Deployer, DeployError, Outputs, Report
+from emulator.deploy import (
+    Deployer,
+    DeployError,
+    ForeignResources,
+    Outputs,
+    Report,
+    functions,
+    tables,
+)
 from emulator.destroy import Destroyer
 from emulator.harness import Harness
 from emulator.stack import Stack, StackError, Throttle
 from emulator.targets import Target
 from scripts.stack import FUNCTIONS, HANDLERS_DIR, chat_stack
-
-READ_PREFIXES = ("Get", "Describe", "List", "Head")
+from tests.aws.behaviours import Aws
 
 
 class CallCounter:
-    """Counts every AWS operation a deployer's clients make, via botocore's event hooks."""
+    """Counts every AWS operation a deploy makes, through botocore's event hooks."""
 
-    def __init__(self, deployer: Deployer) -> None:
-        self.calls: Counter[str] = Counter()
-        for client in (
-            deployer.dynamodb,
-            deployer.iam,
-            deployer.awslambda,
-            deployer.apigw,
-            deployer.s3,
-            deployer.sts,
-        ):
-            client.meta.events.register("before-call", self._count)
+    def __init__(self, target: Target) -> None:
+        self.aws = Aws(target)
 
-    def _count(self, model: Any, **kwargs: Any) -> None:
-        self.calls[model.name] += 1
+    @property
+    def calls(self) -> Counter[str]:
+        return Counter(operation for _, operation in self.aws.calls)
 
     @property
     def writes(self) -> Counter[str]:
-        return Counter(
-            {
-                name: n
-                for name, n in self.calls.items()
-                if not name.startswith(READ_PREFIXES) and name != "GetCallerIdentity"
-            }
-        )
+        return self.aws.writes
 
 
 @pytest.fixture
@@ -66,9 +59,11 @@ def fresh_stack() -> Stack:
 
 def deploy(stack: Stack, target: Target) -> tuple[Outputs, Report, CallCounter]:
     report = Report(out=io.StringIO())
-    deployer = Deployer(stack, target, report)
-    counter = CallCounter(deployer)
-    return deployer.deploy(), report, counter
+    counter = CallCounter(target)
+    try:
+        return Deployer(stack, target, report).deploy(), report, counter
+    finally:
+        counter.aws.close()
 
 
 def test_second_deploy_changes_nothing(fresh_stack: Stack, target: Target) -> None:
@@ -119,7 +114,7 @@ def test_changing_one_handler_updates_only_its_function(
     assert report.changes == [("updated", "function", stack.function_name(FUNCTIONS[5]))]
     assert calls.writes == Counter({"UpdateFunctionCode": 1})
 
-    core = source / "chat" / "rules.py"
+    core = source / "chat" / "errors.py"
     core.write_text(core.read_text() + "\n# a change to the core\n")
     _, report, calls = deploy(stack, target)
     assert calls.writes == Counter({"UpdateFunctionCode": len(stack.functions)})
@@ -129,8 +124,9 @@ def test_dry_run_prints_the_plan_and_writes_nothing(fresh_stack: Stack, target: 
     """--dry-run on an empty account plans every creation and makes no write call."""
     out = io.StringIO()
     deployer = Deployer(fresh_stack, target, Report(out=out, dry_run=True), dry_run=True)
-    counter = CallCounter(deployer)
-    deployer.deploy()
+    counter = CallCounter(target)
+    with counter.aws:
+        deployer.deploy()
     assert counter.writes == Counter()
     assert "would create  table" in out.getvalue()
     assert "would create  function" in out.getvalue()
@@ -147,20 +143,17 @@ def test_dry_run_prints_the_plan_and_writes_nothing(fresh_stack: Stack, target: 
 
 
 def test_resources_that_are_not_ours_are_left_alone(fresh_stack: Stack, target: Target) -> None:
-    """A table or function by our name but not ours stops deploy with advice."""
+    """A table or function by our name but not ours stops deploy before any write."""
     dynamodb = target.client("dynamodb")
     taken = fresh_stack.table_name(fresh_stack.tables[0])
-    dynamodb.create_table(
-        TableName=taken,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    with pytest.raises(DeployError, match=f"table {taken} exists with another key schema"):
+    definition = tables.definition_of(fresh_stack.tables[0], taken)
+    dynamodb.create_table(**definition)  # the very table we'd make, but untagged
+    dynamodb.put_item(TableName=taken, Item={"connectionId": {"S": "someone else's"}})
+    with pytest.raises(ForeignResources, match=rf"table {taken} \(its tags: none\)") as refused:
         deploy(fresh_stack, target)
-    assert dynamodb.describe_table(TableName=taken)["Table"]["KeySchema"][0]["AttributeName"] == (
-        "id"
-    )
+    assert "nothing was changed" in str(refused.value)
+    assert dynamodb.scan(TableName=taken)["Count"] == 1
+    assert all(api["Name"] != fresh_stack.api_name for api in _apis(target))
     dynamodb.delete_table(TableName=taken)
 
     deploy(fresh_stack, target)
@@ -175,9 +168,24 @@ def test_resources_that_are_not_ours_are_left_alone(fresh_stack: Stack, target: 
         Runtime="python3.12",
         Handler="x.handler",
         Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+        Tags={"owner": "bob"},
     )
-    with pytest.raises(DeployError, match=f"function {function} exists but was not created"):
+    with pytest.raises(ForeignResources, match=rf"function {function} \(its tags: owner=bob\)"):
         deploy(other, target)
+    assert awslambda.get_function(FunctionName=function)["Configuration"]["Handler"] == "x.handler"
+
+
+def test_our_table_with_another_key_is_refused(fresh_stack: Stack, target: Target) -> None:
+    """A table of ours whose key the stack has changed can't be updated: deploy says so."""
+    deploy(fresh_stack, target)
+    table = fresh_stack.tables[2]
+    changed = replace(fresh_stack, tables=(*fresh_stack.tables[:2], replace(table, range_key="at")))
+    with pytest.raises(DeployError, match="exists with another key schema"):
+        deploy(changed, target)
+
+
+def _apis(target: Target) -> list[dict[str, Any]]:
+    return list(target.client("apigatewayv2").get_apis()["Items"])
 
 
 @pytest.mark.parametrize(
@@ -269,9 +277,12 @@ def test_botocore_validates_what_aws_would_refuse(
         replace(fresh_stack, functions=(replace(fresh_stack.functions[0], **change),))
     broken = replace(fresh_stack.functions[0], **change)  # type: ignore[arg-type]
     deployer = Deployer(fresh_stack, target, Report(out=None))
-    role = f"arn:aws:iam::{target.account_id()}:role/{fresh_stack.role_name}"
+    context = deployer.context
+    context.refs.account = target.account_id()
+    (step,) = functions.plan_function(context, broken, deployer.build(broken), None)
+    assert step.run is not None
     with pytest.raises(ParamValidationError, match=parameter):
-        deployer.ensure_function(broken, role, deployer.build(broken), "api")
+        step.run()
     assert not any(
         f["FunctionName"] == fresh_stack.function_name(broken)
         for f in target.client("lambda").list_functions()["Functions"]

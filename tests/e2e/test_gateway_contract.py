@@ -587,17 +587,14 @@ def test_a_full_outbox_refuses_posts_with_limit_exceeded(api: Harness) -> None:
 def _raw_post(api: Harness, headers: str, body: bytes = b"") -> tuple[int, str]:
     """A hand-written POST to @connections; returns the status and the error type."""
     assert api.gateway is not None
+    port = api.gateway.connections_port
     context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
     with (
-        socket.create_connection(
-            ("127.0.0.1", api.gateway.connections_port), timeout=seconds(15)
-        ) as raw,
+        socket.create_connection(("127.0.0.1", port), timeout=seconds(15)) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
-        tls.sendall(
-            f"POST /test/@connections/abc HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n".encode()
-            + body
-        )
+        head = f"POST /test/@connections/abc HTTP/1.1\r\nHost: localhost:{port}\r\n{headers}"
+        tls.sendall(f"{head}\r\n".encode() + body)
         reply = b""
         while b"\r\n\r\n" not in reply:
             chunk = tls.recv(4096)

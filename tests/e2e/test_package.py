@@ -151,6 +151,8 @@ def test_the_wheel_holds_the_emulator_package_only(installed: Installed) -> None
     }
     assert "emulator/pytest_plugin.py" in names
     assert "emulator/py.typed" in names  # type checkers use the package's annotations
+    # The Node.js runtime client and the pinned AWS SDK for JavaScript it installs.
+    assert {"emulator/js/runtime.mjs", "emulator/js/sdk/package-lock.json"} <= set(names)
     entry = configparser.ConfigParser()
     entry.read_string(declared)
     assert entry["console_scripts"]["ws-emulator"] == "emulator.cli:main"

@@ -193,3 +193,39 @@ def test_a_package_with_its_own_boto3_gets_it_not_the_runtimes(tmp_path: Path) -
     with served.serving(str(tmp_path / "template.yaml")) as app, connect(app.url) as ws:
         ws.send(json.dumps({"action": "version"}))
         assert ws.recv(timeout=seconds(15)) == "0.0-bundled"
+
+
+def test_a_failed_requirements_install_says_what_pip_said(tmp_path: Path) -> None:
+    """A requirement whose build fails: the one error line names it and gives the build's
+    own error, not pip's closing "See above" (nothing is fetched: its backend is in-tree)."""
+    broken = tmp_path / "src" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+    )
+    (broken / "backend.py").write_text(
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        "    raise RuntimeError('broken needs the libfoo headers')\n"
+    )
+    (tmp_path / "src" / "requirements.txt").write_text("./broken\n")
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Fn: {Type: AWS::Serverless::Function, Properties: "
+        "{CodeUri: src/, Handler: app.handler, Runtime: python3.12}}\n"
+        "  Api:\n"
+        "    Type: AWS::Serverless::WebSocketApi\n"
+        "    Properties:\n"
+        "      RouteSelectionExpression: $request.body.action\n"
+        "      Routes: {go: {FunctionArn: !GetAtt Fn.Arn}}\n"
+    )
+    app = served.start(str(tmp_path / "template.yaml"), env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert app.process.wait(timeout=seconds(120)) == 1
+    app.drain()
+    errors = [line for line in app.lines if line.startswith("error:")]
+    assert len(errors) == 1, app.output
+    assert "function Fn: pip could not install" in errors[0]
+    assert "Processing ./broken" in errors[0]
+    assert "RuntimeError: broken needs the libfoo headers" in errors[0]
+    assert "Traceback" not in app.output

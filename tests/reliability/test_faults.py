@@ -6,7 +6,6 @@ duplicate."""
 from __future__ import annotations
 
 import json
-import random
 import secrets
 import signal
 import threading
@@ -21,6 +20,7 @@ from emulator.harness import Harness
 from tests.client import ChatClient
 from tests.e2e.chat import create_room, join, newest_members, store_for, stored_members
 from tests.reliability.conftest import RELIABLE, record, signal_workers
+from tests.reliability.freeze import every
 from tests.timing import seconds, settles
 
 pytestmark = RELIABLE
@@ -110,27 +110,6 @@ def check_delivery(
         assert set(ids) <= set(got), f"{client.name} lacks {set(ids) - set(got)}"
         repeats += sum(n - 1 for n in got.values())
     return {"lost": 0, "stored twice": 0, "repeated frames": repeats}
-
-
-@contextmanager
-def every(interval: tuple[float, float], act: Callable[[], int]) -> Iterator[list[int]]:
-    """Run ``act`` at random intervals in a thread for the length of a ``with``; yields
-    the list its results are added to."""
-    done = threading.Event()
-    counts: list[int] = []
-    rng = random.Random(13)
-
-    def loop() -> None:
-        while not done.wait(rng.uniform(*interval)):
-            counts.append(act())
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield counts
-    finally:
-        done.set()
-        thread.join()
 
 
 def test_workers_killed_mid_send_lose_and_duplicate_nothing(

@@ -103,14 +103,39 @@ def _valid_ref(value: Any) -> str | None:
         return None
 
 
-def answer(client: ChatClient, ref: str | None) -> dict[str, Any]:
-    """The frame's answer: the event with its ref, an error without one when the frame
-    had no valid ref, or a frame from the gateway itself (which never has a type)."""
+# The direct reply to each action that succeeded: what answers a frame without a ref.
+REPLIES = {
+    rules.CREATE_ROOM: "roomCreated",
+    rules.JOIN_ROOM: "joinRequested",
+    rules.SEND_MESSAGE: "messageSent",
+    rules.GET_MEMBERS: "members",
+    rules.LIST_ROOMS: "rooms",
+    rules.GET_HISTORY: "history",
+    rules.LEAVE_ROOM: "left",
+    rules.EDIT_MESSAGE: "messageEdited",
+    rules.DELETE_MESSAGE: "messageDeleted",
+    rules.REMOVE_MEMBER: "memberRemoved",
+    rules.TRANSFER_ADMIN: "adminTransferred",
+    rules.GET_ROOM: "roomInfo",
+    rules.PING: "pong",
+    rules.RENAME: "renamed",
+}
+
+
+def answer(client: ChatClient, ref: str | None, frame: str) -> dict[str, Any]:
+    """The frame's answer: the event with its ref; when the frame had no valid ref, an
+    error or the action's reply without one; or a frame from the gateway itself (which
+    never has a type)."""
+    try:
+        action = json.loads(frame).get("action")
+    except (ValueError, AttributeError):
+        action = None
+    unreffed = {"error", REPLIES.get(action) if isinstance(action, str) else None}
     while True:
         event = json.loads(client.socket.recv(timeout=seconds(20)))
         if "type" not in event or (ref is not None and event.get("ref") == ref):
             return dict(event)
-        if ref is None and "ref" not in event and event.get("type") == "error":
+        if ref is None and "ref" not in event and event.get("type") in unreffed:
             return dict(event)
         client.events.append(event)  # a broadcast, e.g. the list after its own createRoom
 
@@ -155,7 +180,7 @@ def test_ten_thousand_fuzzed_frames(harness: Harness, connect: Callable[..., Cha
                 frame, answer_ref = fuzz.frame(ref)
                 client.send_raw(frame)
                 try:
-                    reply = answer(client, answer_ref)
+                    reply = answer(client, answer_ref, frame)
                 except TimeoutError:
                     raise AssertionError(f"no answer to {frame[:300]!r}") from None
                 kind = reply.get("code") or reply.get("type") or reply.get("message", "?")

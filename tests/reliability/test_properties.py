@@ -7,7 +7,8 @@ checked:
 1. nobody outside a room's approved members receives its events;
 2. every stored message is delivered exactly once to every approved member online;
 3. every approved member's newest ``members`` list equals the stored list once things
-   settle (the admin's included).
+   settle (the admin's included);
+4. each sender's messages reach every member, and stand in history, in the order sent.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -32,7 +34,7 @@ from chat import rules
 from chat.errors import ChatError
 from emulator.harness import Harness
 from tests.client import ChatClient
-from tests.e2e.chat import newest_members, stored_members
+from tests.e2e.chat import newest_members, store_for, stored_members
 from tests.reliability.conftest import RELIABLE, record
 from tests.timing import seconds
 
@@ -88,6 +90,7 @@ class ChatMachine(RuleBasedStateMachine):
         self.history: list[list[dict[str, Any]]] = [[] for _ in range(USERS)]
         self.step: list[list[dict[str, Any]]] = [[] for _ in range(USERS)]
         self.sent: list[tuple[str, str]] = []  # (room, messageId) sent in this step
+        self.sent_by: dict[tuple[str, int], list[str]] = {}  # (room, user) → ids, in order
 
     # --- the actions ------------------------------------------------------------
 
@@ -161,6 +164,7 @@ class ChatMachine(RuleBasedStateMachine):
             return
         self.expect(reply, "messageSent")
         self.sent.append((room, message_id))
+        self.sent_by.setdefault((room, user), []).append(message_id)
 
     @rule(room=rooms, data=st.data(), approve=st.booleans())
     def admin_decides_a_request(self, room: str, data: st.DataObject, approve: bool) -> None:
@@ -277,14 +281,34 @@ class ChatMachine(RuleBasedStateMachine):
                 assert copies == wanted, (room, message_id, user, copies)
                 TALLY.deliveries += copies
             TALLY.messages += 1
+        rooms_sent_to = {room for room, _ in self.sent}
         self.sent = []
+        # 4. Each sender's messages in the order sent, live and in history.
+        for user, events in enumerate(self.history):
+            live = [e["message"]["messageId"] for e in events if e.get("type") == "message"]
+            for ids in self.sent_by.values():
+                assert in_send_order(live, ids), (user, ids)
+        for room in rooms_sent_to:  # history changes only where a message was stored
+            stored = [m.message_id for m in store_for(self.harness).messages(room, None, 50)[0]]
+            for (sent_in, _), ids in self.sent_by.items():
+                if sent_in == room:
+                    assert in_send_order(stored, ids), (room, ids)
 
 
-def test_random_sequences_keep_the_three_invariants(
+def in_send_order(seen: list[str], sent: list[str]) -> bool:
+    """Whether the ids of ``sent`` that appear in ``seen`` appear in the order sent (a
+    member who joined later has only the later ones)."""
+    position = {message_id: n for n, message_id in enumerate(sent)}
+    places = [position[m] for m in seen if m in position]
+    return places == sorted(set(places)) and len(places) == len(set(places))
+
+
+@pytest.mark.timeout(900)
+def test_random_sequences_keep_the_four_invariants(
     harness: Harness, connect: Callable[..., ChatClient]
 ) -> None:
     """Random actions by three users over random rooms: every answer as the model says,
-    and the three invariants after every step."""
+    and the four invariants after every step."""
     run_state_machine_as_test(lambda: ChatMachine(harness, connect), settings=SETTINGS)
     record("property steps", TALLY.steps)
     record("property messages checked", TALLY.messages)

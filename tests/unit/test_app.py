@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from chat import config
-from chat.app import Request
+from chat.app import Request, until_written
 from chat.fanout import Fanout
-from chat.store import Store
+from chat.store import Conflict, Store
 
 EVENT = {"requestContext": {"connectionId": "caller", "domainName": "x", "stage": "test"}}
 
@@ -57,3 +58,25 @@ def test_a_reply_that_fails_otherwise_becomes_an_internal_error_event() -> None:
     refused_twice = ManagementApi(failures=["LimitExceededException"] * 2)
     request_with(refused_twice).reply({"type": "rooms"})  # logged; nothing else to do
     assert refused_twice.posted == []
+
+
+def test_a_step_whose_write_finds_the_state_changed_checks_again() -> None:
+    """until_written runs the check-then-write step again after each Conflict, and
+    lets the last one through when the state keeps changing."""
+    conflicts = [Conflict("changed")] * 2
+    runs: list[int] = []
+
+    def step() -> str:
+        runs.append(1)
+        if conflicts:
+            raise conflicts.pop()
+        return "written"
+
+    assert until_written(step) == "written"
+    assert len(runs) == 3
+
+    def always() -> str:
+        raise Conflict("changed again")
+
+    with pytest.raises(Conflict):
+        until_written(always, attempts=3)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.gateway import Outbox, OutboxFull, TokenBucket
+from emulator.quotas import TokenBucket
+from emulator.session import Outbox, OutboxFull
 
 
 def test_token_bucket_allows_the_burst_then_the_rate() -> None:

@@ -661,7 +661,7 @@ def test_room_view_with_member() -> None:
 
 
 def test_message_view_shape() -> None:
-    """A message is shown with room, id, author, text and time."""
+    """A message is shown with room, id, author, text, time, kind and version."""
     message = Message(
         room_id=ROOM_ID,
         message_id="00ff00ff00ff00ff",
@@ -678,6 +678,7 @@ def test_message_view_shape() -> None:
         "text": "hi\nthere",
         "sentAt": "2026-01-01T00:00:01Z",
         "kind": "text",
+        "version": 1,
     }
 
 
@@ -854,6 +855,7 @@ def test_notice_names_the_member_it_is_about() -> None:
         "text": "",
         "sentAt": "2026-01-01T00:00:04.000Z",
         "kind": "left",
+        "version": 1,
     }
 
 
@@ -941,3 +943,67 @@ def test_room_info_counts_approved_members() -> None:
         "name": "Lobby",
         "memberCount": 2,
     }
+
+
+# --- order, versions, renames, pings --------------------------------------------------
+
+
+DAY = "2026-01-01T00:00:"
+
+
+@pytest.mark.parametrize(
+    ("now", "after", "expected"),
+    [
+        (DAY + "05.000Z", None, DAY + "05.000Z"),
+        (DAY + "05.000Z", DAY + "04.999Z#00ff00ff00ff00ff", DAY + "05.000Z"),
+        # The same millisecond: one later, whatever the ids would say.
+        (DAY + "05.000Z", DAY + "05.000Z#0000000000000000", DAY + "05.001Z"),
+        # This instance's clock is behind the one that wrote the previous entry.
+        (DAY + "04.000Z", DAY + "05.250Z#ffffffffffffffff", DAY + "05.251Z"),
+        # Across a day and a year.
+        ("2026-12-31T23:59:59.000Z", "2026-12-31T23:59:59.999Z#ffffffffffffffff",
+         "2027-01-01T00:00:00.000Z"),
+    ],
+)  # fmt: skip
+def test_entry_time_sorts_after_the_members_previous_entry(
+    now: str, after: str | None, expected: str
+) -> None:
+    """A member's next entry is stamped now, or just after their previous one if the
+    clock says otherwise: their entries sort in the order they were written."""
+    sent_at = rules.entry_time(now, after)
+    assert sent_at == expected
+    if after is not None:
+        assert f"{sent_at}#0000000000000000" > after
+        assert rules.CURSOR_PATTERN.fullmatch(f"{sent_at}#0000000000000000")
+
+
+def test_parse_rename_checks_the_name_as_connect_does() -> None:
+    """A new name is trimmed and refused for the same reasons as a name at $connect."""
+    assert rules.parse_rename({"name": "  Bea  "}).name == "Bea"
+    for name in (None, "", "   ", "x" * (rules.NAME_MAX + 1), "a\u202eb", 7, "\u3164"):
+        error = invalid_field(lambda name=name: rules.parse_rename({"name": name}))
+        assert error.details["field"] == "name"
+        with pytest.raises(InvalidPayload) as at_connect:
+            rules.parse_connect({"key": KEY, "name": name})  # type: ignore[dict-item]
+        assert at_connect.value.message == error.message
+
+
+def test_ping_and_rename_are_actions() -> None:
+    """ping and rename are routes, listed among the valid actions."""
+    assert {"ping", "rename"} <= set(rules.ACTIONS)
+    assert (rules.PING, rules.RENAME) == ("ping", "rename")
+
+
+def test_a_notices_id_is_not_the_callers_to_repeat() -> None:
+    """A sendMessage with a notice's id (even a notice about the caller) is refused as a
+    taken id: one id space per room."""
+    joined = make_message(kind=Kind.JOINED, text="")
+    with pytest.raises(InvalidPayload) as info:
+        rules.check_repeat(joined, USER_ID)
+    assert info.value.details["field"] == "messageId"
+
+
+def test_message_view_carries_the_stored_version() -> None:
+    """An edited or deleted message shows the version it has reached."""
+    assert rules.message_view(make_message(version=3))["version"] == 3
+    assert rules.message_view(make_message())["version"] == 1

@@ -65,7 +65,7 @@ def test_prefix_names_every_resource(tmp_path: Path) -> None:
     assert app.table_name(app.tables[0]) == "dev-items"
     assert app.function_name(app.functions[0]) == "dev-app-main"
     assert (app.role_name, app.api_name, app.bucket("files")) == (
-        "dev-app-lambda",
+        "dev-app-lambda-us-east-1",
         "dev-app-websocket",
         "dev-files",
     )
@@ -111,7 +111,11 @@ def _function(tmp_path: Path, **changes: Any) -> Function:
         (lambda p: {"functions": (_function(p, handler="nodots"),)}, "must be 'module.function'"),
         (lambda p: {"functions": (_function(p, timeout=901),)}, "timeout must be 1-900"),
         (lambda p: {"functions": (_function(p, memory=64),)}, "memory must be 128-10240"),
-        (lambda p: {"functions": (_function(p, runtime="java21"),)}, "runtime 'java21'"),
+        (lambda p: {"functions": (_function(p, runtime=""),)}, "needs a runtime"),
+        (
+            lambda p: {"functions": (_function(p, runtime="nodejs20.x", handler="a b.c"),)},
+            "handler 'a b.c' must be 1-128 characters, no spaces",
+        ),
         (
             lambda p: {"functions": (_function(p, environment=(("1BAD", "x"),)),)},
             "environment variable '1BAD'",

@@ -8,7 +8,7 @@ import zipfile
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, WaiterError
 from botocore.stub import Stubber
 
 from emulator.targets import Target, explain, fail
@@ -96,3 +96,40 @@ def test_the_no_op_agent_is_a_java_agent_jar() -> None:
     assert b"premain" in class_file
     assert b"(Ljava/lang/String;)V" in class_file
     assert no_op_agent_jar() == no_op_agent_jar()  # same bytes every time: no needless rewrite
+
+
+def test_access_denied_keeps_awss_own_words() -> None:
+    """AWS's message (a missing permission, an account setting) stays in the line."""
+    exc = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDenied",
+                "Message": "User: arn:aws:iam::1:user/x is not authorized to perform: "
+                "s3:PutBucketPolicy because public policies are blocked by the "
+                "BlockPublicPolicy block public access setting.",
+                "Service": "s3",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "PutBucketPolicy",
+    )
+    line = explain(exc, AWS)
+    assert line is not None
+    assert line.startswith("S3 denied PutBucketPolicy (AccessDenied: User: arn:aws:iam::1:user/x")
+    assert "BlockPublicPolicy block public access setting." in line
+    assert "\n" not in line
+
+
+def test_a_waiter_that_gives_up_is_one_line() -> None:
+    """A resource that never got ready names the service and says to run again later."""
+    exc = WaiterError(name="DistributionDeployed", reason="Max attempts exceeded", last_response={})
+    assert explain(exc, AWS) == (
+        "CloudFront in AWS did not get ready (DistributionDeployed: Max attempts exceeded): it "
+        "is still in progress: run the same command again later, it resumes there"
+    )
+
+
+def test_only_localstacks_501_means_a_service_is_missing() -> None:
+    """AWS and the embedded emulator offer every service without being asked."""
+    assert AWS.offers("cloudfront")
+    assert Target.local("http://127.0.0.1:1", "us-east-1").offers("budgets")

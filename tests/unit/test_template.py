@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator.stack import API_ID, Throttle
-from emulator.template import LoadedTemplate, TemplateError, generated_name, load
+from emulator.template import (
+    LoadedTemplate,
+    TemplateError,
+    default_stack_name,
+    generated_name,
+    load,
+)
 
 ACCOUNT = "210987654321"
 
@@ -323,11 +330,7 @@ def test_two_websocket_apis_need_a_choice(tmp_path: Path) -> None:
             lambda t: t["Resources"]["Fn"]["Properties"].update(
                 Code={"S3Bucket": "artifacts", "S3Key": "fn.zip"}
             ),
-            r"its code is in S3 \(s3://artifacts/fn.zip\); give it a local CodeUri",
-        ),
-        (
-            lambda t: t["Resources"]["Fn"]["Properties"].update(Runtime="nodejs20.x"),
-            "runtime 'nodejs20.x' is not supported",
+            r"its code is in S3 \(s3://artifacts/fn.zip\), and not on disk.*`sam build`",
         ),
         (
             lambda t: t["Resources"]["Fn"]["Properties"].update(
@@ -407,3 +410,200 @@ def test_stage_throttling_is_read_from_default_and_route_settings(tmp_path: Path
     stack = read(tmp_path, template).stack
     assert stack.throttle == Throttle(10, 5.0)
     assert stack.functions[0].routes[0].throttle == Throttle(1, 0.5)
+
+
+def test_a_global_table_is_served_as_a_table_in_the_stacks_region(tmp_path: Path) -> None:
+    """CDK's TableV2 (AWS::DynamoDB::GlobalTable): keys, index and TTL as a table's; its ARN
+    resolves; replicas in other regions are reported, not made."""
+    template = minimal(
+        Connections={
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "AttributeDefinitions": [
+                    {"AttributeName": "id", "AttributeType": "S"},
+                    {"AttributeName": "room", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "byRoom",
+                        "KeySchema": [{"AttributeName": "room", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+                "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+                "BillingMode": "PAY_PER_REQUEST",
+                "Replicas": [{"Region": {"Ref": "AWS::Region"}}, {"Region": "eu-west-1"}],
+            },
+        }
+    )
+    template["Resources"]["Fn"]["Properties"]["Environment"] = {
+        "Variables": {"TABLE": {"Ref": "Connections"}, "ARN": {"Fn::GetAtt": "Connections.Arn"}}
+    }
+    loaded = read(tmp_path, template)
+    (table,) = loaded.stack.tables
+    name = generated_name("unit", "Connections", 255)
+    assert (table.name, table.hash_key, table.ttl_attribute) == (name, "id", "expiresAt")
+    assert [i.name for i in table.indexes] == ["byRoom"]
+    assert loaded.tables == {"Connections": name}
+    assert env(loaded) == {
+        "TABLE": name,
+        "ARN": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{name}",
+    }
+    assert loaded.skipped == [
+        "table Connections: only its us-east-1 replica is served (not eu-west-1)"
+    ]
+
+
+def test_custom_resources_and_their_providers_are_skipped_in_one_line_each(
+    tmp_path: Path,
+) -> None:
+    """CDK's log retention and bucket auto-delete: each custom resource is one line, and a
+    function that only provides them (Node.js here) is not deployed."""
+    provider = function("index.handler", Runtime="nodejs22.x")
+    token = {"ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]}}
+    template = minimal(
+        Provider=provider,
+        Retention={"Type": "Custom::LogRetention", "Properties": {**token, "RetentionInDays": 7}},
+        Empty={"Type": "AWS::CloudFormation::CustomResource", "Properties": token},
+        Metadata={"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2:deflate64:x"}},
+        Policy={"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {}}},
+        BucketPolicy={"Type": "AWS::S3::BucketPolicy", "Properties": {}},
+        Version={"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+    )
+    loaded = read(tmp_path, template)
+    assert [f.name for f in loaded.stack.all_functions] == ["Fn"]
+    assert loaded.skipped == [
+        "Retention (Custom::LogRetention): a custom resource; its provider is not run "
+        "locally, skipped",
+        "Empty (AWS::CloudFormation::CustomResource): a custom resource; its provider is not "
+        "run locally, skipped",
+        "Provider (AWS::Lambda::Function): the provider of custom resource(s) Retention, "
+        "Empty, not deployed",
+    ]
+
+
+def test_the_functions_only_a_provider_calls_are_not_deployed_either(tmp_path: Path) -> None:
+    """CDK's provider framework: the custom resource's provider (framework-onEvent) calls
+    your onEvent function, named in its environment; neither is deployed. A function that
+    the API's function also names stays."""
+    framework = function(
+        "framework.onEvent",
+        Runtime="nodejs22.x",
+        Environment={
+            "Variables": {
+                "USER_ON_EVENT_FUNCTION_ARN": {"Fn::GetAtt": ["OnEvent", "Arn"]},
+                "SHARED": {"Fn::Sub": "${Shared.Arn}"},
+            }
+        },
+    )
+    template = minimal(
+        Framework=framework,
+        OnEvent=function("index.on_event", Runtime="nodejs22.x"),
+        Shared=function("shared.handler"),
+        Seed={
+            "Type": "Custom::SeedTable",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]}},
+        },
+    )
+    template["Resources"]["Fn"]["Properties"]["Environment"] = {
+        "Variables": {"SHARED": {"Ref": "Shared"}}
+    }
+    loaded = read(tmp_path, template)
+    assert sorted(f.name for f in loaded.stack.all_functions) == ["Fn", "Shared"]
+    assert loaded.skipped[1:] == [
+        "Framework (AWS::Lambda::Function): the provider of custom resource(s) Seed, not deployed",
+        "OnEvent (AWS::Lambda::Function): named only by Framework, not deployed either",
+    ]
+
+
+def test_a_provider_the_api_uses_is_deployed(tmp_path: Path) -> None:
+    """A function that provides a custom resource and also serves a route is deployed."""
+    template = minimal(
+        Retention={
+            "Type": "Custom::Anything",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": ["Fn", "Arn"]}},
+        }
+    )
+    loaded = read(tmp_path, template)
+    assert [f.name for f in loaded.stack.functions] == ["Fn"]
+    assert loaded.skipped == [
+        "Retention (Custom::Anything): a custom resource; its provider is not run locally, skipped"
+    ]
+
+
+def test_packaged_code_is_not_installed_again(tmp_path: Path) -> None:
+    """A source folder gets its requirements installed; a zip CodeUri and the folders of a
+    template sam build wrote (SamResourceId) hold their dependencies already."""
+    sam = {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"CodeUri": "src", "Handler": "a.b", "Runtime": "python3.12"},
+            },
+            "Api": {
+                "Type": "AWS::Serverless::WebSocketApi",
+                "Properties": {
+                    "RouteSelectionExpression": "$request.body.action",
+                    "Routes": {"go": {"FunctionArn": {"Fn::GetAtt": ["Fn", "Arn"]}}},
+                },
+            },
+        },
+    }
+    assert not read(tmp_path, sam).stack.functions[0].packaged
+    sam["Resources"]["Fn"]["Metadata"] = {"SamResourceId": "Fn"}
+    assert read(tmp_path, sam).stack.functions[0].packaged
+    with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as bundle:
+        bundle.writestr("a.py", "def b(e, c): pass\n")
+    sam["Resources"]["Fn"] = {**sam["Resources"]["Fn"], "Metadata": {}}
+    sam["Resources"]["Fn"]["Properties"]["CodeUri"] = "./deployment.zip"
+    loaded = read(tmp_path, sam)
+    (fn,) = loaded.stack.functions
+    assert fn.packaged
+    assert fn.code is not None
+    assert (fn.code / "a.py").is_file()
+    # What --watch watches to read the stack again: the template and the zip.
+    assert loaded.sources == [tmp_path / "template.json", (tmp_path / "deployment.zip")]
+
+
+def test_a_cloud_assembly_is_read_under_its_stacks_name(tmp_path: Path) -> None:
+    """load(cdk.out) reads the chosen stack's template, named as CDK named the stack, with
+    its asset paths relative to the assembly; --stack on a template file is refused."""
+    out = tmp_path / "cdk.out"
+    (out / "asset.1").mkdir(parents=True)
+    template = minimal()
+    template["Resources"]["Fn"]["Properties"]["Code"] = {"S3Bucket": "b", "S3Key": "1.zip"}
+    template["Resources"]["Fn"]["Metadata"] = {"aws:asset:path": "asset.1"}
+    (out / "Chat.template.json").write_text(json.dumps(template))
+    artifact = {
+        "type": "aws:cloudformation:stack",
+        "properties": {"templateFile": "Chat.template.json", "stackName": "chat-dev"},
+    }
+    (out / "manifest.json").write_text(json.dumps({"artifacts": {"Chat": artifact}}))
+    loaded = load(out, work_dir=tmp_path / "work")
+    assert loaded.stack.name == "chat-dev"
+    assert loaded.stack.functions[0].code == (out / "asset.1").resolve()
+    assert load(out, stack="Chat", work_dir=tmp_path / "work").stack.name == "chat-dev"
+    with pytest.raises(TemplateError, match="--stack Chat: it chooses a stack of a CDK cloud"):
+        load(out / "Chat.template.json", stack="Chat", work_dir=tmp_path / "work")
+    with pytest.raises(TemplateError, match="is a folder: give a template file, or a CDK"):
+        load(tmp_path, work_dir=tmp_path / "work")
+
+
+def test_a_tools_output_folder_is_named_after_its_project(tmp_path: Path) -> None:
+    """The default stack name is the template's folder, or the project's when a tool wrote
+    the template into a folder of its own."""
+    for folder in ("app", "app/.serverless", "app/.aws-sam/build", "app/cdk.out"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "template.json").write_text("{}")
+    (tmp_path / "app" / "cdk.out" / "manifest.json").write_text("{}")
+    for template in (
+        "app/template.json",
+        "app/.serverless/template.json",
+        "app/.aws-sam/build/template.json",
+        "app/cdk.out/template.json",
+        "app/cdk.out",
+    ):
+        assert default_stack_name(tmp_path / template) == "app", template
+    assert default_stack_name(tmp_path / "app" / "cdk.out" / ".." / "x.yaml") == "app"

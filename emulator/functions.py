@@ -1,0 +1,81 @@
+"""What the runner runs and reports: a function's spec, its failures, and its log.
+
+Each function's log (its output, and CloudWatch-style START / END / REPORT lines and
+error records) goes to ``<log_dir>/<function>.log``. The terminal gets the handler's
+own output at INFO and the START / END / REPORT lines at DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from emulator.inspector.observer import Observer
+from emulator.stack import DEFAULT_RUNTIME
+
+log = logging.getLogger("emulator.lambda")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployed function, as the runner needs it."""
+
+    name: str
+    arn: str
+    handler: str
+    code_dir: Path
+    timeout: int
+    memory: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+    runtime: str = DEFAULT_RUNTIME
+
+
+class InvocationError(Exception):
+    """The function did not return a result: it raised, timed out or crashed."""
+
+    def __init__(self, function: str, kind: str, detail: str, log_path: Path | None) -> None:
+        super().__init__(f"{function}: {kind}: {detail}")
+        self.function = function
+        # "Handled", "Timeout", "Crash", "ResponseTooLarge" or "Unsupported"
+        self.kind = kind
+        self.detail = detail
+        self.log_path = log_path
+
+
+class FunctionLogs:
+    """Each function's log file, opened on first use."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._files: dict[str, IO[str]] = {}
+        self.observer: Observer | None = None  # told of each line, by worker (the inspector)
+
+    def path(self, function: str) -> Path:
+        return self.directory / f"{function}.log"
+
+    def write(self, function: str, line: str) -> None:
+        file = self._files.get(function)
+        if file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            file = self._files[function] = self.path(function).open("a", buffering=1)
+        file.write(line + "\n")
+
+    def output(self, function: str, line: str, pid: int = 0) -> None:
+        """A line the handler (in worker ``pid``) printed or logged."""
+        self.write(function, line)
+        log.info("[%s] %s", function, line)
+        if self.observer is not None:
+            self.observer.invocation_output(pid, line)
+
+    def frame(self, function: str, line: str) -> None:
+        """A START / END / REPORT line: in the file, on the terminal only when verbose."""
+        self.write(function, line)
+        log.debug("[%s] %s", function, line)
+
+    def close(self) -> None:
+        for file in self._files.values():
+            file.close()
+        self._files.clear()

@@ -1,0 +1,117 @@
+"""One open connection, as the gateway holds it: what waits to be sent to its client,
+and what its client sent that waits to be run, both bounded.
+
+Frames from one connection run concurrently, as API Gateway invokes a route
+concurrently even for one connection; but only :attr:`Limits.queued_frames` of them
+(and :attr:`Limits.queued_bytes`) may be waiting or running at once, and only while the
+client reads what it is sent. Past that the gateway stops reading the connection: its
+frames wait in the client's own buffers, and a flood costs the gateway nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from emulator.events import ConnectionInfo
+from emulator.quotas import Limits
+
+
+class OutboxFull(Exception):
+    """A client reads too slowly: its outbox is full."""
+
+
+class Outbox:
+    """What the gateway sends one connection, in order, as encoded bytes.
+
+    A post is accepted once queued, as on AWS: a client that reads slowly must not hold
+    up the handler posting to it. What is queued is bounded by ``limit`` bytes; the
+    gateway's own short replies may go past it (``force``), and ``on_sent`` hears each
+    time a frame has gone out.
+    """
+
+    def __init__(self, limit: int, on_sent: Callable[[], None] = lambda: None) -> None:
+        self.limit = limit
+        self.queued = 0
+        self.on_sent = on_sent
+        self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
+
+    def put(self, data: bytes, text: bool, force: bool = False) -> None:
+        """Queue one frame; ``force`` is for the gateway's own short replies."""
+        if not force and self.queued + len(data) > self.limit:
+            raise OutboxFull(f"{self.queued} bytes are waiting for this client")
+        self.queued += len(data)
+        self._queue.put_nowait((data, text))
+
+    def put_text(self, text: str) -> None:
+        self.put(text.encode(), text=True, force=True)
+
+    @property
+    def full(self) -> bool:
+        return self.queued > self.limit
+
+    async def drain(self, socket: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                data, text = await self._queue.get()
+                try:
+                    await socket.send(data, text=text)
+                finally:
+                    self.queued -= len(data)
+                    self.on_sent()
+
+
+@dataclass
+class Session:
+    """An open connection: its client's details, socket, outbox and frames in flight."""
+
+    info: ConnectionInfo
+    socket: ServerConnection
+    last_active_ms: int
+    limits: Limits
+    outbox: Outbox = field(init=False)
+    closed_by_server: tuple[int, str] | None = None
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    queued_bytes: int = 0
+    _room: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.limits.outbox_bytes, on_sent=self._wake)
+        self._room.set()
+
+    def has_room(self) -> bool:
+        """Whether the gateway may read another frame from this client now."""
+        return (
+            len(self.tasks) < self.limits.queued_frames
+            and self.queued_bytes < self.limits.queued_bytes
+            and not self.outbox.full
+        )
+
+    async def room(self) -> None:
+        """Wait until :meth:`has_room`."""
+        while not self.has_room():
+            self._room.clear()
+            await self._room.wait()
+
+    def run(self, frame: Coroutine[Any, Any, None], size: int) -> None:
+        """Handle one frame of ``size`` bytes in a task of its own, counted until done."""
+        task = asyncio.create_task(frame)
+        self.tasks.add(task)
+        self.queued_bytes += size
+
+        def done(task: asyncio.Task[None]) -> None:
+            self.tasks.discard(task)
+            self.queued_bytes -= size
+            self._wake()
+
+        task.add_done_callback(done)
+
+    def _wake(self) -> None:
+        if self.has_room():
+            self._room.set()
