@@ -10,7 +10,8 @@ function has is its code:
    takes it);
 3. ``Code: {S3Bucket, S3Key}`` whose key's file name is a zip beside the template (the
    Serverless Framework's ``.serverless/<service>.zip``);
-4. inline ``Code: {ZipFile: …}``, written to ``index.py``.
+4. inline ``Code: {ZipFile: …}``, written to ``index.py`` (``index.js`` for Node.js), as
+   CloudFormation does.
 
 A container image (``Code.ImageUri``, ``PackageType: Image``) is refused: the emulator
 runs zip functions only. Code that is only in S3 is an error that says where it was
@@ -35,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 INLINE_FILE = "index.py"  # where CloudFormation puts a Python function's ZipFile code
+INLINE_NODE_FILE = "index.js"  # and a Node.js function's
 PACKAGERS = "`cdk synth` (CDK), `serverless package` (Serverless Framework) or `sam build` (SAM)"
 
 
@@ -60,11 +62,13 @@ def locate(
     local: Path | None = None,
     image: bool = False,
     built: bool = False,
+    runtime: str = "",
 ) -> Code:
     """The code of a function whose (resolved) ``Code`` property and ``Metadata`` are given.
 
     ``local`` is its ``CodeUri`` when SAM's expansion carried one across; ``image`` says
-    its ``PackageType`` is ``Image``; ``built`` that ``sam build`` wrote the template.
+    its ``PackageType`` is ``Image``; ``built`` that ``sam build`` wrote the template;
+    ``runtime`` (its ``Runtime``) names the file inline code goes to.
     """
     if image or (isinstance(code, Mapping) and "ImageUri" in code):
         raise CodeError(
@@ -79,7 +83,8 @@ def locate(
     if isinstance(code, str) and not code.startswith("s3://"):
         return _on_disk(base / code, "Code", built, unpack_dir)
     if isinstance(code, Mapping) and "ZipFile" in code:
-        return _inline(str(code["ZipFile"]), unpack_dir)
+        name = INLINE_NODE_FILE if runtime.startswith("nodejs") else INLINE_FILE
+        return _inline(str(code["ZipFile"]), name, unpack_dir)
     if isinstance(code, Mapping) and isinstance(code.get("S3Key"), str):
         beside = base / PurePosixPath(code["S3Key"]).name
         if beside.is_file():
@@ -109,10 +114,11 @@ def _on_disk(
     raise CodeError(f"its {what} ({path}) does not exist{hint}")
 
 
-def _inline(source: str, unpack_dir: Path) -> Code:
-    folder = unpack_dir / "inline" / hashlib.sha256(source.encode()).hexdigest()[:16]
+def _inline(source: str, name: str, unpack_dir: Path) -> Code:
+    digest = hashlib.sha256(f"{name}\n{source}".encode()).hexdigest()[:16]
+    folder = unpack_dir / "inline" / digest
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / INLINE_FILE).write_text(source)
+    (folder / name).write_text(source)
     return Code(folder, packaged=True)
 
 

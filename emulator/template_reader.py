@@ -335,6 +335,7 @@ class Reader(Resources):
                 local=self.local_code.get(logical_id),
                 image=props.get("PackageType") == "Image",
                 built=self.built,
+                runtime=str(props.get("Runtime", "")),
             )
         except CodeError as exc:
             raise TemplateError(f"{what}: {exc}") from exc

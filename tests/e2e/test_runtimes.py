@@ -285,3 +285,69 @@ def test_a_python_given_with_the_python_option(tmp_path: Path) -> None:
         f"error: --python 3.12={sys.executable}: that is Python "
         + "{}.{}.{}".format(*sys.version_info[:3])
     ], wrong.output
+
+
+INLINE_NODE_TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - {Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}
+  Echo:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: |
+          exports.handler = async (event) => ({
+            statusCode: 200, body: "inline " + process.version.split(".")[0] + " " + event.body,
+          });
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties:
+      Name: inline
+      ProtocolType: WEBSOCKET
+      RouteSelectionExpression: $request.body.action
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/\
+        functions/${Echo.Arn}/invocations"
+  Default:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref Api
+      RouteKey: $default
+      RouteResponseSelectionExpression: $default
+      Target: !Sub integrations/${Integration}
+  DefaultResponse:
+    Type: AWS::ApiGatewayV2::RouteResponse
+    Properties:
+      ApiId: !Ref Api
+      RouteId: !Ref Default
+      RouteResponseKey: $default
+  Stage:
+    Type: AWS::ApiGatewayV2::Stage
+    Properties: {ApiId: !Ref Api, StageName: dev, AutoDeploy: true}
+"""
+
+
+@needs_node
+def test_inline_node_code_runs_as_index_js(tmp_path: Path) -> None:
+    """A Node.js function's inline Code.ZipFile is its index.js, as CloudFormation writes
+    it, so Handler index.handler loads."""
+    template = tmp_path / "template.yaml"
+    template.write_text(INLINE_NODE_TEMPLATE)
+    node = nodejs.find_node()
+    assert node is not None
+    with served.serving(str(template)) as app, connect(app.url) as ws:
+        ws.send("hi")
+        assert ws.recv(timeout=seconds(60)) == f"inline v{node.version.split('.')[0]} hi"

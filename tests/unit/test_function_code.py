@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emulator.function_code import INLINE_FILE, CodeError, locate, unpack
+from emulator.function_code import INLINE_FILE, INLINE_NODE_FILE, CodeError, locate, unpack
 
 
 def make_zip(path: Path, files: dict[str, str], modes: dict[str, int] | None = None) -> Path:
@@ -90,6 +90,14 @@ def test_inline_code_is_index_py(tmp_path: Path) -> None:
     code = find(tmp_path, {"ZipFile": "def handler(e, c):\n    return 1\n"})
     assert (code.folder / INLINE_FILE).read_text() == "def handler(e, c):\n    return 1\n"
     assert code.packaged
+
+
+def test_inline_node_code_is_index_js(tmp_path: Path) -> None:
+    """Code.ZipFile of a Node.js function is written to index.js, as CloudFormation does."""
+    source = "exports.handler = async () => ({ statusCode: 200 });\n"
+    code = find(tmp_path, {"ZipFile": source}, runtime="nodejs20.x")
+    assert (code.folder / INLINE_NODE_FILE).read_text() == source
+    assert not (code.folder / INLINE_FILE).exists()
 
 
 @pytest.mark.parametrize(
