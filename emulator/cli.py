@@ -26,7 +26,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.controlplane import LOOPBACK, new_account_id
-from emulator.debugging import DebugError, DebugSettings, check_names, launch_json
+from emulator.debugging import DebugError, DebugSettings, banner_lines, check_names
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.interpreters import InterpreterError
@@ -145,7 +145,7 @@ def _banner(harness: Harness, started: float) -> str:
             "                  connections, frames, invocations and @connections calls, live",
         ]
     if harness.debugged:
-        lines += _debugger_lines(harness)
+        lines += banner_lines(harness.debugged)
     if harness.settings.state_dir is not None:
         lines.append(
             f"Tables are saved in {harness.settings.state_dir} within seconds of a change, "
@@ -155,20 +155,6 @@ def _banner(harness: Harness, started: float) -> str:
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
-
-
-def _debugger_lines(harness: Harness) -> list[str]:
-    """Where each debugged function listens, and the attach configuration."""
-    lines = []
-    for index, target in enumerate(harness.debugged):
-        title = "  Debugger        " if index == 0 else "                  "
-        lines.append(f"{title}{target.host}:{target.port}  {target.label} ({target.function})")
-    lines += [
-        "                  VS Code: this .vscode/launch.json (breakpoints in your source bind);",
-        "                  PyCharm: Attach to DAP at that address; see emulator/README.md",
-        launch_json(harness.debugged),
-    ]
-    return lines
 
 
 async def _serve(

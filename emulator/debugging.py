@@ -1,12 +1,16 @@
 """Breakpoints in handlers: ``serve --debug-port 5678 [--debug-function NAME …]``.
 
-The chosen functions (all, without ``--debug-function``) run their workers under
-debugpy (:mod:`emulator.debuggee`), listening on 127.0.0.1: the first function on the
-given port, the next on the port after it, and so on, so VS Code, PyCharm or any DAP
-client attaches to each. Each debugged function has one worker (concurrency 1, so a
-breakpoint is hit by the one invocation you expect), started at once and never retired
-for idling; while it is stopped in the debugger its invocation's timeout is suspended,
-as SAM CLI does when debugging.
+The chosen functions (without ``--debug-function``, every Python and Node.js function)
+listen for a debugger on 127.0.0.1: the first function on the given port, the next on
+the port after it, and so on. A Python function's worker runs under debugpy
+(:mod:`emulator.debuggee`), for VS Code, PyCharm or any DAP client; a Node.js function's
+runs ``node --inspect``, for VS Code, Chrome DevTools or any Chrome DevTools Protocol
+client. Each debugged function has one worker (concurrency 1, so a breakpoint is hit by
+the one invocation you expect), started at once and never retired for idling. While a
+Python function is stopped in the debugger its invocation's timeout is suspended, as SAM
+CLI does when debugging; a Node.js function's timeout runs on (nothing here sees that it
+is paused), so give it a long ``Timeout`` while you debug it. Custom runtimes aren't
+debugged.
 
 A debugged worker runs its code from a path that stays the same across reloads and
 restarts: ``<debug root>/<port>/<the code's path relative to the project>``, a link to
@@ -15,7 +19,8 @@ path back to the source (:func:`launch_json`), so breakpoints set in the source 
 after a ``--watch`` reload the new worker listens on the same port with the same paths,
 and the debugger attaches again with the same configuration.
 
-debugpy is an optional extra of the package (``pip install ws-emulator[debug]``).
+debugpy is an optional extra of the package (``pip install ws-emulator[debug]``); it
+isn't needed to debug Node.js functions.
 """
 
 from __future__ import annotations
@@ -25,16 +30,19 @@ import importlib.util
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from emulator import runtimes
 
 if TYPE_CHECKING:  # the runner imports this module; these import the runner
     from emulator.api import ApiConfig
     from emulator.stack import Stack
 
 LOOPBACK = "127.0.0.1"
+DEBUGGABLE = (runtimes.PYTHON, runtimes.NODEJS)  # runtime families a debugger attaches to
 
 
 class DebugError(Exception):
@@ -66,11 +74,18 @@ class DebugTarget:
     port: int
     task_root: Path  # the stable path its worker runs the code from (a link)
     local_root: Path | None  # the function's source, if known
-    debugpy: Path  # a folder holding only a link to debugpy
+    debugpy: Path | None  # a folder holding only a link to debugpy (a Python function)
     host: str = LOOPBACK
+    family: str = runtimes.PYTHON  # or runtimes.NODEJS: node --inspect
 
     def worker_args(self) -> list[str]:
+        """The Python worker's arguments: debugpy listening."""
         return ["--debug", f"{self.host}:{self.port}", "--debugpy", str(self.debugpy)]
+
+    def node_args(self) -> list[str]:
+        """node's options: the inspector listening, and modules keeping the stable path
+        (not their real one) so that the attach configuration's mapping holds."""
+        return [f"--inspect={self.host}:{self.port}", "--preserve-symlinks"]
 
     def point_at(self, code_dir: Path) -> None:
         """Make the stable path lead to this code (atomically: a worker may be reading)."""
@@ -87,6 +102,16 @@ class DebugTarget:
             "localRoot": str(self.local_root or self.task_root),
             "remoteRoot": str(self.task_root),
         }
+        if self.family == runtimes.NODEJS:
+            return {
+                "name": f"Attach to {self.label}",
+                "type": "node",
+                "request": "attach",
+                "address": self.host,
+                "port": self.port,
+                **mapping,
+                "skipFiles": ["<node_internals>/**"],
+            }
         return {
             "name": f"Attach to {self.label}",
             "type": "debugpy",
@@ -137,6 +162,28 @@ def resolve_functions(
     return chosen
 
 
+def debuggable_functions(
+    wanted: Iterable[str],
+    by_label: Mapping[str, str],
+    routes: Mapping[str, str],
+    runtime_of: Mapping[str, str],
+) -> list[str]:
+    """:func:`resolve_functions` among the deployed functions (``runtime_of``: each one's
+    ``Runtime``, in order); nothing wanted means every Python and Node.js function, and a
+    function of another runtime named is a DebugError."""
+    wanted = list(wanted)
+    families = {name: runtimes.parse(runtime).family for name, runtime in runtime_of.items()}
+    deployed = [n for n in runtime_of if wanted or families[n] in DEBUGGABLE]
+    chosen = resolve_functions(wanted, by_label, routes, deployed)
+    for name in chosen:
+        if families[name] not in DEBUGGABLE:
+            raise DebugError(
+                f"--debug-function {name}: a {runtime_of[name]} function can't be debugged "
+                "here (Python and Node.js functions can)"
+            )
+    return chosen
+
+
 def stable_path(root: Path, port: int, source: Path | None, project: Path) -> Path:
     """``<root>/<port>/<source relative to the project>`` (or the source's own name)."""
     if source is None:
@@ -182,14 +229,18 @@ def targets_for(
     Raises DebugError for an unknown name, a port in use, or no debugpy.
     """
     labels = {stack.function_name(f): f for f in stack.all_functions}
-    chosen = resolve_functions(
+    deployed = [name for name in labels if name in api.functions]
+    deployed += [name for name in api.functions if name not in labels]
+    runtime_of = {name: api.functions[name].runtime for name in deployed}
+    chosen = debuggable_functions(
         settings.functions,
         {f.name: name for name, f in labels.items()},
         {key: route.function for key, route in api.routes.items()},
-        [name for name in labels if name in api.functions]
-        + [name for name in api.functions if name not in labels],
+        runtime_of,
     )
-    debugpy = debugpy_folder(workdir / "debugpy")
+    families = {name: runtimes.parse(runtime_of[name]).family for name in chosen}
+    python = any(families[name] == runtimes.PYTHON for name in chosen)
+    debugpy = debugpy_folder(workdir / "debugpy") if python else None
     root = settings.root or default_root()
     project = settings.project or Path.cwd()
     targets = []
@@ -205,10 +256,33 @@ def targets_for(
                 port=port,
                 task_root=stable_path(root, port, source, project),
                 local_root=source.resolve() if source is not None else None,
-                debugpy=debugpy,
+                debugpy=debugpy if families[name] == runtimes.PYTHON else None,
+                family=families[name] or runtimes.PYTHON,
             )
         )
     return targets
+
+
+def banner_lines(targets: Sequence[DebugTarget]) -> list[str]:
+    """``serve``'s lines: where each debugged function listens, how to attach, and the
+    ``launch.json``."""
+    lines = []
+    for index, target in enumerate(targets):
+        title = "  Debugger        " if index == 0 else "                  "
+        lines.append(f"{title}{target.host}:{target.port}  {target.label} ({target.function})")
+    lines.append(
+        "                  VS Code: this .vscode/launch.json (breakpoints in your source bind);"
+    )
+    if any(t.family == runtimes.PYTHON for t in targets):
+        lines.append(
+            "                  PyCharm: Attach to DAP at that address; see emulator/README.md"
+        )
+    if any(t.family == runtimes.NODEJS for t in targets):
+        lines.append(
+            "                  Node.js: Chrome's chrome://inspect (Configure… that address), "
+            "or any CDP client"
+        )
+    return [*lines, launch_json(targets)]
 
 
 def launch_json(targets: Iterable[DebugTarget]) -> str:

@@ -13,8 +13,9 @@ starts a worker for a function:
 - Node.js: the machine's ``node`` running our runtime client, with the Runtime API.
 - Custom runtimes: the function's ``bootstrap``, with the Runtime API.
 
-A function run under a debugger (``serve --debug-port``, :mod:`emulator.debugging`) is
-never forked: its worker starts on its own, under debugpy, from a stable code path.
+A function run under a debugger (``serve --debug-port``, :mod:`emulator.debugging`) runs
+its code from a stable path: a Python one is never forked (its worker starts on its own,
+under debugpy), a Node.js one runs ``node --inspect``.
 """
 
 from __future__ import annotations
@@ -188,8 +189,17 @@ class Launcher:
             ca = self._runtime_env.get("AWS_CA_BUNDLE")
             if ca:
                 env["NODE_EXTRA_CA_CERTS"] = ca
-            command = [str(plan.node.executable), str(nodejs.RUNTIME_CLIENT), *self._resolving()]
-            return await ApiWorker.start(command, spec, env, logs)
+            node = [str(plan.node.executable)]
+            cwd = spec.code_dir
+            debugged = self.debugged.get(spec.name)
+            if debugged is not None:  # the inspector listening, the code at its stable path
+                debugged.point_at(spec.code_dir)
+                nodejs.link_sdk(debugged.task_root, plan.sdk)
+                node += debugged.node_args()
+                cwd = debugged.task_root
+                env["LAMBDA_TASK_ROOT"] = str(debugged.task_root)
+            command = [*node, str(nodejs.RUNTIME_CLIENT), *self._resolving()]
+            return await ApiWorker.start(command, spec, env, logs, cwd)
         if plan.family == runtimes.PROVIDED:
             bootstrap = spec.code_dir / "bootstrap"
             if not bootstrap.is_file():

@@ -174,8 +174,10 @@ class ApiWorker(Worker):
         spec: FunctionSpec,
         environment: Mapping[str, str],
         logs: FunctionLogs,
+        cwd: Path | None = None,
     ) -> ApiWorker:
-        """Start ``command`` in the function's code folder with a Runtime API of its own."""
+        """Start ``command`` in the function's code folder (or ``cwd``) with a Runtime API
+        of its own."""
         api = RuntimeApi()
         address = await api.start()
         # Linux: the runtime dies with the runner, however the runner dies.
@@ -184,7 +186,7 @@ class ApiWorker(Worker):
             process = await asyncio.create_subprocess_exec(
                 *guard,
                 *command,
-                cwd=spec.code_dir,
+                cwd=cwd or spec.code_dir,
                 env={**environment, "AWS_LAMBDA_RUNTIME_API": address},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,

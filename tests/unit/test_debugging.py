@@ -12,6 +12,8 @@ import pytest
 from emulator.debugging import (
     DebugError,
     DebugTarget,
+    banner_lines,
+    debuggable_functions,
     launch_json,
     resolve_functions,
     result_line,
@@ -43,6 +45,37 @@ def test_an_unknown_function_is_named_with_the_ones_there_are() -> None:
     """The error lists the stack's functions by the names the user wrote them with."""
     with pytest.raises(DebugError, match="no such function; the stack has ChatFunction, Rooms"):
         resolve_functions(["Nope"], LABELS, ROUTES, DEPLOYED)
+
+
+RUNTIMES = {"app-Chat-2": "python3.12", "app-Node-3": "nodejs22.x", "app-Own-4": "provided.al2023"}
+
+
+def test_every_python_and_node_function_is_debugged_by_default() -> None:
+    """Without names: the Python and Node.js functions, not a custom runtime's."""
+    assert debuggable_functions((), {}, {}, RUNTIMES) == ["app-Chat-2", "app-Node-3"]
+
+
+def test_a_custom_runtime_named_is_refused_with_the_reason() -> None:
+    """Naming a function of a runtime no debugger attaches to here is one clear error."""
+    with pytest.raises(DebugError, match=r"a provided\.al2023 function can't be debugged here"):
+        debuggable_functions(["app-Own-4"], {}, {}, RUNTIMES)
+    assert debuggable_functions(["app-Node-3"], {}, {}, RUNTIMES) == ["app-Node-3"]
+
+
+def test_a_node_function_attaches_as_vs_codes_node_debugger(tmp_path: Path) -> None:
+    """node --inspect at its port, modules at their stable path; VS Code's ``node`` attach
+    with the path mapping; the banner says how Chrome attaches."""
+    target = DebugTarget(
+        "fn", "Fn", 9229, tmp_path / "9229" / "src", tmp_path, None, family="nodejs"
+    )
+    assert target.node_args() == ["--inspect=127.0.0.1:9229", "--preserve-symlinks"]
+    configuration = target.configuration()
+    assert configuration["type"] == "node"
+    assert configuration["remoteRoot"] == str(tmp_path / "9229" / "src")
+    assert configuration["localRoot"] == str(tmp_path)
+    text = "\n".join(banner_lines([target]))
+    assert "chrome://inspect" in text
+    assert "PyCharm" not in text
 
 
 def test_the_stable_path_keeps_the_sources_place_in_the_project(tmp_path: Path) -> None:
