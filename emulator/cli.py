@@ -298,8 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug-port",
         type=int,
         metavar="PORT",
-        help="run functions under debugpy on 127.0.0.1:PORT (the next function PORT+1, …) "
-        "for VS Code, PyCharm or any DAP client to attach; needs ws-emulator[debug]",
+        help="let a debugger attach to functions on 127.0.0.1:PORT (the next function "
+        "PORT+1, …): Python under debugpy (needs ws-emulator[debug]), Node.js under "
+        "node --inspect",
     )
     serve.add_argument(
         "--debug-function",
