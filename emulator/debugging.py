@@ -6,11 +6,10 @@ the port after it, and so on. A Python function's worker runs under debugpy
 (:mod:`emulator.debuggee`), for VS Code, PyCharm or any DAP client; a Node.js function's
 runs ``node --inspect``, for VS Code, Chrome DevTools or any Chrome DevTools Protocol
 client. Each debugged function has one worker (concurrency 1, so a breakpoint is hit by
-the one invocation you expect), started at once and never retired for idling. While a
-Python function is stopped in the debugger its invocation's timeout is suspended, as SAM
-CLI does when debugging; a Node.js function's timeout runs on (nothing here sees that it
-is paused), so give it a long ``Timeout`` while you debug it. Custom runtimes aren't
-debugged.
+the one invocation you expect), started at once and never retired for idling. While it
+is stopped in the debugger its invocation's timeout is suspended, as SAM CLI does when
+debugging (a Node.js worker's pauses are heard by the runner's own inspector session,
+:mod:`emulator.node_debug`). Custom runtimes aren't debugged.
 
 A debugged worker runs its code from a path that stays the same across reloads and
 restarts: ``<debug root>/<port>/<the code's path relative to the project>``, a link to

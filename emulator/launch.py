@@ -32,6 +32,7 @@ from emulator.debugging import DebugTarget
 from emulator.forking import PROCESS_ENV, STREAM_LIMIT, Template, can_fork
 from emulator.functions import FunctionLogs, FunctionSpec
 from emulator.interpreters import InterpreterError, Python, Pythons
+from emulator.node_debug import PauseWatch
 from emulator.nodejs import Node, NodeError
 from emulator.workers import ApiWorker, PythonWorker, Worker, WorkerFailure
 
@@ -199,7 +200,11 @@ class Launcher:
                 cwd = debugged.task_root
                 env["LAMBDA_TASK_ROOT"] = str(debugged.task_root)
             command = [*node, str(nodejs.RUNTIME_CLIENT), *self._resolving()]
-            return await ApiWorker.start(command, spec, env, logs, cwd)
+            worker = await ApiWorker.start(command, spec, env, logs, cwd)
+            if debugged is not None:
+                worker.watch = PauseWatch(debugged.host, debugged.port)
+                worker.watch.start()
+            return worker
         if plan.family == runtimes.PROVIDED:
             bootstrap = spec.code_dir / "bootstrap"
             if not bootstrap.is_file():

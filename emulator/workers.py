@@ -29,6 +29,7 @@ from typing import Any
 from emulator import debugging
 from emulator.forking import RESULT_LIMIT, STREAM_LIMIT, Forked
 from emulator.functions import FunctionLogs, FunctionSpec
+from emulator.node_debug import PauseWatch
 from emulator.runtime_api import Invocation, RuntimeApi
 
 
@@ -166,6 +167,8 @@ class ApiWorker(Worker):
         super().__init__(process, spec, logs, [process.stdout, process.stderr])
         self.api = api
         self._exited = asyncio.ensure_future(process.wait())
+        # Under node --inspect: its timeout runs only while it isn't paused.
+        self.watch: PauseWatch | None = None
 
     @classmethod
     async def start(
@@ -211,9 +214,7 @@ class ApiWorker(Worker):
         )
         answered = asyncio.ensure_future(self.api.invoke(invocation))
         try:
-            await asyncio.wait(
-                {answered, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await self._wait(answered, timeout)
         finally:
             if not answered.done():
                 answered.cancel()
@@ -228,7 +229,33 @@ class ApiWorker(Worker):
             raise WorkerFailure("Crash", f"Runtime exited with error: exit status {status}")
         raise WorkerFailure("Timeout", f"timed out after {timeout:g} s")
 
+    async def _wait(self, answered: asyncio.Future[Any], timeout: float) -> None:
+        """Until answered, exited, or ``timeout`` seconds not paused in a debugger."""
+        watch = self.watch
+        if watch is None:
+            await asyncio.wait(
+                {answered, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout - watch.paused_for()
+        while not answered.done() and not self._exited.done():
+            left = None if watch.paused else deadline + watch.paused_for() - loop.time()
+            if left is not None and left <= 0:
+                return
+            change = asyncio.ensure_future(watch.changed())
+            try:
+                await asyncio.wait(
+                    {answered, self._exited, change},
+                    timeout=left,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                change.cancel()
+
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         # The whole session: a shell bootstrap's children (curl, its handler) go too, and
         # with them the last holders of its output pipes.
         with contextlib.suppress(ProcessLookupError, PermissionError):

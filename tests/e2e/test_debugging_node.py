@@ -13,6 +13,7 @@ import json
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from tests.served import start
 from tests.timing import seconds, settles
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "inspect-node"
+TIMEOUT = 2  # the double route's function timeout, in the template
 
 pytestmark = pytest.mark.skipif(nodejs.find_node() is None, reason="Node.js is not installed")
 
@@ -102,12 +104,10 @@ def ask(url: str, message: dict[str, Any], into: list[Any]) -> threading.Thread:
     return thread
 
 
-def test_a_breakpoint_by_the_stable_path_stops_the_es_module_handler(debugged: Debugged) -> None:
-    """Attached through /json/list, a breakpoint set at the stable path's URL binds in the
-    loaded module, stops the handler with the event's values, and resumed, the client
-    gets its reply; the other function serves meanwhile."""
+def attach(debugged: Debugged) -> tuple[CdpClient, str, int, str]:
+    """A client attached through /json/list with a breakpoint at the marked line, by the
+    stable path's URL: the client, the URL, the line (from 0) and the breakpoint's id."""
     target = debugged.double
-    assert target.task_root.is_symlink()
     client = CdpClient.attach(target.host, target.port)
     client.command("Debugger.enable")
     url = (target.task_root / "double.mjs").as_uri()
@@ -115,12 +115,21 @@ def test_a_breakpoint_by_the_stable_path_stops_the_es_module_handler(debugged: D
     # The worker loads its handler as it starts: from the stable path, not the link's target.
     assert settles(lambda: url in client.scripts.values())
     placed = client.command("Debugger.setBreakpointByUrl", url=url, lineNumber=line)
+    return client, url, line, placed["breakpointId"]
+
+
+def test_a_breakpoint_by_the_stable_path_stops_the_es_module_handler(debugged: Debugged) -> None:
+    """Attached through /json/list, a breakpoint set at the stable path's URL binds in the
+    loaded module and stops the handler with the event's values, past its 2 s timeout;
+    resumed, the client gets its reply; the other function serves meanwhile."""
+    assert debugged.double.task_root.is_symlink()
+    client, url, line, breakpoint = attach(debugged)
     gateway = debugged.harness.gateway
     assert gateway is not None
     replies: list[Any] = []
     asking = ask(gateway.url, {"action": "double", "value": 21}, replies)
     paused = client.event("Debugger.paused", timeout=30)
-    assert paused["hitBreakpoints"] == [placed["breakpointId"]]
+    assert paused["hitBreakpoints"] == [breakpoint]
     frame = paused["callFrames"][0]
     assert client.scripts[frame["location"]["scriptId"]] == url
     assert frame["location"]["lineNumber"] == line
@@ -132,6 +141,8 @@ def test_a_breakpoint_by_the_stable_path_stops_the_es_module_handler(debugged: D
     with connect(gateway.url) as other:  # another function is not held up by the paused one
         other.send(json.dumps({"action": "echo", "while": "paused"}))
         assert json.loads(other.recv(timeout=seconds(10))) == {"action": "echo", "while": "paused"}
+    # Stay paused longer than the function's timeout: that is what is tested here.
+    time.sleep(TIMEOUT + 0.5)
     assert replies == []
     client.command("Debugger.resume")
     asking.join(seconds(30))
@@ -141,6 +152,22 @@ def test_a_breakpoint_by_the_stable_path_stops_the_es_module_handler(debugged: D
     assert record is not None
     (double,) = [i for i in record.invocations() if i.route == "double"]
     assert double.outcome == "success"
+
+
+def test_a_debugger_that_goes_away_while_paused_lets_the_handler_finish(
+    debugged: Debugged,
+) -> None:
+    """The user's debugger disconnecting at a breakpoint resumes the worker (the runner's
+    own session doesn't hold it paused), and the invocation ends in time."""
+    client, _, _, _ = attach(debugged)
+    gateway = debugged.harness.gateway
+    assert gateway is not None
+    replies: list[Any] = []
+    asking = ask(gateway.url, {"action": "double", "value": 5}, replies)
+    client.event("Debugger.paused", timeout=30)
+    client.close()
+    asking.join(seconds(30))
+    assert replies[0]["doubled"] == 10
 
 
 def test_each_function_has_its_own_port_and_a_node_attach_configuration(
@@ -159,6 +186,22 @@ def test_each_function_has_its_own_port_and_a_node_attach_configuration(
         assert (configuration["address"], configuration["port"]) == (target.host, target.port)
         assert configuration["localRoot"] == str((debugged.project / "src").resolve())
         assert configuration["remoteRoot"] == str(target.task_root)
+
+
+def test_the_timeout_still_applies_when_running(debugged: Debugged) -> None:
+    """Not paused, a debugged Node.js handler still times out as any other."""
+    source = debugged.source
+    text = source.read_text().replace(
+        "  const value =",
+        "  await new Promise((done) => setTimeout(done, 30000));\n  const value =",
+    )
+    source.write_text(text)
+    debugged.background.call(debugged.harness.redeploy())
+    gateway = debugged.harness.gateway
+    assert gateway is not None
+    replies: list[Any] = []
+    ask(gateway.url, {"action": "double", "value": 1}, replies).join(seconds(30))
+    assert replies[0]["message"] == "Internal server error"
 
 
 def test_serve_prints_the_node_attach_configuration(tmp_path: Path) -> None:
