@@ -187,7 +187,7 @@ def test_a_limited_function_has_fewer_workers_than_the_others() -> None:
         await debugged.finish_all()
         await other.finish_all()
         assert (debugged.most_running, len(debugged.started)) == (1, 3)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="at least one worker"):
             scheduler.limit("debugged", 0)
 
     run(scenario())
