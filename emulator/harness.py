@@ -69,7 +69,7 @@ class HarnessSettings:
     moto_api: bool = False  # serve moto's /moto-api routes (reset, dashboard) too
     record: bool = True  # keep the inspector's record of connections, frames, invocations
     inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
-    debug: DebugSettings | None = None  # run functions under debugpy (serve --debug-port)
+    debug: DebugSettings | None = None  # let a debugger attach to functions (--debug-port)
 
 
 class ReloadError(Exception):

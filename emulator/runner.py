@@ -125,11 +125,19 @@ class LambdaRunner:
 
     async def prewarm(self, function: str) -> None:
         """Start a worker for ``function`` now, if it has none idle (a debugged one then
-        listens for its debugger before the first invocation)."""
+        listens for its debugger before the first invocation). A function that can't run
+        here, or whose worker fails to start, gets none: its invocations say why."""
+        spec = self.functions[function]
+        if self._launcher.refused(spec) is not None:
+            return
         async with self._slots[function]:
             pool = self._idle[function]
             if not any(worker.alive for worker in pool):
-                worker = await self._spawn(self.functions[function])
+                try:
+                    worker = await self._spawn(spec)
+                except WorkerFailure as exc:
+                    log.warning("function %s: its worker didn't start: %s", function, exc.detail)
+                    return
                 pool.append(worker)
 
     @property
