@@ -166,13 +166,16 @@ def debuggable_functions(
     by_label: Mapping[str, str],
     routes: Mapping[str, str],
     runtime_of: Mapping[str, str],
+    refused: Mapping[str, str] | None = None,
 ) -> list[str]:
     """:func:`resolve_functions` among the deployed functions (``runtime_of``: each one's
-    ``Runtime``, in order); nothing wanted means every Python and Node.js function, and a
-    function of another runtime named is a DebugError."""
+    ``Runtime``, in order; ``refused``: why those that don't run here don't). Nothing
+    wanted means every Python and Node.js function that runs; a function of another
+    runtime, or one that doesn't run here, named is a DebugError."""
     wanted = list(wanted)
+    refused = refused or {}
     families = {name: runtimes.parse(runtime).family for name, runtime in runtime_of.items()}
-    deployed = [n for n in runtime_of if wanted or families[n] in DEBUGGABLE]
+    deployed = [n for n in runtime_of if wanted or (families[n] in DEBUGGABLE and n not in refused)]
     chosen = resolve_functions(wanted, by_label, routes, deployed)
     for name in chosen:
         if families[name] not in DEBUGGABLE:
@@ -180,6 +183,8 @@ def debuggable_functions(
                 f"--debug-function {name}: a {runtime_of[name]} function can't be debugged "
                 "here (Python and Node.js functions can)"
             )
+        if name in refused:
+            raise DebugError(f"--debug-function {name}: it doesn't run here: {refused[name]}")
     return chosen
 
 
@@ -221,9 +226,14 @@ def check_names(settings: DebugSettings, stack: Stack) -> None:
 
 
 def targets_for(
-    settings: DebugSettings, stack: Stack, api: ApiConfig, workdir: Path
+    settings: DebugSettings,
+    stack: Stack,
+    api: ApiConfig,
+    workdir: Path,
+    refused: Mapping[str, str] | None = None,
 ) -> list[DebugTarget]:
-    """The debugged functions of a served stack, each with its port and paths.
+    """The debugged functions of a served stack, each with its port and paths;
+    ``refused`` says why functions that don't run here don't (by deployed name).
 
     Raises DebugError for an unknown name, a port in use, or no debugpy.
     """
@@ -236,6 +246,7 @@ def targets_for(
         {f.name: name for name, f in labels.items()},
         {key: route.function for key, route in api.routes.items()},
         runtime_of,
+        refused,
     )
     families = {name: runtimes.parse(runtime_of[name]).family for name in chosen}
     python = any(families[name] == runtimes.PYTHON for name in chosen)

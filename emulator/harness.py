@@ -200,7 +200,8 @@ class Harness:
             self.restored = await self._restore(stack)
         runner = self.runner_for(api, certificates.ca_path)
         if settings.debug is not None:
-            self.debugged = targets_for(settings.debug, stack, api, self.workdir)
+            refused = runner.refused()
+            self.debugged = targets_for(settings.debug, stack, api, self.workdir, refused)
             runner.debug({target.function: target for target in self.debugged})
             for target in self.debugged:
                 self.gateway.scheduler.limit(target.function, 1)

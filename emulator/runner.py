@@ -123,6 +123,11 @@ class LambdaRunner:
         for name in targets:
             self._slots[name] = asyncio.Semaphore(1)
 
+    def refused(self) -> dict[str, str]:
+        """Why the functions that don't run here don't (no node, a runtime not run…)."""
+        reasons = {name: self._launcher.refused(spec) for name, spec in self.functions.items()}
+        return {name: reason for name, reason in reasons.items() if reason is not None}
+
     async def prewarm(self, function: str) -> None:
         """Start a worker for ``function`` now, if it has none idle (a debugged one then
         listens for its debugger before the first invocation). A function that can't run

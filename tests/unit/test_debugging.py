@@ -62,6 +62,15 @@ def test_a_custom_runtime_named_is_refused_with_the_reason() -> None:
     assert debuggable_functions(["app-Node-3"], {}, {}, RUNTIMES) == ["app-Node-3"]
 
 
+def test_a_function_that_doesnt_run_here_is_left_out_or_refused_if_named() -> None:
+    """No node on the machine: its Node.js functions aren't debugged by default, and
+    naming one says why."""
+    refused = {"app-Node-3": "nodejs22.x needs Node.js: no node on PATH"}
+    assert debuggable_functions((), {}, {}, RUNTIMES, refused) == ["app-Chat-2"]
+    with pytest.raises(DebugError, match=r"it doesn't run here: nodejs22\.x needs Node\.js"):
+        debuggable_functions(["app-Node-3"], {}, {}, RUNTIMES, refused)
+
+
 def test_a_node_function_attaches_as_vs_codes_node_debugger(tmp_path: Path) -> None:
     """node --inspect at its port, modules at their stable path; VS Code's ``node`` attach
     with the path mapping; the banner says how Chrome attaches."""
