@@ -136,6 +136,28 @@ def ratios_section(c: Comparison) -> str:
     return "\n".join(lines)
 
 
+def inspector_section(c: Comparison) -> str:
+    """What keeping the inspector's record costs: ours beside ours with --no-inspector."""
+    ours = c.summaries.get("ours", {})
+    bare = c.summaries.get("ours-no-inspector", {})
+    lines = [
+        "| room, messages in flight | deliveries/s, inspector on ÷ off | p99, on ÷ off "
+        "| CPU per 1,000 deliveries, on ÷ off |",
+        "|---|---|---|---|",
+    ]
+    for cell in compare.CELLS:
+        on, off = ours.get(cell), bare.get(cell)
+        if on is None or off is None:
+            continue
+        lines.append(
+            f"| {cell.label} | {_ratio(on.rate, off.rate)} | {_ratio(on.p99_ms, off.p99_ms)} "
+            f"| {_ratio(on.cpu_per_1000, off.cpu_per_1000)} |"
+        )
+    if len(lines) == 2:
+        return "Not measured (one of the two didn't run)."
+    return "\n".join(lines)
+
+
 def node_ratios_section(c: Comparison) -> str:
     """The Node.js handler: ours against the Node.js peers, and against our Python run."""
     ours = c.summaries.get("ours-node", {})
@@ -397,6 +419,13 @@ The Node.js handler, on ours and on the peers that run Node.js:
 {node_ratios_section(c)}
 
 {targets_section(c, chat_report)}
+
+### What the inspector costs
+
+The inspector's record is on by default; the same emulator with `--no-inspector` ran
+beside it in every round (no inspector page was open in either).
+
+{inspector_section(c)}
 
 {chat.section(chat_report) if chat_report else ""}
 ## Cost per message

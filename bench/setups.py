@@ -28,6 +28,8 @@ from bench.workload import NODE_TEMPLATE, STAGE, TEMPLATE
 OURS_COMMAND = processes.python(
     "emulator", "serve", str(TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
 )
+# The same, keeping no inspector record: what the inspector costs the data plane.
+OURS_BARE_COMMAND = [*OURS_COMMAND, "--no-inspector"]
 OURS_NODE_COMMAND = processes.python(
     "emulator", "serve", str(NODE_TEMPLATE), "--port", "0", "--stage", STAGE, "--quiet"
 )
@@ -53,6 +55,12 @@ SETUPS = (
         "this project's emulator",
         "ours",
         "`python -m emulator serve template.yaml`; endpoint from domainName + stage",
+    ),
+    Setup(
+        "ours-no-inspector",
+        "this project's emulator, `--no-inspector`",
+        "ours",
+        "the same, keeping no record for the inspector",
     ),
     Setup(
         "serverless-offline",
@@ -149,8 +157,9 @@ def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], s
         )
         return process, where["url"], ""
     node = setup.language == "node"
-    if setup.key in ("ours", "ours-node"):
-        command = OURS_NODE_COMMAND if node else OURS_COMMAND
+    if setup.key in ("ours", "ours-no-inspector", "ours-node"):
+        commands = {"ours-no-inspector": OURS_BARE_COMMAND, "ours-node": OURS_NODE_COMMAND}
+        command = commands.get(setup.key, OURS_COMMAND)
         process, where = processes.start_server(command, log, STARTUP_TIMEOUT, OURS_URL)
         return process, where["url"], ""
     if setup.key in ("serverless-offline", "serverless-offline-node"):

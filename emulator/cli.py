@@ -26,6 +26,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.controlplane import LOOPBACK, new_account_id
+from emulator.debugging import DebugError, DebugSettings, banner_lines, check_names
 from emulator.deploy import DeployError
 from emulator.harness import Harness, HarnessSettings
 from emulator.interpreters import InterpreterError
@@ -138,6 +139,13 @@ def _banner(harness: Harness, started: float) -> str:
         f" AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret}",
         f"  Function logs   {harness.log_dir}/<function>.log",
     ]
+    if harness.inspector is not None:
+        lines += [
+            f"  Inspector       {harness.inspector.url}",
+            "                  connections, frames, invocations and @connections calls, live",
+        ]
+    if harness.debugged:
+        lines += banner_lines(harness.debugged)
     if harness.settings.state_dir is not None:
         lines.append(
             f"Tables are saved in {harness.settings.state_dir} within seconds of a change, "
@@ -287,11 +295,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="with --state-dir: start with empty tables"
     )
     serve.add_argument(
+        "--debug-port",
+        type=int,
+        metavar="PORT",
+        help="let a debugger attach to functions on 127.0.0.1:PORT (the next function "
+        "PORT+1, …): Python under debugpy (needs ws-emulator[debug]), Node.js under "
+        "node --inspect",
+    )
+    serve.add_argument(
+        "--debug-function",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --debug-port: only this function (logical id, route key or deployed name; "
+        "repeatable); default: every function",
+    )
+    serve.add_argument(
+        "--inspector-port", type=int, default=0, help="the inspector page's port (0: any)"
+    )
+    serve.add_argument(
+        "--no-inspector",
+        action="store_true",
+        help="keep no record of connections, frames and invocations, and serve no inspector",
+    )
+    serve.add_argument(
         "--verbose", action="store_true", help="show START/END/REPORT lines and deploy's steps"
     )
     serve.add_argument("--quiet", action="store_true", help="show only failures")
     serve.add_argument("--debug", action="store_true", help="tracebacks instead of one-line errors")
     return parser
+
+
+def _debug_settings(args: argparse.Namespace) -> DebugSettings | None:
+    if args.debug_port is None:
+        if args.debug_function:
+            raise UsageError("--debug-function needs --debug-port")
+        return None
+    if not 0 < args.debug_port < 65536:
+        raise UsageError(f"--debug-port {args.debug_port}: give a port from 1 to 65535")
+    return DebugSettings(port=args.debug_port, functions=tuple(args.debug_function))
 
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
@@ -304,6 +346,9 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
         try:
             source = stack_source(args, account_id, Path(work), out)
             stack = source.read()
+            debug = _debug_settings(args)
+            if debug is not None:
+                check_names(debug, stack)
             where = args.control_plane or "the embedded AWS emulator"
             print(f"Deploying {stack.name} to {where}…", file=out, flush=True)
             settings = HarnessSettings(
@@ -324,6 +369,9 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
                 fresh=args.fresh,
                 pythons=parse_pythons(args.python),
                 moto_api=args.moto_api,
+                record=not args.no_inspector,
+                inspector_port=None if args.no_inspector else args.inspector_port,
+                debug=debug,
             )
             asyncio.run(_serve(settings, source if args.watch else None, out, args.verbose))
         except (
@@ -335,6 +383,7 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
             TargetError,
             InterpreterError,
             StateError,
+            DebugError,
         ) as exc:
             if args.debug:
                 raise

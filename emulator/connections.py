@@ -29,6 +29,7 @@ from urllib.parse import unquote
 import h11
 
 from emulator import origins
+from emulator.inspector.observer import Observer
 from emulator.tls import Certificates
 
 log = logging.getLogger("emulator.connections")
@@ -115,6 +116,7 @@ class ConnectionsApi:
         self._server: asyncio.Server | None = None
         self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.refusals = origins.Refusals("@connections", log)
+        self.observer: Observer | None = None  # told of every request answered (the inspector)
 
     @property
     def port(self) -> int:
@@ -185,6 +187,7 @@ class ConnectionsApi:
         try:
             result = await self._handle(http, reader, request)
         except _Reply as reply:
+            self._observe(request, reply, writer)
             await self._send(http, writer, reply, close=reply.close)
             return not reply.close
         except Exception:
@@ -194,8 +197,19 @@ class ConnectionsApi:
                 {"message": "Internal server error"},
                 "InternalServerErrorException",
             )
+        self._observe(request, result, writer)
         await self._send(http, writer, result, close=False)
         return http.our_state is h11.DONE and http.their_state is h11.DONE
+
+    def _observe(self, request: h11.Request, reply: _Reply, writer: asyncio.StreamWriter) -> None:
+        if self.observer is None:
+            return
+        path = unquote(request.target.decode().split("?", 1)[0])
+        connection_id = path.removeprefix(self._prefix) if path.startswith(self._prefix) else ""
+        size = dict(request.headers).get(b"content-length", b"0")
+        self.observer.management_call(
+            request.method.decode(), connection_id, int(reply.status), int(size or 0), writer
+        )
 
     async def _handle(
         self, http: h11.Connection, reader: asyncio.StreamReader, request: h11.Request

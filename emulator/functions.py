@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from emulator.inspector.observer import Observer
 from emulator.stack import DEFAULT_RUNTIME
 
 log = logging.getLogger("emulator.lambda")
@@ -50,6 +51,7 @@ class FunctionLogs:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._files: dict[str, IO[str]] = {}
+        self.observer: Observer | None = None  # told of each line, by worker (the inspector)
 
     def path(self, function: str) -> Path:
         return self.directory / f"{function}.log"
@@ -61,10 +63,12 @@ class FunctionLogs:
             file = self._files[function] = self.path(function).open("a", buffering=1)
         file.write(line + "\n")
 
-    def output(self, function: str, line: str) -> None:
-        """A line the handler printed or logged."""
+    def output(self, function: str, line: str, pid: int = 0) -> None:
+        """A line the handler (in worker ``pid``) printed or logged."""
         self.write(function, line)
         log.info("[%s] %s", function, line)
+        if self.observer is not None:
+            self.observer.invocation_output(pid, line)
 
     def frame(self, function: str, line: str) -> None:
         """A START / END / REPORT line: in the file, on the terminal only when verbose."""

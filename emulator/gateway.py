@@ -31,6 +31,7 @@ from emulator import events
 from emulator.api import ApiConfig
 from emulator.connections import ConnectionsApi, Gone, LimitExceeded
 from emulator.events import ConnectionInfo
+from emulator.inspector.observer import Observer
 from emulator.quotas import Limits as Limits
 from emulator.quotas import TokenBucket
 from emulator.runner import MAX_WORKERS_PER_FUNCTION, InvocationError, LambdaRunner
@@ -86,6 +87,7 @@ class Gateway:
         self._runner: LambdaRunner | None = None
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
+        self.observer: Observer | None = None  # told of connections and frames (the inspector)
         self._open: dict[str, Session] = {}
         self._sessions: set[asyncio.Task[Any]] = set()  # each connection's, until $disconnect ran
         self._buckets: dict[str, TokenBucket] = {}  # route key -> its stage throttle
@@ -109,6 +111,7 @@ class Gateway:
             self._connections_port,
             self.post_latency,
         )
+        self._connections_api.observer = self.observer
         await self._connections_api.start()
         self._server = await serve(
             self._session,
@@ -327,6 +330,8 @@ class Gateway:
         info, _ = self._handshakes.pop(socket)
         connection = Session(info, socket, last_active_ms=_now_ms(), limits=self.limits)
         self._open[info.connection_id] = connection
+        if self.observer is not None:
+            self.observer.connected(info)
         writer = asyncio.create_task(connection.outbox.drain(socket))
         loop = asyncio.get_running_loop()
         end_of_life = loop.time() + self.limits.lifetime
@@ -376,6 +381,8 @@ class Gateway:
         route = events.select_route(
             self._api.route_selection_expression, frame, list(self._api.routes)
         )
+        if self.observer is not None:
+            self.observer.frame_in(info.connection_id, frame, route, request_id)
         if route is None:
             self._reply_error(connection, "Forbidden", request_id)
             return
@@ -408,6 +415,8 @@ class Gateway:
         if target.two_way and isinstance(result, dict) and result.get("body") is not None:
             # A route response: the integration's body goes back to the caller.
             connection.outbox.put_text(str(result["body"]))
+            if self.observer is not None:
+                self.observer.frame_out(info.connection_id, str(result["body"]), "reply")
 
     def _reply_error(self, connection: Session, message: str, request_id: str) -> None:
         reply = {
@@ -415,12 +424,17 @@ class Gateway:
             "connectionId": connection.info.connection_id,
             "requestId": request_id,
         }
-        connection.outbox.put_text(json.dumps(reply))
+        text = json.dumps(reply)
+        connection.outbox.put_text(text)
+        if self.observer is not None:
+            self.observer.frame_out(connection.info.connection_id, text, "error")
 
     async def _disconnected(self, connection: Session) -> None:
         assert self._api is not None
         assert self._runner is not None
         code, reason = _close_status(connection)
+        if self.observer is not None:
+            self.observer.disconnected(connection.info.connection_id, code, reason)
         route = self._api.routes.get("$disconnect")
         if route is None:
             return
@@ -451,6 +465,8 @@ class Gateway:
             connection.outbox.put(data, text)
         except OutboxFull as exc:
             raise LimitExceeded(str(exc)) from exc
+        if self.observer is not None:
+            self.observer.frame_out(connection_id, data, "post")
 
     async def describe(self, connection_id: str) -> dict[str, Any]:
         connection = self._open_connection(connection_id)
@@ -460,6 +476,14 @@ class Gateway:
             "lastActiveAt": _iso(connection.last_active_ms),
             "identity": {"sourceIp": info.source_ip, "userAgent": info.user_agent or ""},
         }
+
+    def receive(self, connection_id: str, frame: str) -> None:
+        """Take ``frame`` as if that connection's client sent it (the inspector's action)."""
+        connection = self._open_connection(connection_id)
+        connection.last_active_ms = _now_ms()
+        task = asyncio.create_task(self._dispatch(connection, frame))
+        connection.tasks.add(task)
+        task.add_done_callback(connection.tasks.discard)
 
     async def close(self, connection_id: str) -> None:
         connection = self._open_connection(connection_id)

@@ -22,8 +22,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
+from emulator.debugging import DebugSettings, DebugTarget, targets_for
 from emulator.deploy import Deployer, DeployError, Outputs, Report
 from emulator.gateway import Gateway, Limits
+from emulator.inspector.actions import Actions
+from emulator.inspector.callers import Callers
+from emulator.inspector.describe import describe_api
+from emulator.inspector.record import Record
+from emulator.inspector.server import InspectorServer
 from emulator.package import PackageError
 from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
 from emulator.snapshot import Gate, Saver
@@ -61,6 +67,9 @@ class HarnessSettings:
     fresh: bool = False  # start with empty tables even if state_dir holds data
     pythons: Mapping[str, Path] = field(default_factory=dict)  # --python 3.12=/path
     moto_api: bool = False  # serve moto's /moto-api routes (reset, dashboard) too
+    record: bool = True  # keep the inspector's record of connections, frames, invocations
+    inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
+    debug: DebugSettings | None = None  # let a debugger attach to functions (--debug-port)
 
 
 class ReloadError(Exception):
@@ -107,6 +116,10 @@ class Harness:
         self._saver: Saver | None = None
         self._saved_tables: tuple[str, ...] = ()  # every table saved since the start
         self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
+        self.record = Record(find_caller=Callers().find) if settings.record else None
+        self.inspector: InspectorServer | None = None
+        self.debugged: list[DebugTarget] = []  # functions a debugger can attach to
+        self._prewarming: set[asyncio.Task[None]] = set()
 
     @property
     def workdir(self) -> Path:
@@ -180,11 +193,21 @@ class Harness:
             settings.connections_port,
             settings.post_latency,
         )
+        self.gateway.observer = self.record
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
         if self.saved_state is not None:
             self.restored = await self._restore(stack)
-        self.gateway.serve(api, self.runner_for(api, certificates.ca_path))
+        runner = self.runner_for(api, certificates.ca_path)
+        if settings.debug is not None:
+            refused = runner.refused()
+            self.debugged = targets_for(settings.debug, stack, api, self.workdir, refused)
+            runner.debug({target.function: target for target in self.debugged})
+            for target in self.debugged:
+                self.gateway.scheduler.limit(target.function, 1)
+            await asyncio.gather(*(runner.prewarm(t.function) for t in self.debugged))
+        self.gateway.serve(api, runner)
+        await self._serve_inspector(api)
         self._serve_website()
         if self.saved_state is not None:
             await self._start_saving()
@@ -221,6 +244,17 @@ class Harness:
             lambda: self._saved_tables,
         )
         self._saver.start()
+
+    async def _serve_inspector(self, api: ApiConfig) -> None:
+        """Keep the record of what happens; serve its page if asked to."""
+        if self.record is None or self.gateway is None or self.runner is None:
+            return
+        self.runner.observer = self.record
+        self.record.api = describe_api(api, self.gateway)
+        if self.settings.inspector_port is not None:
+            actions = Actions(self.record, self.gateway, self.runner)
+            self.inspector = InspectorServer(self.record, actions, self.settings.inspector_port)
+            await self.inspector.start()
 
     def _serve_website(self) -> None:
         assert self.outputs is not None
@@ -302,6 +336,14 @@ class Harness:
                 log.info("%s", restored.summary())
         changed = await self.runner.update(api.functions)
         self.gateway.serve(api, self.runner)
+        for name in set(changed) & set(self.runner.debugged):
+            # A new worker listens for the debugger to attach again, once the old one
+            # (perhaps stopped at a breakpoint) has finished.
+            task = asyncio.create_task(self.runner.prewarm(name))
+            self._prewarming.add(task)
+            task.add_done_callback(self._prewarming.discard)
+        if self.record is not None:
+            self.record.api = describe_api(api, self.gateway)
         self.stack = stack
         return Reloaded(changed, report.changes)
 
@@ -333,6 +375,10 @@ class Harness:
         return self.runner
 
     async def stop(self) -> None:
+        for task in self._prewarming:
+            task.cancel()
+        if self.inspector is not None:
+            await self.inspector.stop()
         if self.gateway is not None:
             await self.gateway.stop()
         if self.runner is not None:

@@ -12,6 +12,10 @@ starts a worker for a function:
   started on its own.
 - Node.js: the machine's ``node`` running our runtime client, with the Runtime API.
 - Custom runtimes: the function's ``bootstrap``, with the Runtime API.
+
+A function run under a debugger (``serve --debug-port``, :mod:`emulator.debugging`) runs
+its code from a stable path: a Python one is never forked (its worker starts on its own,
+under debugpy), a Node.js one runs ``node --inspect``.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator import interpreters, nodejs, runtimes
+from emulator.debugging import DebugTarget
 from emulator.forking import PROCESS_ENV, STREAM_LIMIT, Template, can_fork
 from emulator.functions import FunctionLogs, FunctionSpec
 from emulator.interpreters import InterpreterError, Python, Pythons
+from emulator.node_debug import PauseWatch
 from emulator.nodejs import Node, NodeError
 from emulator.workers import ApiWorker, PythonWorker, Worker, WorkerFailure
 
@@ -71,6 +77,7 @@ class Launcher:
         self._plans: dict[str, Plan] = {}
         self._templates: dict[Path, Template] = {}
         self._refused: set[str] = set()  # functions already named as not run
+        self.debugged: dict[str, DebugTarget] = {}  # functions run under a debugger
 
     # --- what runs each runtime ----------------------------------------------------
 
@@ -183,8 +190,21 @@ class Launcher:
             ca = self._runtime_env.get("AWS_CA_BUNDLE")
             if ca:
                 env["NODE_EXTRA_CA_CERTS"] = ca
-            command = [str(plan.node.executable), str(nodejs.RUNTIME_CLIENT), *self._resolving()]
-            return await ApiWorker.start(command, spec, env, logs)
+            node = [str(plan.node.executable)]
+            cwd = spec.code_dir
+            debugged = self.debugged.get(spec.name)
+            if debugged is not None:  # the inspector listening, the code at its stable path
+                debugged.point_at(spec.code_dir)
+                nodejs.link_sdk(debugged.task_root, plan.sdk)
+                node += debugged.node_args()
+                cwd = debugged.task_root
+                env["LAMBDA_TASK_ROOT"] = str(debugged.task_root)
+            command = [*node, str(nodejs.RUNTIME_CLIENT), *self._resolving()]
+            worker = await ApiWorker.start(command, spec, env, logs, cwd)
+            if debugged is not None:
+                worker.watch = PauseWatch(debugged.host, debugged.port)
+                worker.watch.start()
+            return worker
         if plan.family == runtimes.PROVIDED:
             bootstrap = spec.code_dir / "bootstrap"
             if not bootstrap.is_file():
@@ -215,15 +235,23 @@ class Launcher:
         env: dict[str, str],
         logs: FunctionLogs,
     ) -> Worker:
-        if self._fork and not _bundles_sdk(spec.code_dir):
+        command = self.python_command(python.executable, library)
+        cwd = spec.code_dir
+        debugged = self.debugged.get(spec.name)
+        if debugged is not None:  # started on its own, from its stable path, under debugpy
+            debugged.point_at(spec.code_dir)
+            command[1:1] = ["-X", "frozen_modules=off"]  # or debugpy may miss breakpoints
+            command += debugged.worker_args()
+            cwd = debugged.task_root
+            env["LAMBDA_TASK_ROOT"] = str(debugged.task_root)
+        elif self._fork and not _bundles_sdk(spec.code_dir):
             template = self._templates.get(python.executable)
             if template is None:
-                command = self.python_command(python.executable, library)
                 template = self._templates[python.executable] = Template(command)
             return PythonWorker(await template.fork(spec.code_dir, env), spec, logs)
         process = await asyncio.create_subprocess_exec(
-            *self.python_command(python.executable, library),
-            cwd=spec.code_dir,
+            *command,
+            cwd=cwd,
             env=env,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -231,7 +259,7 @@ class Launcher:
             limit=STREAM_LIMIT,
             start_new_session=True,  # Ctrl-C in the terminal is the emulator's, not theirs
         )
-        return PythonWorker(process, spec, logs)
+        return PythonWorker(process, spec, logs, debugged=debugged is not None)
 
     async def close(self) -> None:
         for template in self._templates.values():

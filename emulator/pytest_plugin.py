@@ -30,6 +30,7 @@ that test.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import secrets
 import shlex
@@ -50,6 +51,13 @@ if TYPE_CHECKING:
     from emulator.deploy import Outputs
     from emulator.fresh import Fresh
     from emulator.harness import BackgroundHarness, Harness
+    from emulator.inspector.record import (
+        CallEntry,
+        ConnectionEntry,
+        FrameEntry,
+        InvocationEntry,
+        Snapshot,
+    )
 
 ISOLATIONS = ("test", "module", "session")
 _MARKER_KEYS = ("template", "parameters", "stage", "region", "isolation")
@@ -179,8 +187,11 @@ def _import_stack(reference: str) -> Stack:
 class WebSocketApi:
     """A deployed, served WebSocket API, as a test sees it.
 
-    ``log(function)`` is what a function logged since this test began; the harness
-    itself (gateway, runner, target) is ``harness``, for what this doesn't cover.
+    ``log(function)`` is what a function logged since this test began; ``connections``,
+    ``frames(connection)``, ``invocations(route=…)`` and ``calls()`` are what the
+    inspector recorded since then (its bounded history; see
+    :mod:`emulator.inspector.record`). The harness itself (gateway, runner, target) is
+    ``harness``, for what this doesn't cover.
     """
 
     def __init__(self, harness: Harness, logical_tables: Mapping[str, str] | None = None) -> None:
@@ -196,6 +207,7 @@ class WebSocketApi:
         # Table names by the variable that carries them, by name, and by logical id.
         self.tables: dict[str, str] = {**harness.outputs.tables, **(logical_tables or {})}
         self._since = {name: self._size(name) for name in self.functions.values()}
+        self._record_since = harness.record.seq if harness.record is not None else 0
 
     def __repr__(self) -> str:
         return f"WebSocketApi(url={self.url!r}, stack={self.harness.stack.name!r})"
@@ -266,6 +278,68 @@ class WebSocketApi:
         """What each function that logged since this test began logged, by its stack name."""
         texts = {name: self.log(name) for name in self.functions}
         return {name: text for name, text in texts.items() if text}
+
+    def _snapshot(self) -> Snapshot:
+        """The record since this test began, copied on the harness's own event loop."""
+        record = self.harness.record
+        if record is None:
+            raise RuntimeError("this harness keeps no record (HarnessSettings(record=False))")
+        loop = self.harness.loop
+        since = self._record_since
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or not loop.is_running():
+            return record.snapshot(since)
+
+        async def copy() -> Snapshot:
+            return record.snapshot(since)
+
+        return asyncio.run_coroutine_threadsafe(copy(), loop).result(timeout=30)
+
+    @property
+    def connections(self) -> list[ConnectionEntry]:
+        """The connections opened since this test began, oldest first (open or closed)."""
+        return self._snapshot().connections
+
+    def frames(self, connection: str | None = None) -> list[FrameEntry]:
+        """Messages in and out (of one connection, by id) since this test began, in order."""
+        return [
+            f
+            for f in self._snapshot().frames
+            if connection is None or f.connection_id == connection
+        ]
+
+    def invocations(
+        self,
+        route: str | None = None,
+        function: str | None = None,
+        connection: str | None = None,
+    ) -> list[InvocationEntry]:
+        """Invocations since this test began, oldest first: of a route, of a function
+        (stack name, route key or deployed name) or for a connection. One still running
+        has ``outcome == "running"``."""
+        name = self.function_name(function) if function is not None else None
+        return [
+            i
+            for i in self._snapshot().invocations
+            if (route is None or i.route == route)
+            and (name is None or i.function == name)
+            and (connection is None or i.connection_id == connection)
+        ]
+
+    def calls(
+        self, connection: str | None = None, by: InvocationEntry | None = None
+    ) -> list[CallEntry]:
+        """``@connections`` requests since this test began: to one connection (by id), or
+        made by one invocation."""
+        return [
+            c
+            for c in self._snapshot().calls
+            if (connection is None or c.connection_id == connection)
+            and (by is None or c.invocation == by.seq)
+        ]
 
     def _size(self, name: str) -> int:
         path = self.harness.log_dir / f"{name}.log"

@@ -24,8 +24,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from emulator.debugging import DebugTarget
 from emulator.forking import RESULT_LIMIT
 from emulator.functions import FunctionLogs, FunctionSpec, InvocationError, log
+from emulator.inspector.observer import Observer
 from emulator.launch import WORKER_SCRIPT, Launcher
 from emulator.workers import Worker, WorkerFailure
 
@@ -109,6 +111,49 @@ class LambdaRunner:
         self._launcher = Launcher(runtime_env, runtime, resolve, pythons, fork)
         self._launcher.prepare(self.functions.values())
 
+    @property
+    def debugged(self) -> Mapping[str, DebugTarget]:
+        """The functions run under a debugger, by deployed name."""
+        return self._launcher.debugged
+
+    def debug(self, targets: Mapping[str, DebugTarget]) -> None:
+        """Run these functions under a debugger: one worker each, never retired for idling,
+        whose timeout is suspended while it is stopped (see :mod:`emulator.debugging`)."""
+        self._launcher.debugged = dict(targets)
+        for name in targets:
+            self._slots[name] = asyncio.Semaphore(1)
+
+    def refused(self) -> dict[str, str]:
+        """Why the functions that don't run here don't (no node, a runtime not run…)."""
+        reasons = {name: self._launcher.refused(spec) for name, spec in self.functions.items()}
+        return {name: reason for name, reason in reasons.items() if reason is not None}
+
+    async def prewarm(self, function: str) -> None:
+        """Start a worker for ``function`` now, if it has none idle (a debugged one then
+        listens for its debugger before the first invocation). A function that can't run
+        here, or whose worker fails to start, gets none: its invocations say why."""
+        spec = self.functions[function]
+        if self._launcher.refused(spec) is not None:
+            return
+        async with self._slots[function]:
+            pool = self._idle[function]
+            if not any(worker.alive for worker in pool):
+                try:
+                    worker = await self._spawn(spec)
+                except WorkerFailure as exc:
+                    log.warning("function %s: its worker didn't start: %s", function, exc.detail)
+                    return
+                pool.append(worker)
+
+    @property
+    def observer(self) -> Observer | None:
+        """Told of each invocation and what its worker prints (the inspector), if set."""
+        return self.logs.observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self.logs.observer = observer
+
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The worker's whole environment: the function's own, then Lambda's."""
         return self._launcher.environment(spec)
@@ -147,12 +192,19 @@ class LambdaRunner:
                     path = self.logs.path(function)
                     raise InvocationError(function, exc.kind, exc.detail, path) from exc
             self._busy.add(worker)
+            observer = self.observer
+            if observer is not None:
+                observer.invocation_started(function, request_id, trigger_id, event, worker.pid)
             try:
                 reply = await self._run(worker, spec, event, request_id, trigger_id)
-            except BaseException:
+            except BaseException as exc:
+                if observer is not None:
+                    observer.invocation_ended(request_id, None, exc)
                 self._busy.discard(worker)
                 await worker.stop()
                 raise
+            if observer is not None:
+                observer.invocation_ended(request_id, reply, None)
             self._busy.discard(worker)
             if worker.spec == self.functions.get(function):
                 worker.idle_since = time.monotonic()
@@ -208,13 +260,16 @@ class LambdaRunner:
             raise InvocationError(spec.name, exc.kind, detail, log_path) from exc
         finally:
             duration = (time.monotonic() - started) * 1000
+            used = worker.peak_memory_mb()
             self.logs.frame(spec.name, f"END RequestId: {request_id}")
             self.logs.frame(
                 spec.name,
                 f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
                 f"Billed Duration: {int(duration) + 1} ms\tMemory Size: {spec.memory} MB\t"
-                f"Max Memory Used: {worker.peak_memory_mb()} MB",
+                f"Max Memory Used: {used} MB",
             )
+            if self.observer is not None:
+                self.observer.invocation_report(request_id, duration, spec.memory, used)
 
     async def update(self, functions: Mapping[str, FunctionSpec]) -> list[str]:
         """Serve these functions from now on; returns the names whose code or configuration
@@ -237,7 +292,11 @@ class LambdaRunner:
         now = time.monotonic()
         retired: list[Worker] = []
         for pool in self._idle.values():
-            keep = [w for w in pool if now - w.idle_since < idle_for and w.alive]
+            keep = [
+                w
+                for w in pool
+                if (w.function in self.debugged or now - w.idle_since < idle_for) and w.alive
+            ]
             retired += [w for w in pool if w not in keep]
             pool[:] = keep  # the same list: an invocation in flight holds it to return to
         await asyncio.gather(*(w.stop() for w in retired), return_exceptions=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 class _Function:
     """One function's workers: how many are busy, and who waits for them."""
 
+    workers: int
     busy: int = 0
     lines: dict[str, deque[asyncio.Future[None]]] = field(default_factory=dict)
     new: deque[str] = field(default_factory=deque)  # flows that had nothing waiting
@@ -44,6 +45,16 @@ class FairScheduler:
             raise ValueError("a function needs at least one worker")
         self.workers = workers
         self._functions: dict[str, _Function] = {}
+        self._fewer: dict[str, int] = {}  # functions with fewer workers (a debugged one: 1)
+
+    def limit(self, function: str, workers: int) -> None:
+        """``function`` has only ``workers`` workers (a debugged function has one)."""
+        if workers < 1:
+            raise ValueError("a function needs at least one worker")
+        self._fewer[function] = min(workers, self.workers)
+        state = self._functions.get(function)
+        if state is not None:
+            state.workers = self._fewer[function]
 
     def waiting(self, function: str) -> int:
         """How many invocations of ``function`` wait for a worker."""
@@ -58,8 +69,11 @@ class FairScheduler:
     @asynccontextmanager
     async def turn(self, function: str, flow: str) -> AsyncIterator[None]:
         """Hold one of ``function``'s workers for ``flow`` (a connection id) inside."""
-        state = self._functions.setdefault(function, _Function())
-        if state.busy < self.workers and not state.lines:
+        state = self._functions.get(function)
+        if state is None:
+            workers = self._fewer.get(function, self.workers)
+            state = self._functions[function] = _Function(workers)
+        if state.busy < state.workers and not state.lines:
             state.busy += 1
         else:
             granted = asyncio.get_running_loop().create_future()
@@ -83,7 +97,7 @@ class FairScheduler:
 
     def _release(self, state: _Function) -> None:
         state.busy -= 1
-        while state.busy < self.workers and (state.new or state.old):
+        while state.busy < state.workers and (state.new or state.old):
             flow = (state.new or state.old).popleft()
             line = state.lines[flow]
             granted = line.popleft()

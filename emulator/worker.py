@@ -23,6 +23,7 @@ import ctypes
 import decimal
 import gc
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -131,11 +132,29 @@ def _options() -> argparse.Namespace:
     parser.add_argument(
         "--template", type=int, metavar="FD", help="be the template process on this socket"
     )
+    parser.add_argument("--debug", metavar="HOST:PORT", help="listen for a debugger (debugpy)")
+    parser.add_argument("--debugpy", metavar="DIR", help="the folder debugpy is imported from")
     return parser.parse_args()
 
 
-def serve(runtime: str, resolve: list[str]) -> None:
-    """Be one execution environment: import the handler, then answer requests on stdin."""
+def _debuggee(results: Any, address: str, debugpy_dir: str) -> Any:
+    """debugpy listening here (:mod:`emulator.debuggee`, loaded by path beside this file)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "debuggee.py")
+    spec = importlib.util.spec_from_file_location("_ws_emulator_debuggee", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Debuggee(results, address, debugpy_dir)
+
+
+def serve(
+    runtime: str, resolve: list[str], debug: str | None = None, debugpy_dir: str | None = None
+) -> None:
+    """Be one execution environment: import the handler, then answer requests on stdin.
+
+    With ``debug`` (``HOST:PORT``), debugpy listens there before the handler is imported.
+    """
     # Keep the real stdout for results; everything the handler prints goes to stderr.
     results = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -145,13 +164,18 @@ def serve(runtime: str, resolve: list[str]) -> None:
     # runtime's libraries, then the standard library; not the emulator's folder.
     here = os.path.dirname(os.path.abspath(__file__))
     standard = [p for p in sys.path if p and os.path.abspath(p) not in (here, runtime)]
-    sys.path[:] = [os.getcwd(), runtime, *standard]
+    # The code's folder as Lambda names it (the working directory, or a debugged worker's
+    # stable link to it, so a debugger's path mapping stays right across reloads).
+    task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    sys.path[:] = [task_root, runtime, *standard]
     names = {}
     for entry in resolve:
         host, _, target = entry.partition("=")
         address, _, port = target.rpartition(":")
         names[host.lower()] = (address, int(port))
     _resolve_locally(names)
+    debuggee = _debuggee(results, debug, debugpy_dir or "") if debug else None
+    write = debuggee.write if debuggee is not None else lambda text: results.write(text + "\n")
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     handler: Any = None
     init_error: dict[str, Any] | None = None
@@ -166,10 +190,14 @@ def serve(runtime: str, resolve: list[str]) -> None:
             reply: dict[str, Any] = {"error": init_error}
         else:
             context = LambdaContext(request["requestId"], request["deadlineMs"])
+            if debuggee is not None:
+                debuggee.begin(context)
             try:
                 reply = {"result": handler(request["event"], context)}
             except Exception as exc:
                 reply = {"error": _error(exc)}
+            if debuggee is not None:
+                debuggee.end()
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -178,7 +206,7 @@ def serve(runtime: str, resolve: list[str]) -> None:
             error = _error(exc, "Runtime.MarshalError")
             error["errorMessage"] = f"Unable to marshal response: {exc}"
             line = json.dumps({"error": error})
-        results.write(line + "\n")
+        write(line)
 
 
 # What the template process loads once, for every worker forked from it to share.
@@ -262,7 +290,7 @@ def main() -> None:
     if options.template is not None:
         template(options.template, options.runtime, options.resolve)
         return
-    serve(options.runtime, options.resolve)
+    serve(options.runtime, options.resolve, options.debug, options.debugpy)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from emulator import debugging
 from emulator.forking import RESULT_LIMIT, STREAM_LIMIT, Forked
 from emulator.functions import FunctionLogs, FunctionSpec
+from emulator.node_debug import PauseWatch
 from emulator.runtime_api import Invocation, RuntimeApi
 
 
@@ -60,7 +62,7 @@ class Worker:
     async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
         with contextlib.suppress(ValueError):  # a line over the stream limit ends the relay
             while line := await stream.readline():
-                logs.output(self.function, line.decode(errors="replace").rstrip())
+                logs.output(self.function, line.decode(errors="replace").rstrip(), self.pid)
 
     @property
     def pid(self) -> int:
@@ -112,9 +114,12 @@ class PythonWorker(Worker):
         process: asyncio.subprocess.Process | Forked,
         spec: FunctionSpec,
         logs: FunctionLogs,
+        debugged: bool = False,
     ) -> None:
         assert process.stderr is not None
         super().__init__(process, spec, logs, [process.stderr])
+        # Under debugpy: its timeout runs only while it isn't stopped in the debugger.
+        self.debugged = debugged
 
     async def call(
         self, request_id: str, deadline_ms: int, event: Mapping[str, Any], timeout: float
@@ -126,7 +131,10 @@ class PythonWorker(Worker):
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), timeout=timeout)
+            if self.debugged:
+                line = await debugging.result_line(process.stdout, timeout)
+            else:
+                line = await asyncio.wait_for(process.stdout.readline(), timeout=timeout)
         except TimeoutError:
             raise WorkerFailure("Timeout", f"timed out after {timeout:g} s") from None
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -159,6 +167,8 @@ class ApiWorker(Worker):
         super().__init__(process, spec, logs, [process.stdout, process.stderr])
         self.api = api
         self._exited = asyncio.ensure_future(process.wait())
+        # Under node --inspect: its timeout runs only while it isn't paused.
+        self.watch: PauseWatch | None = None
 
     @classmethod
     async def start(
@@ -167,8 +177,10 @@ class ApiWorker(Worker):
         spec: FunctionSpec,
         environment: Mapping[str, str],
         logs: FunctionLogs,
+        cwd: Path | None = None,
     ) -> ApiWorker:
-        """Start ``command`` in the function's code folder with a Runtime API of its own."""
+        """Start ``command`` in the function's code folder (or ``cwd``) with a Runtime API
+        of its own."""
         api = RuntimeApi()
         address = await api.start()
         # Linux: the runtime dies with the runner, however the runner dies.
@@ -177,7 +189,7 @@ class ApiWorker(Worker):
             process = await asyncio.create_subprocess_exec(
                 *guard,
                 *command,
-                cwd=spec.code_dir,
+                cwd=cwd or spec.code_dir,
                 env={**environment, "AWS_LAMBDA_RUNTIME_API": address},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
@@ -202,9 +214,7 @@ class ApiWorker(Worker):
         )
         answered = asyncio.ensure_future(self.api.invoke(invocation))
         try:
-            await asyncio.wait(
-                {answered, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await self._wait(answered, timeout)
         finally:
             if not answered.done():
                 answered.cancel()
@@ -219,7 +229,33 @@ class ApiWorker(Worker):
             raise WorkerFailure("Crash", f"Runtime exited with error: exit status {status}")
         raise WorkerFailure("Timeout", f"timed out after {timeout:g} s")
 
+    async def _wait(self, answered: asyncio.Future[Any], timeout: float) -> None:
+        """Until answered, exited, or ``timeout`` seconds not paused in a debugger."""
+        watch = self.watch
+        if watch is None:
+            await asyncio.wait(
+                {answered, self._exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout - watch.paused_for()
+        while not answered.done() and not self._exited.done():
+            left = None if watch.paused else deadline + watch.paused_for() - loop.time()
+            if left is not None and left <= 0:
+                return
+            change = asyncio.ensure_future(watch.changed())
+            try:
+                await asyncio.wait(
+                    {answered, self._exited, change},
+                    timeout=left,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                change.cancel()
+
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         # The whole session: a shell bootstrap's children (curl, its handler) go too, and
         # with them the last holders of its output pipes.
         with contextlib.suppress(ProcessLookupError, PermissionError):

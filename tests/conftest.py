@@ -14,12 +14,15 @@ by ``CHAT_TEST_TARGET`` (as moto runs its suite again against its server):
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from emulator.harness import Harness
+from emulator.inspector.actions import Actions
+from emulator.inspector.server import InspectorServer
 from emulator.pytest_plugin import WebSocketApi
 from scripts import localstack
 from scripts.stack import chat_stack
@@ -77,3 +80,19 @@ def make_client(stack: Harness) -> Iterator[Callable[..., ChatClient]]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def inspector(websocket_api: WebSocketApi) -> Iterator[InspectorServer]:
+    """The inspector's page for the fixture's harness (which serves none), on its own port."""
+    harness = websocket_api.harness
+    loop, record = harness.loop, harness.record
+    gateway, runner = harness.gateway, harness.runner
+    assert loop is not None
+    assert record is not None
+    assert gateway is not None
+    assert runner is not None
+    server = InspectorServer(record, Actions(record, gateway, runner))
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=30)

@@ -34,7 +34,8 @@ def test_every_declared_dependency_is_pinned_within_its_range() -> None:
         assert name in runtime, f"{requirement.name} is declared but not in requirements.txt"
         assert requirement.specifier.contains(runtime[name]), (text, runtime[name])
     dev = pins("requirements-dev.txt")
-    for text in PYPROJECT["project"]["optional-dependencies"]["pytest"]:
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    for text in extras["pytest"] + extras["debug"]:
         requirement = Requirement(text)
         assert requirement.specifier.contains(dev[canonicalize_name(requirement.name)]), text
 

@@ -171,3 +171,23 @@ def test_no_workers_is_refused() -> None:
     """A scheduler needs at least one worker per function."""
     with pytest.raises(ValueError, match="at least one worker"):
         FairScheduler(workers=0)
+
+
+def test_a_limited_function_has_fewer_workers_than_the_others() -> None:
+    """A debugged function's one worker: one invocation at a time, the others keep theirs."""
+
+    async def scenario() -> None:
+        scheduler = FairScheduler(workers=4)
+        scheduler.limit("debugged", 1)
+        debugged, other = Jobs(scheduler, "debugged"), Jobs(scheduler, "other")
+        for n in range(3):
+            await debugged.submit(f"c{n}", f"d{n}")
+            await other.submit(f"c{n}", f"o{n}")
+        assert (len(debugged.started), len(other.started)) == (1, 3)
+        await debugged.finish_all()
+        await other.finish_all()
+        assert (debugged.most_running, len(debugged.started)) == (1, 3)
+        with pytest.raises(ValueError, match="at least one worker"):
+            scheduler.limit("debugged", 0)
+
+    run(scenario())
