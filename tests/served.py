@@ -117,3 +117,11 @@ def serving(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> 
     finally:
         status = served.stop()
         assert status == 0, served.output
+
+
+def is_running(pid: int) -> bool:
+    """Whether the process ``pid`` exists and is neither a zombie nor dead."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False

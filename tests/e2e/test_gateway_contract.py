@@ -36,6 +36,7 @@ from emulator.api import ApiError, load_api
 from emulator.gateway import Limits
 from emulator.harness import Harness
 from emulator.pytest_plugin import WebSocketApi
+from tests import served
 from tests.timing import seconds
 
 SENTINEL = "CONTRACT_TEST_SENTINEL"
@@ -642,19 +643,12 @@ def test_a_worker_that_died_while_idle_is_not_handed_a_request(api: Harness) -> 
         first = report(ws)["pid"]
         os.kill(first, 9)
         deadline = time.monotonic() + seconds(15)
-        while _running(first):  # it has died, while idle, before the next request
+        while served.is_running(first):  # it has died, while idle, before the next request
             assert time.monotonic() < deadline
             time.sleep(0.01)
         second = report(ws)
     assert second["pid"] != first
     assert second["event"]["requestContext"]["routeKey"] == "echo"
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
-    except OSError:
-        return False
 
 
 def test_idle_workers_are_retired(api: Harness) -> None:
@@ -667,7 +661,7 @@ def test_idle_workers_are_retired(api: Harness) -> None:
         timeout=seconds(15)
     )
     assert retired >= 1
-    assert not _running(pid)
+    assert not served.is_running(pid)
 
 
 def test_stage_throttling_is_enforced_per_route(api: Harness) -> None:
@@ -711,7 +705,7 @@ def test_a_worker_busy_during_a_retirement_sweep_still_goes_back_to_its_pool(
         retire()  # while the slow invocation is in flight
         pid = json.loads(ws.recv(timeout=seconds(15)))["pid"]
     deadline = time.monotonic() + seconds(15)
-    while _running(pid):  # back in its pool, so the next sweep stops it
+    while served.is_running(pid):  # back in its pool, so the next sweep stops it
         retire()
         assert time.monotonic() < deadline, "the worker was lost from its pool"
         time.sleep(0.05)

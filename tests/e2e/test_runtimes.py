@@ -303,12 +303,9 @@ Resources:
       Runtime: nodejs20.x
       Handler: index.handler
       Role: !GetAtt Role.Arn
-      Code:
+@ENVIRONMENT@      Code:
         ZipFile: |
-          exports.handler = async (event) => ({
-            statusCode: 200, body: "inline " + process.version.split(".")[0] + " " + event.body,
-          });
-  Api:
+@CODE@  Api:
     Type: AWS::ApiGatewayV2::Api
     Properties:
       Name: inline
@@ -340,12 +337,24 @@ Resources:
 """
 
 
+ECHO_NODE_CODE = """\
+          exports.handler = async (event) => ({
+            statusCode: 200, body: "inline " + process.version.split(".")[0] + " " + event.body,
+          });
+"""
+
+
+def inline_node_template(code: str, environment: str = "") -> str:
+    """The template with this inline code (indented as ZipFile's block) and environment."""
+    return INLINE_NODE_TEMPLATE.replace("@ENVIRONMENT@", environment).replace("@CODE@", code)
+
+
 @needs_node
 def test_inline_node_code_runs_as_index_js(tmp_path: Path) -> None:
     """A Node.js function's inline Code.ZipFile is its index.js, as CloudFormation writes
     it, so Handler index.handler loads."""
     template = tmp_path / "template.yaml"
-    template.write_text(INLINE_NODE_TEMPLATE)
+    template.write_text(inline_node_template(ECHO_NODE_CODE))
     node = nodejs.find_node()
     assert node is not None
     with served.serving(str(template)) as app, connect(app.url) as ws:
@@ -361,29 +370,14 @@ PID_NODE_CODE = """\
 """
 
 
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
-    except OSError:
-        return False
-
-
 @needs_node
 def test_node_workers_are_warm_concurrent_reported_and_retired(tmp_path: Path) -> None:
     """Runtime API workers behave as Python's do: a warm worker is reused, two frames at
     once run on two workers, each invocation's REPORT line gives its memory, the
     function's own environment reaches it, and an idle worker is retired."""
     template = tmp_path / "template.yaml"
-    inline = INLINE_NODE_TEMPLATE.split("        ZipFile: |\n")
-    code = inline[1].split("  Api:\n", 1)
     environment = "      Environment: {Variables: {GREETING: hello}}\n"
-    template.write_text(
-        inline[0].replace("      Code:\n", environment + "      Code:\n")
-        + "        ZipFile: |\n"
-        + PID_NODE_CODE
-        + "  Api:\n"
-        + code[1]
-    )
+    template.write_text(inline_node_template(PID_NODE_CODE, environment))
     logs = tmp_path / "logs"
     served_args = (str(template), "--log-dir", str(logs), "--worker-idle", "3")
     with served.serving(*served_args) as app, connect(app.url) as ann, connect(app.url) as bob:
@@ -402,4 +396,4 @@ def test_node_workers_are_warm_concurrent_reported_and_retired(tmp_path: Path) -
             lambda: len(re.findall(r"Max Memory Used: [1-9]\d* MB", log.read_text())) == 4
         )
         pids = [int(pid)] + [int(reply.split()[0]) for reply in both]
-        assert settles(lambda: not any(map(_running, pids)), timeout=30)  # --worker-idle 3
+        assert settles(lambda: not any(map(served.is_running, pids)), timeout=30)  # --worker-idle 3
