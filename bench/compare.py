@@ -62,7 +62,8 @@ class Run:
 
     @property
     def rate(self) -> float:
-        return self.deliveries / self.elapsed
+        # A run whose messages were all lost has no elapsed time worth dividing by.
+        return self.deliveries / self.elapsed if self.messages and self.elapsed > 0 else 0.0
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -219,7 +219,9 @@ def targets_section(c: Comparison, chat_report: chat.ChatReport | None = None) -
 
 def latency_plot(c: Comparison) -> str:
     panels = []
-    keys = [s.key for s in setups.SETUPS if s.key in c.summaries]
+    # The Python comparison; the Node.js and --no-inspector runs have tables of their own.
+    apart = {*NODE_PEERS, "ours-node", "ours-no-inspector"}
+    keys = [s.key for s in setups.SETUPS if s.key in c.summaries and s.key not in apart]
     colours = dict(zip(keys, plot.COLOURS, strict=False))
     for inflight in (1, compare.PIPELINE):
         series = []
