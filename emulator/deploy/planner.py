@@ -54,6 +54,13 @@ def monitored(ctx: Context, service: str) -> bool:
     return False
 
 
+def watched(ctx: Context) -> bool:
+    """Whether the stack gets its alarms, their topic and its dashboard: not on the
+    embedded emulator, where nothing evaluates an alarm or shows a dashboard (deploying
+    them there only started three more of moto's services before Ready)."""
+    return ctx.target.name != "local"
+
+
 def plan(
     ctx: Context, packages: dict[str, package.Package], websocket_url: Callable[[], str]
 ) -> list[Step]:
@@ -85,12 +92,13 @@ def plan(
             steps += cdn.plan_distribution(ctx, stack.website, bucket)
             if bucket_steps:
                 steps += website.plan_bucket_policy(ctx, bucket, new)
-    if sns:
-        steps += monitoring.plan_topic(ctx)
-    if sns and cloudwatch:
-        steps += monitoring.plan_alarms(ctx)
-    if cloudwatch:
-        steps += dashboard.plan_dashboard(ctx)
+    if watched(ctx):
+        if sns:
+            steps += monitoring.plan_topic(ctx)
+        if sns and cloudwatch:
+            steps += monitoring.plan_alarms(ctx)
+        if cloudwatch:
+            steps += dashboard.plan_dashboard(ctx)
     if sns and ctx.options.budget_usd is not None and monitored(ctx, "budgets"):
         steps += budget.plan(ctx)
     if ctx.foreign:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from emulator.deploy import api, budget, cdn, dashboard, functions, monitoring, tables, website
 from emulator.deploy.executor import Context, execute
 from emulator.deploy.models import ForeignResources, Step
-from emulator.deploy.planner import decide_cdn
+from emulator.deploy.planner import decide_cdn, watched
 
 
 def removal_plan(ctx: Context) -> list[Step]:
@@ -23,10 +23,10 @@ def removal_plan(ctx: Context) -> list[Step]:
     asked = ctx.target.name == "aws" or ctx.options.budget_usd is not None
     if asked and ctx.offers("budgets"):
         steps += budget.removal(ctx)
-    if ctx.offers("cloudwatch"):
+    if watched(ctx) and ctx.offers("cloudwatch"):
         steps += dashboard.remove_dashboard(ctx)
         steps += monitoring.remove_alarms(ctx)
-    if ctx.offers("sns"):
+    if watched(ctx) and ctx.offers("sns"):
         steps += monitoring.remove_topic(ctx)
     if stack.website is not None:
         steps += website.remove_bucket(ctx, stack.website_bucket(ctx.refs.account))

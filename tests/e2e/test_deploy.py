@@ -81,6 +81,20 @@ def test_second_deploy_changes_nothing(fresh_stack: Stack, target: Target) -> No
     assert second_calls.writes == Counter()
 
 
+def test_the_embedded_emulator_gets_no_alarms_topic_or_dashboard(
+    fresh_stack: Stack, target: Target
+) -> None:
+    """Locally nothing evaluates an alarm or shows a dashboard: deploy makes none of them
+    (nor their topic), and so calls none of those services; LocalStack and AWS get them
+    (tests/aws/test_made.py)."""
+    assert target.name == "local"
+    _, report, calls = deploy(fresh_stack, target)
+    kinds = {kind for _, kind, _ in report.steps}
+    assert not kinds & {"alarm", "topic", "dashboard"}
+    assert not [op for op in calls.calls if op in {"PutMetricAlarm", "CreateTopic", "PutDashboard"}]
+    assert calls.calls["DescribeAlarms"] == calls.calls["ListTopics"] == 0
+
+
 def test_deploy_restores_what_was_deleted_by_hand(fresh_stack: Stack, target: Target) -> None:
     """A route and a table removed by hand come back on the next deploy, nothing else moves."""
     outputs, _, _ = deploy(fresh_stack, target)
