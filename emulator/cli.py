@@ -28,7 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from emulator.controlplane import LOOPBACK, new_account_id
 from emulator.debugging import DebugError, DebugSettings, banner_lines, check_names
 from emulator.deploy import DeployError
-from emulator.harness import Harness, HarnessSettings
+from emulator.harness import Harness
+from emulator.harness_settings import HarnessSettings
 from emulator.interpreters import InterpreterError
 from emulator.interpreters import parse_overrides as parse_pythons
 from emulator.package import PackageError

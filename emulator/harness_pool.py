@@ -133,7 +133,8 @@ class HarnessPool:
 
     def _start(self, spec: ApiSpec) -> _Running:
         from emulator.controlplane import new_account_id
-        from emulator.harness import BackgroundHarness, HarnessSettings
+        from emulator.harness import BackgroundHarness
+        from emulator.harness_settings import HarnessSettings
         from emulator.stack import DEFAULT_REGION
         from emulator.template import default_stack_name, load
 
