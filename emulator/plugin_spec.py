@@ -71,7 +71,7 @@ def _parameters(value: object) -> tuple[tuple[str, str], ...]:
 
 
 def _source(value: object, rootdir: Path) -> Path | str | Stack:
-    from emulator.cli import TEMPLATE_SUFFIXES
+    from emulator.serve_options import TEMPLATE_SUFFIXES
 
     if isinstance(value, Stack):
         return value
