@@ -10,9 +10,8 @@ import { confirmDialog, renameDialog, updateCounter } from "./dialogs.js";
 import { $, isNarrow } from "./dom.js";
 import * as membersView from "./members-view.js";
 import * as roomsView from "./rooms-view.js";
-import {
-  initialState, nextRetryAt, nextToSend, noticesNow, reduce, savedOutbox, sortedRooms,
-} from "./state.js";
+import { nextRetryAt, nextToSend, noticesNow, savedOutbox, sortedRooms } from "./selectors.js";
+import { initialState, reduce } from "./state.js";
 import { LIMITS, codePoints, friendly, nameProblem } from "./text.js";
 
 const config = window.CHAT_CONFIG || {};
