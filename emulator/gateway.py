@@ -15,6 +15,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -304,8 +305,9 @@ class Gateway:
         """Route one frame; whatever goes wrong, the client hears back and the log says."""
         assert self._api is not None
         try:
+            droppable = partial(self._invoke, droppable=True)
             await routing.route_frame(
-                connection, frame, self._api, self._buckets, self._invoke, self.observer
+                connection, frame, self._api, self._buckets, droppable, self.observer
             )
         except Exception:
             log.exception("a frame from %s could not be routed", connection.info.connection_id)

@@ -11,8 +11,8 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Awaitable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from emulator import events
 from emulator.api import ApiConfig
@@ -24,17 +24,9 @@ from emulator.session import Session
 log = logging.getLogger("emulator.gateway")
 
 
-class Invoke(Protocol):
-    """Runs ``function`` with ``event`` in ``connection_id``'s turn; see ``Gateway._invoke``."""
-
-    def __call__(
-        self,
-        function: str,
-        event: dict[str, Any],
-        request_id: str,
-        connection_id: str,
-        droppable: bool = False,
-    ) -> Awaitable[Any]: ...
+# Runs a function (name, event, request id) in the connection's turn for one of its
+# workers; see ``Gateway._invoke``.
+Invoke = Callable[[str, dict[str, Any], str, str], Awaitable[Any]]
 
 
 class Dropped(Exception):
@@ -60,7 +52,8 @@ async def route_frame(
     observer: Observer | None,
 ) -> None:
     """Select ``frame``'s route, take a token from its throttle and run its function;
-    a two-way route's response goes back to the caller."""
+    a two-way route's response goes back to the caller. ``invoke`` raises Dropped for a
+    frame still waiting for a worker when the gateway stops."""
     info = connection.info
     request_id = events.new_request_id()
     route = events.select_route(api.route_selection_expression, frame, list(api.routes))
@@ -84,9 +77,7 @@ async def route_frame(
             return
     event = events.message_event(info, route, body, request_id, events.new_request_id(), now_ms())
     try:
-        result = await invoke(
-            target.function, event, request_id, info.connection_id, droppable=True
-        )
+        result = await invoke(target.function, event, request_id, info.connection_id)
     except Dropped:
         return  # the gateway is stopping: the connection is closing too
     except InvocationError as exc:
