@@ -1,29 +1,26 @@
 // The chat client's entry point: the state (state.js) fed by the connection
 // (connection.js), the outbox (outbox.js) that sends each room's messages one at a time,
 // what is kept in this browser (storage.js), and the page's controls wired to them. The
-// views (*-view.js) draw the state. No build step, no framework: the browser loads these
-// modules as they are.
+// views (*-view.js) draw the state; controls.js wires the forms and buttons. No build
+// step, no framework: the browser loads these modules as they are.
 
 import { Connection } from "./connection.js";
 import * as chrome from "./chrome-view.js";
+import { wireControls } from "./controls.js";
 import * as talk from "./conversation-view.js";
-import { confirmDialog, renameDialog, updateCounter } from "./dialogs.js";
+import { confirmDialog, updateCounter } from "./dialogs.js";
 import { $, isNarrow } from "./dom.js";
 import * as membersView from "./members-view.js";
 import { Outbox } from "./outbox.js";
+import { clearConnectionErrors, clearFormError, closePanels, grow, showFormError } from "./page.js";
 import * as roomsView from "./rooms-view.js";
 import { noticesNow, savedOutbox, sortedRooms } from "./selectors.js";
 import { initialState, reduce } from "./state.js";
-import {
-  clearConnectionErrors, clearFormError, closePanels, grow, inviteLink, showFormError, submitOnEnter,
-  togglePanel,
-} from "./page.js";
 import { KEYS, keep, randomHex, secretKey, signedIn, stored } from "./storage.js";
-import { LIMITS, codePoints, friendly, nameProblem } from "./text.js";
+import { friendly } from "./text.js";
 
 const config = window.CHAT_CONFIG || {};
 const HISTORY_PAGE = 50;
-const TYPING_SEND_EVERY_MS = 3000;
 
 let state = initialState({ outbox: stored(KEYS.outbox, []), read: stored(KEYS.read, {}) });
 const ui = {
@@ -38,7 +35,6 @@ let link = { status: "connecting", retryAt: 0, attempt: 0, network: navigator.on
 let connection = null;
 const outbox = new Outbox({ connection: () => connection, state: () => state, dispatch });
 const fresh = new Set(); // rooms caught up on this connection
-let typingSentAt = 0;
 
 // --- the state and its rendering ---
 let renderQueued = false;
@@ -390,124 +386,19 @@ function start() {
   else $("name-input").focus();
 }
 
-$("name-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const name = $("name-input").value.trim();
-  const problem = nameProblem(name);
-  if (problem) {
-    $("name-error").textContent = problem;
-    $("name-error").hidden = false;
-    return;
-  }
-  $("name-error").hidden = true;
-  localStorage.setItem(KEYS.name, name);
-  start();
-  render();
-  focusHome();
-});
-$("name-input").addEventListener("input", () => updateCounter($("name-input"), $("name-count")));
-$("rename").addEventListener("click", () => {
-  const currentName = (state.me && state.me.name) || localStorage.getItem(KEYS.name) || "";
-  renameDialog(currentName, (name) => new Promise((resolve) => {
-    if (!connection || !connection.request("rename", { name }, { rename: resolve }, "action")) {
-      resolve("You're offline: change your name when the connection is back.");
-    }
-  }));
-});
-$("create-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const name = $("create-input").value.trim();
-  if (!name) showFormError(event.target, "Give the room a name.");
-  else if (codePoints(name) > LIMITS.room) showFormError(event.target, `Room names can be at most ${LIMITS.room} characters.`);
-  else request("createRoom", { name }, { form: event.target });
-});
-$("create-input").addEventListener("input", () => updateCounter($("create-input"), $("create-count")));
-$("join-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const roomId = $("join-input").value.trim().toLowerCase();
-  if (roomId) request("joinRoom", { roomId, op: "request" }, { form: event.target });
-});
-$("join-input").addEventListener("input", () => {
-  const roomId = $("join-input").value.trim().toLowerCase();
-  $("join-preview").textContent = "";
-  if (/^[a-z0-9]{10}$/.test(roomId) && state.connection === "online") {
-    connection.request("getRoom", { roomId }, { preview: roomId }, "action");
-  }
-});
-$("invite-ask").addEventListener("click", () => {
-  if (ui.invite) request("joinRoom", { roomId: ui.invite.roomId, op: "request" }, { form: $("join-form") });
-});
-$("composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = $("message-input");
-  const text = input.value.replace(/\r\n/g, "\n").trim();
-  if (!text || !state.view.current) return;
-  if (codePoints(text) > LIMITS.text) {
-    showFormError(event.target, `Messages can be at most ${LIMITS.text} characters.`);
-    return;
-  }
-  if (state.connection !== "online") return; // the hint under the box says why
-  clearFormError(event.target);
-  // The box empties at once, so a second press finds nothing to send; the message
-  // itself stays on screen (sending, sent, or failed with Retry) until the server has it.
-  input.value = "";
-  grow(input);
-  updateCounter(input, $("message-count"));
-  delete drafts[state.view.current];
-  keep(KEYS.drafts, drafts);
-  typingSentAt = 0;
-  sendText(state.view.current, text);
-});
-submitOnEnter($("message-input"), $("composer"));
-$("message-input").addEventListener("input", () => {
-  const input = $("message-input");
-  grow(input);
-  updateCounter(input, $("message-count"));
-  saveDraft();
-  const now = Date.now();
-  if (state.view.current && connection && now - typingSentAt > TYPING_SEND_EVERY_MS && input.value.trim()) {
-    if (connection.hint("typing", { roomId: state.view.current })) typingSentAt = now;
-  }
-});
-$("copy-id").addEventListener("click", (event) => copy(state.view.current, event.currentTarget));
-$("copy-link").addEventListener("click", (event) => copy(inviteLink(state.view.current), event.currentTarget));
-$("leave").addEventListener("click", async () => {
-  const room = state.view.current && state.rooms.get(state.view.current);
-  if (!room) return;
-  const withdraw = room.status === "pending";
-  const ok = await confirmDialog(
-    withdraw ? `Withdraw your request to join ${room.name}?` : `Leave ${room.name}?`,
-    withdraw ? "You can ask again later." : "You'll need the admin's approval to come back.",
-    withdraw ? "Withdraw" : "Leave",
-  );
-  if (ok) request("leaveRoom", { roomId: room.roomId });
-});
-$("retry-now").addEventListener("click", () => { if (connection) connection.retryNow(); });
-$("notify").addEventListener("click", async () => {
-  await Notification.requestPermission();
-  render();
-});
-$("lost-copy").addEventListener("click", (event) => copy($("lost-draft").value, event.currentTarget));
-$("lost-dismiss").addEventListener("click", () => {
-  dispatch({ action: "lostSeen" });
-  queueMicrotask(focusHome);
-});
-$("menu-toggle").addEventListener("click", () => togglePanel($("sidebar"), $("menu-toggle"), () => $("create-input")));
-$("lobby-rooms").addEventListener("click", () => togglePanel($("sidebar"), $("menu-toggle"), () => $("create-input")));
-$("members-toggle").addEventListener("click", () => togglePanel($("members"), $("members-toggle"), () => $("members-title")));
-for (const skip of document.querySelectorAll(".skip")) {
-  skip.addEventListener("click", (event) => {
-    event.preventDefault();
-    const target = skip.id === "skip-requests" ? document.querySelector("#requests .approve") : $("message-input");
-    if (target) target.focus();
-  });
-}
-document.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
-  const wasOpen = $("sidebar").classList.contains("open") ? $("menu-toggle")
-    : $("members").classList.contains("open") ? $("members-toggle") : null;
-  closePanels();
-  if (wasOpen) wasOpen.focus();
+wireControls({
+  get state() { return state; },
+  get connection() { return connection; },
+  ui,
+  drafts,
+  copy,
+  dispatch,
+  focusHome,
+  render,
+  request,
+  saveDraft,
+  sendText,
+  start,
 });
 document.addEventListener("visibilitychange", () => {
   const visible = document.visibilityState !== "hidden";
