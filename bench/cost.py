@@ -305,6 +305,6 @@ def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
 
 
 if __name__ == "__main__":
-    from bench import report
+    from bench import cost_report
 
-    print(report.cost_section(run()))
+    print(cost_report.cost_section(run()))

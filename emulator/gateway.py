@@ -1,40 +1,37 @@
-"""The API Gateway WebSocket data plane: handshake, route selection, Lambda invocation.
+"""The API Gateway WebSocket data plane: the server, its open connections, their workers.
 
 Built on the ``websockets`` library's asyncio server. The upgrade waits for
-``$connect`` (a non-2xx result refuses it with that status); each frame is routed
-by the API's selection expression and handed to the route's function; the end of a
-connection, however it ends, is reported to ``$disconnect`` with its close status.
-``@connections`` is served beside it by :mod:`emulator.connections`.
+``$connect`` (a non-2xx result refuses it with that status; :mod:`emulator.handshake`);
+each frame is routed by the API's selection expression and handed to the route's
+function (:mod:`emulator.routing`); the end of a connection, however it ends, is
+reported to ``$disconnect`` with its close status. ``@connections`` is served beside it
+by :mod:`emulator.connections`, with this gateway as its backend.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
-import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from emulator import events
+from emulator import events, handshake, routing
 from emulator.api import ApiConfig
 from emulator.connections import ConnectionsApi, Gone, LimitExceeded
-from emulator.events import ConnectionInfo
 from emulator.inspector.observer import Observer
 from emulator.quotas import Limits as Limits
 from emulator.quotas import TokenBucket
-from emulator.runner import MAX_WORKERS_PER_FUNCTION, InvocationError, LambdaRunner
+from emulator.routing import Dropped, now_ms
+from emulator.runner import MAX_WORKERS_PER_FUNCTION, LambdaRunner
 from emulator.scheduler import FairScheduler
 from emulator.session import OutboxFull, Session
 from emulator.tls import Certificates, execute_api_host
@@ -45,10 +42,6 @@ GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003  # API Gateway's answer to a binary frame
 INTEGRATION_TIMEOUT = 29  # seconds API Gateway waits for any integration
 LOOPBACK = "127.0.0.1"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _iso(epoch_ms: int) -> str:
@@ -95,9 +88,9 @@ class Gateway:
         self.scheduler = FairScheduler(workers)
         self._stopping = False
         # Per upgrade in progress; weak, so an upgrade that never completes leaves nothing.
-        self._handshakes: weakref.WeakKeyDictionary[
-            ServerConnection, tuple[ConnectionInfo, str | None]
-        ] = weakref.WeakKeyDictionary()
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, handshake.Accepted] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -211,85 +204,27 @@ class Gateway:
         """The same API from outside the workers (tests, tools): ``https://localhost:…``."""
         return f"https://localhost:{self.connections_port}/{self.stage}"
 
-    # --- handshake -----------------------------------------------------------------
+    # --- handshake ---------------------------------------------------------------
 
     async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         if self._api is None or self._runner is None:
             return connection.respond(
                 HTTPStatus.SERVICE_UNAVAILABLE, "The API is not deployed yet\n"
             )
-        url = urlsplit(request.path)
-        if url.path.rstrip("/") != f"/{self.stage}":
-            return connection.respond(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}')
-        now = _now_ms()
-        info = ConnectionInfo(
-            connection_id=events.new_connection_id(),
-            api_id=self._api.api_id,
-            stage=self.stage,
-            domain_name=self.domain_name,
-            connected_at=now,
-            source_ip=str(connection.remote_address[0]),
-            user_agent=request.headers.get("User-Agent"),
-            headers=list(request.headers.raw_items()),
-            query=parse_qsl(url.query, keep_blank_values=True),
+        decision = await handshake.accept(
+            connection,
+            request,
+            self._api,
+            self.stage,
+            self.domain_name,
+            self._runner.functions,
+            self._buckets,
+            self._invoke,
         )
-        if self._api.authorizer is not None:
-            refusal, info = await self._authorize(connection, info)
-            if refusal is not None:
-                return refusal
-        subprotocol: str | None = None
-        connect_route = self._api.routes.get("$connect")
-        connect_bucket = self._buckets.get("$connect")
-        if connect_bucket is not None and not connect_bucket.take():
-            return connection.respond(
-                HTTPStatus.TOO_MANY_REQUESTS, '{"message":"Too Many Requests"}'
-            )
-        if connect_route is not None:
-            function = connect_route.function
-            request_id = events.new_request_id()
-            event = events.connect_event(info, request_id, now)
-            try:
-                result = await self._invoke(function, event, request_id, info.connection_id)
-            except InvocationError as exc:
-                _log_failure("route $connect", exc)
-                return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error")
-            status = _status_of(result)
-            if not 200 <= status < 300:
-                body = result.get("body") if isinstance(result, dict) else None
-                return connection.respond(status, str(body or HTTPStatus(status).phrase))
-            headers = result.get("headers") if isinstance(result, dict) else None
-            if isinstance(headers, dict):
-                subprotocol = next(
-                    (str(v) for k, v in headers.items() if k.lower() == "sec-websocket-protocol"),
-                    None,
-                )
-        self._handshakes[connection] = (info, subprotocol)
+        if isinstance(decision, Response):
+            return decision
+        self._handshakes[connection] = decision
         return None
-
-    async def _authorize(
-        self, connection: ServerConnection, info: ConnectionInfo
-    ) -> tuple[Response | None, ConnectionInfo]:
-        """Run the REQUEST authorizer: 401 without its identity, 403 on Deny."""
-        assert self._api is not None
-        assert self._runner is not None
-        authorizer = self._api.authorizer
-        assert authorizer is not None
-        if not events.has_identity(info, authorizer.identity_sources):
-            return connection.respond(HTTPStatus.UNAUTHORIZED, '{"message":"Unauthorized"}'), info
-        spec = self._runner.functions[authorizer.function]
-        request_id = events.new_request_id()
-        event = events.authorizer_event(info, spec.arn, request_id, _now_ms())
-        try:
-            result = await self._invoke(authorizer.function, event, request_id, info.connection_id)
-        except InvocationError as exc:
-            _log_failure("the authorizer", exc)
-            return connection.respond(
-                HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error"
-            ), info
-        context = events.authorizer_context(result)
-        if context is None:
-            return connection.respond(HTTPStatus.FORBIDDEN, '{"message":"Forbidden"}'), info
-        return None, replace(info, authorizer=context)
 
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
@@ -309,12 +244,12 @@ class Gateway:
         droppable: bool = False,
     ) -> Any:
         """Run ``function`` when the connection's turn for one of its workers comes;
-        a ``droppable`` invocation (a message's) raises _Dropped if the gateway is
+        a ``droppable`` invocation (a message's) raises Dropped if the gateway is
         stopping by then, so that Ctrl-C doesn't wait for every queued frame."""
         assert self._runner is not None
         async with self.scheduler.turn(function, connection_id):
             if droppable and self._stopping:
-                raise _Dropped(function)
+                raise Dropped(function)
             return await self._runner.invoke(function, event, request_id)
 
     async def _session(self, socket: ServerConnection) -> None:
@@ -328,7 +263,7 @@ class Gateway:
 
     async def _converse(self, socket: ServerConnection) -> None:
         info, _ = self._handshakes.pop(socket)
-        connection = Session(info, socket, last_active_ms=_now_ms(), limits=self.limits)
+        connection = Session(info, socket, last_active_ms=now_ms(), limits=self.limits)
         self._open[info.connection_id] = connection
         if self.observer is not None:
             self.observer.connected(info)
@@ -348,7 +283,7 @@ class Gateway:
                     connection.closed_by_server = (GOING_AWAY, "Going away")
                     await socket.close(GOING_AWAY, "Going away")
                     break
-                connection.last_active_ms = _now_ms()
+                connection.last_active_ms = now_ms()
                 if isinstance(frame, bytes):
                     # API Gateway takes no binary frames: it closes with 1003.
                     reason = "Binary frames are not supported"
@@ -363,88 +298,22 @@ class Gateway:
             writer.cancel()
             if connection.tasks:
                 await asyncio.gather(*connection.tasks, return_exceptions=True)
-            await self._disconnected(connection)
+            assert self._api is not None
+            await routing.disconnected(connection, self._api, self._invoke, self.observer)
 
     async def _dispatch(self, connection: Session, frame: str) -> None:
         """Route one frame; whatever goes wrong, the client hears back and the log says."""
+        assert self._api is not None
         try:
-            await self._route(connection, frame)
+            droppable = partial(self._invoke, droppable=True)
+            await routing.route_frame(
+                connection, frame, self._api, self._buckets, droppable, self.observer
+            )
         except Exception:
             log.exception("a frame from %s could not be routed", connection.info.connection_id)
-            self._reply_error(connection, "Internal server error", events.new_request_id())
-
-    async def _route(self, connection: Session, frame: str) -> None:
-        assert self._api is not None
-        assert self._runner is not None
-        info = connection.info
-        request_id = events.new_request_id()
-        route = events.select_route(
-            self._api.route_selection_expression, frame, list(self._api.routes)
-        )
-        if self.observer is not None:
-            self.observer.frame_in(info.connection_id, frame, route, request_id)
-        if route is None:
-            self._reply_error(connection, "Forbidden", request_id)
-            return
-        target = self._api.routes[route]
-        bucket = self._buckets.get(route)
-        if bucket is not None and not bucket.take():
-            self._reply_error(connection, "Too Many Requests", request_id)
-            return
-        body: str | bytes = frame
-        if target.content_handling == "CONVERT_TO_BINARY":
-            try:
-                body = base64.b64decode(frame, validate=True)
-            except ValueError:
-                log.warning("route %s: CONVERT_TO_BINARY needs a base64 text frame", route)
-                self._reply_error(connection, "Internal server error", request_id)
-                return
-        event = events.message_event(
-            info, route, body, request_id, events.new_request_id(), _now_ms()
-        )
-        try:
-            result = await self._invoke(
-                target.function, event, request_id, info.connection_id, droppable=True
+            routing.reply_error(
+                connection, "Internal server error", events.new_request_id(), self.observer
             )
-        except _Dropped:
-            return  # the gateway is stopping: the connection is closing too
-        except InvocationError as exc:
-            _log_failure(f"route {route}", exc)
-            self._reply_error(connection, "Internal server error", request_id)
-            return
-        if target.two_way and isinstance(result, dict) and result.get("body") is not None:
-            # A route response: the integration's body goes back to the caller.
-            connection.outbox.put_text(str(result["body"]))
-            if self.observer is not None:
-                self.observer.frame_out(info.connection_id, str(result["body"]), "reply")
-
-    def _reply_error(self, connection: Session, message: str, request_id: str) -> None:
-        reply = {
-            "message": message,
-            "connectionId": connection.info.connection_id,
-            "requestId": request_id,
-        }
-        text = json.dumps(reply)
-        connection.outbox.put_text(text)
-        if self.observer is not None:
-            self.observer.frame_out(connection.info.connection_id, text, "error")
-
-    async def _disconnected(self, connection: Session) -> None:
-        assert self._api is not None
-        assert self._runner is not None
-        code, reason = _close_status(connection)
-        if self.observer is not None:
-            self.observer.disconnected(connection.info.connection_id, code, reason)
-        route = self._api.routes.get("$disconnect")
-        if route is None:
-            return
-        function = route.function
-        request_id = events.new_request_id()
-        event = events.disconnect_event(connection.info, code, reason, request_id, _now_ms())
-        try:
-            await self._invoke(function, event, request_id, connection.info.connection_id)
-        except InvocationError as exc:
-            _log_failure("route $disconnect", exc)
 
     # --- the @connections backend --------------------------------------------------
 
@@ -480,7 +349,7 @@ class Gateway:
     def receive(self, connection_id: str, frame: str) -> None:
         """Take ``frame`` as if that connection's client sent it (the inspector's action)."""
         connection = self._open_connection(connection_id)
-        connection.last_active_ms = _now_ms()
+        connection.last_active_ms = now_ms()
         task = asyncio.create_task(self._dispatch(connection, frame))
         connection.tasks.add(task)
         task.add_done_callback(connection.tasks.discard)
@@ -490,36 +359,3 @@ class Gateway:
         reason = "Connection closed by the @connections API"
         connection.closed_by_server = (1000, reason)
         await connection.socket.close(1000, reason)
-
-
-class _Dropped(Exception):
-    """A frame that still waited for a worker when the gateway began to stop."""
-
-
-def _log_failure(what: str, exc: InvocationError) -> None:
-    """Two lines on the terminal: what failed and why, then where the full log is."""
-    where = f"\n  log: {exc.log_path}" if exc.log_path is not None else ""
-    log.warning("%s: %s failed: %s%s", what, exc.function, exc.detail, where)
-
-
-def _close_status(connection: Session) -> tuple[int, str]:
-    """The status ``$disconnect`` reports: whoever closed first decides it."""
-    if connection.closed_by_server is not None:
-        return connection.closed_by_server
-    protocol = connection.socket.protocol
-    sent, received = protocol.close_sent, protocol.close_rcvd
-    if sent is not None and (received is None or protocol.close_rcvd_then_sent is False):
-        return sent.code, sent.reason  # the gateway closed it (e.g. 1009, message too big)
-    if received is not None:
-        return received.code, received.reason
-    return 1006, "Connection closed abnormally"
-
-
-def _status_of(result: Any) -> int:
-    """A ``$connect`` result's status: no status code means success, as on AWS."""
-    if isinstance(result, dict) and "statusCode" in result:
-        try:
-            return HTTPStatus(int(result["statusCode"])).value
-        except (TypeError, ValueError):
-            return 500  # not an HTTP status: API Gateway treats it as a failed integration
-    return 200

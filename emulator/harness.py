@@ -13,8 +13,8 @@ import asyncio
 import logging
 import tempfile
 import threading
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -22,17 +22,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
-from emulator.debugging import DebugSettings, DebugTarget, targets_for
+from emulator.debugging import DebugTarget, targets_for
 from emulator.deploy import Deployer, DeployError, Outputs, Report
-from emulator.gateway import Gateway, Limits
+from emulator.gateway import Gateway
+from emulator.harness_settings import HarnessSettings
 from emulator.inspector.actions import Actions
 from emulator.inspector.callers import Callers
 from emulator.inspector.describe import describe_api
 from emulator.inspector.record import Record
 from emulator.inspector.server import InspectorServer
 from emulator.package import PackageError
-from emulator.runner import IDLE_WORKER_SECONDS, LambdaRunner, runtime_library
-from emulator.snapshot import Gate, Saver
+from emulator.persistence import Persistence
+from emulator.runner import LambdaRunner, runtime_library
 from emulator.stack import Stack
 from emulator.state import Restored, SavedState, StateError
 from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
@@ -41,35 +42,6 @@ from emulator.website import WebsiteServer
 
 log = logging.getLogger("emulator.harness")
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class HarnessSettings:
-    """What to run and where; every port 0 picks a free one."""
-
-    stack: Stack
-    host: str = LOOPBACK  # where the WebSocket API and the website listen
-    gateway_port: int = 0
-    website_port: int = 0
-    control_plane_port: int = 0
-    connections_port: int = 0
-    post_latency: float = 0.0  # seconds added to each @connections call, as AWS's network
-    worker_idle: float = IDLE_WORKER_SECONDS  # an idle worker is retired after this
-    limits: Limits = field(default_factory=Limits)
-    # None: embed moto's server. A URL (LocalStack's): use that account's control planes.
-    control_plane_url: str | None = None
-    build_dir: Path | None = None  # function packages; None: a temporary directory
-    cache_dir: Path | None = None  # installed dependencies; None: the user's cache
-    log_dir: Path | None = None  # function logs; None: a temporary directory
-    outputs_path: Path | None = None  # where to write what deploy made, if anywhere
-    account_id: str | None = None  # the embedded account's id; None: a random one
-    state_dir: Path | None = None  # keep the tables' data here across restarts
-    fresh: bool = False  # start with empty tables even if state_dir holds data
-    pythons: Mapping[str, Path] = field(default_factory=dict)  # --python 3.12=/path
-    moto_api: bool = False  # serve moto's /moto-api routes (reset, dashboard) too
-    record: bool = True  # keep the inspector's record of connections, frames, invocations
-    inspector_port: int | None = None  # serve the inspector's page here (0: any); None: no page
-    debug: DebugSettings | None = None  # let a debugger attach to functions (--debug-port)
 
 
 class ReloadError(Exception):
@@ -111,10 +83,7 @@ class Harness:
         self.report = Report(out=out)
         self.stack = settings.stack
         self.restored: Restored | None = None
-        self.saved_state: SavedState | None = None
-        self._gate: Gate | None = None
-        self._saver: Saver | None = None
-        self._saved_tables: tuple[str, ...] = ()  # every table saved since the start
+        self.persistence: Persistence | None = None  # --state-dir: the tables kept
         self.loop: asyncio.AbstractEventLoop | None = None  # the one it runs on, once started
         self.record = Record(find_caller=Callers().find) if settings.record else None
         self.inspector: InspectorServer | None = None
@@ -167,7 +136,8 @@ class Harness:
             if self._owns_control_plane:
                 await asyncio.to_thread(self.control_plane.start)
             if settings.state_dir is not None:
-                await self._open_state(settings.state_dir)
+                self.persistence = Persistence(SavedState(settings.state_dir))
+                await self.persistence.open(self.control_plane, settings.fresh)
             self.target = await asyncio.to_thread(
                 self.control_plane.new_account, stack.region, settings.account_id
             )
@@ -196,7 +166,7 @@ class Harness:
         self.gateway.observer = self.record
         await self.gateway.start()
         api = await self._deploy(stack, self.report)
-        if self.saved_state is not None:
+        if self.persistence is not None:
             self.restored = await self._restore(stack)
         runner = self.runner_for(api, certificates.ca_path)
         if settings.debug is not None:
@@ -209,41 +179,15 @@ class Harness:
         self.gateway.serve(api, runner)
         await self._serve_inspector(api)
         self._serve_website()
-        if self.saved_state is not None:
-            await self._start_saving()
-
-    async def _open_state(self, directory: Path) -> None:
-        """Lock the state directory and read it; gate the control plane's DynamoDB."""
-        assert self.control_plane is not None
-        self.saved_state = SavedState(directory)
-        await asyncio.to_thread(self.saved_state.open, self.settings.fresh)
-        self._gate = Gate()
-        self.control_plane.add_middleware(self._gate.middleware)
+        if self.persistence is not None:
+            assert self.target is not None
+            await self.persistence.start_saving(self.target.client("sts"), stack.region)
 
     async def _restore(self, stack: Stack) -> Restored:
         """Put back the saved tables the stack has (just deployed, so empty)."""
-        assert self.saved_state is not None
+        assert self.persistence is not None
         assert self.target is not None
-        names = [stack.table_name(table) for table in stack.tables]
-        self._saved_tables = tuple(sorted({*self._saved_tables, *names}))
-        dynamodb = self.target.client("dynamodb")
-        return await asyncio.to_thread(self.saved_state.restore, dynamodb, names)
-
-    async def _start_saving(self) -> None:
-        """Only a stack that started saves: a failed start leaves the saved state as it was."""
-        assert self.saved_state is not None
-        assert self._gate is not None
-        assert self.target is not None
-        sts = self.target.client("sts")
-        account = (await asyncio.to_thread(sts.get_caller_identity))["Account"]
-        self._saver = Saver(
-            self.saved_state,
-            self._gate,
-            account,
-            self.stack.region,
-            lambda: self._saved_tables,
-        )
-        self._saver.start()
+        return await self.persistence.restore(stack, self.target.client("dynamodb"))
 
     async def _serve_inspector(self, api: ApiConfig) -> None:
         """Keep the record of what happens; serve its page if asked to."""
@@ -327,7 +271,7 @@ class Harness:
             api = await self._deploy(stack, report)
         except (DeployError, PackageError) as exc:
             raise ReloadError(str(exc)) from exc
-        if self.saved_state is not None:  # a table back in the stack gets its data back
+        if self.persistence is not None:  # a table back in the stack gets its data back
             try:
                 restored = await self._restore(stack)
             except (BotoCoreError, ClientError) as exc:
@@ -383,18 +327,8 @@ class Harness:
             await self.gateway.stop()
         if self.runner is not None:
             await self.runner.close()
-        if self._saver is not None:
-            try:
-                await self._saver.close()
-            except Exception as exc:  # whatever it was, the rest must still stop
-                log.error(
-                    "could not save the tables to %s (%s): the previous snapshot is kept",
-                    self.settings.state_dir,
-                    exc,
-                    exc_info=log.isEnabledFor(logging.DEBUG),
-                )
-        if self.saved_state is not None:
-            self.saved_state.close()
+        if self.persistence is not None:
+            await self.persistence.close()
         if self.website is not None:
             self.website.stop()
         if self.control_plane is not None and self._owns_control_plane:

@@ -1,38 +1,26 @@
 // The chat client's entry point: the state (state.js) fed by the connection
-// (connection.js), the outbox that sends each room's messages one at a time, what is
-// kept in this browser, and the page's controls wired to them. The views (*-view.js)
-// draw the state. No build step, no framework: the browser loads these modules as they are.
+// (connection.js), the outbox (outbox.js) that sends each room's messages one at a time,
+// what is kept in this browser (storage.js), and the page's controls wired to them. The
+// views (*-view.js) draw the state; controls.js wires the forms and buttons. No build
+// step, no framework: the browser loads these modules as they are.
 
 import { Connection } from "./connection.js";
 import * as chrome from "./chrome-view.js";
+import { wireControls } from "./controls.js";
 import * as talk from "./conversation-view.js";
-import { confirmDialog, renameDialog, updateCounter } from "./dialogs.js";
+import { confirmDialog, updateCounter } from "./dialogs.js";
 import { $, isNarrow } from "./dom.js";
 import * as membersView from "./members-view.js";
+import { Outbox } from "./outbox.js";
+import { clearConnectionErrors, clearFormError, closePanels, grow, showFormError } from "./page.js";
 import * as roomsView from "./rooms-view.js";
-import {
-  initialState, nextRetryAt, nextToSend, noticesNow, reduce, savedOutbox, sortedRooms,
-} from "./state.js";
-import { LIMITS, codePoints, friendly, nameProblem } from "./text.js";
+import { noticesNow, savedOutbox, sortedRooms } from "./selectors.js";
+import { initialState, reduce } from "./state.js";
+import { KEYS, keep, randomHex, secretKey, signedIn, stored } from "./storage.js";
+import { friendly } from "./text.js";
 
 const config = window.CHAT_CONFIG || {};
-const KEYS = {
-  key: "chat.key", name: "chat.name", room: "chat.room", drafts: "chat.drafts",
-  outbox: "chat.outbox", // messages not yet acknowledged, in order, to send again by id
-  read: "chat.read", // per room, the newest entry the reader has seen
-};
 const HISTORY_PAGE = 50;
-const SEND_TIMEOUT_MS = 10000;
-const SEND_TRIES = 2; // an unanswered message goes once more (same id) before it shows as failed
-const TYPING_SEND_EVERY_MS = 3000;
-
-const stored = (key, fallback) => {
-  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
-};
-const keep = (key, value) => {
-  try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage full or off */ }
-};
-const randomHex = (bytes) => Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 let state = initialState({ outbox: stored(KEYS.outbox, []), read: stored(KEYS.read, {}) });
 const ui = {
@@ -45,20 +33,8 @@ const ui = {
 const drafts = stored(KEYS.drafts, {});
 let link = { status: "connecting", retryAt: 0, attempt: 0, network: navigator.onLine };
 let connection = null;
-const sends = new Map(); // messageId -> {ref, tries, timer}
+const outbox = new Outbox({ connection: () => connection, state: () => state, dispatch });
 const fresh = new Set(); // rooms caught up on this connection
-let typingSentAt = 0;
-
-// --- identity: a random 128-bit key that never leaves this browser but on connect ---
-function secretKey() {
-  let key = localStorage.getItem(KEYS.key);
-  if (!key || !/^[0-9a-f]{32}$/.test(key)) {
-    key = randomHex(16);
-    localStorage.setItem(KEYS.key, key);
-  }
-  return key;
-}
-const signedIn = () => Boolean(localStorage.getItem(KEYS.name));
 
 // --- the state and its rendering ---
 let renderQueued = false;
@@ -71,7 +47,7 @@ function dispatch(event) {
   if (before.view.current && !state.view.current) afterRoomClosed(before.view.current);
   if (!renderQueued) {
     renderQueued = true;
-    queueMicrotask(() => { renderQueued = false; render(); pump(); });
+    queueMicrotask(() => { renderQueued = false; render(); outbox.pump(); });
   }
 }
 
@@ -122,10 +98,7 @@ function connect() {
         }
         render();
       },
-      dropped: () => {
-        for (const send of sends.values()) clearTimeout(send.timer);
-        sends.clear();
-      },
+      dropped: () => outbox.dropped(),
     },
   });
   connection.start();
@@ -149,7 +122,7 @@ function onServer(data, context = {}, action = "") {
     dispatch({ action: "noticed", notice: { scope: "server", kind: "error", at, text: "The server could not handle that. Please try again." } });
     return;
   }
-  if (data.type === "messageSent") settled(data.messageId);
+  if (data.type === "messageSent") outbox.settled(data.messageId);
   dispatch(event);
   const after = AFTER[data.type];
   if (after) after(data, context);
@@ -226,13 +199,11 @@ const AFTER = {
 function onError(data, context, action) {
   const text = friendly(data, action);
   if (action === "sendMessage" && context.messageId) {
-    const send = sends.get(context.messageId);
-    if (send) clearTimeout(send.timer);
-    sends.delete(context.messageId);
+    outbox.settled(context.messageId);
     if (data.code === "RATE_LIMITED") {
       const until = Date.now() + (data.retryAfter || 1) * 1000 + 200;
       dispatch({ action: "held", messageId: context.messageId, until, reason: text });
-      setTimeout(pump, until - Date.now());
+      setTimeout(outbox.pump, until - Date.now());
     } else dispatch({ action: "sendFailed", messageId: context.messageId, reason: text });
     return;
   }
@@ -267,40 +238,7 @@ function catchUpRoom(roomId, kind) {
   connection.request("getMembers", { roomId }, { catchUp: roomId }, kind);
 }
 
-// --- the outbox: each room's messages go one at a time, in the order written ---
-
-function pump() {
-  if (!connection || state.connection !== "online") return;
-  const now = Date.now();
-  for (const entry of nextToSend(state, now)) {
-    if (sends.has(entry.messageId)) continue;
-    const context = { messageId: entry.messageId, roomId: entry.roomId };
-    const ref = connection.request("sendMessage", { roomId: entry.roomId, messageId: entry.messageId, text: entry.text }, context, "action");
-    if (!ref) return;
-    const send = { ref, tries: (entry.tries || 0) + 1 };
-    send.timer = setTimeout(() => unanswered(entry.messageId), SEND_TIMEOUT_MS);
-    sends.set(entry.messageId, send);
-    dispatch({ action: "sending", messageId: entry.messageId });
-  }
-  const retryAt = nextRetryAt(state);
-  if (retryAt && retryAt > now) setTimeout(pump, retryAt - now + 20);
-}
-
-// No answer in time: the same id goes once more (it is stored at most once), then the
-// message shows as failed with Retry.
-function unanswered(messageId) {
-  const send = sends.get(messageId);
-  if (!send) return;
-  connection.forget(send.ref);
-  sends.delete(messageId);
-  if (send.tries < SEND_TRIES) dispatch({ action: "retry", messageId, tries: send.tries }); else dispatch({ action: "sendFailed", messageId, reason: "No answer from the server." });
-}
-
-function settled(messageId) {
-  const send = sends.get(messageId);
-  if (send) clearTimeout(send.timer);
-  sends.delete(messageId);
-}
+// --- the outbox (outbox.js sends it) ---
 
 function sendText(roomId, text) {
   dispatch({ action: "queued", roomId, messageId: randomHex(8), text, iso: new Date().toISOString() });
@@ -366,58 +304,12 @@ function focusHome() {
 
 // --- helpers for the page ---
 
-function showFormError(form, text, scope = "") {
-  let line = form.querySelector(".field-error");
-  if (!line) {
-    line = document.createElement("p");
-    line.className = "field-error";
-    line.setAttribute("role", "alert");
-    const foot = form.querySelector(".field-foot");
-    if (foot) foot.prepend(line); else form.append(line);
-  }
-  line.textContent = text;
-  line.dataset.scope = scope;
-  line.hidden = false;
-}
-
-function clearFormError(form) {
-  const line = form && form.querySelector(".field-error");
-  if (line) line.hidden = true;
-}
-
-function clearConnectionErrors() {
-  for (const line of document.querySelectorAll(".field-error[data-scope=connection]")) line.hidden = true;
-}
-
 function saveDraft() {
   const roomId = state.view.current;
   if (!roomId) return;
   const text = $("message-input").value;
   if (text.trim()) drafts[roomId] = text; else delete drafts[roomId];
   keep(KEYS.drafts, drafts);
-}
-
-// The message box grows with its text up to its maximum height, then scrolls.
-function grow(box) {
-  box.style.height = "";
-  if (!box.value || !box.offsetParent) return; // empty or not shown: its natural one line
-  box.style.height = "auto";
-  const max = parseFloat(getComputedStyle(box).maxHeight) || Infinity;
-  const border = box.offsetHeight - box.clientHeight;
-  box.style.height = `${Math.min(box.scrollHeight + border, max)}px`;
-}
-
-function closePanels() {
-  $("sidebar").classList.remove("open");
-  $("members").classList.remove("open");
-  $("menu-toggle").setAttribute("aria-expanded", "false");
-  $("members-toggle").setAttribute("aria-expanded", "false");
-}
-
-function togglePanel(panel, toggle, focusTarget) {
-  const open = panel.classList.toggle("open");
-  toggle.setAttribute("aria-expanded", String(open));
-  if (open && focusTarget) requestAnimationFrame(() => focusTarget().focus());
 }
 
 async function copy(text, node) {
@@ -431,14 +323,6 @@ async function copy(text, node) {
   }
 }
 
-function inviteLink(roomId) {
-  const url = new URL(location.href);
-  url.search = "";
-  url.hash = "";
-  url.searchParams.set("room", roomId);
-  return url.toString();
-}
-
 // --- what the views call ---
 
 talk.setUp({
@@ -447,7 +331,7 @@ talk.setUp({
     if (state.view.atBottom !== atBottom || state.view.visible !== visible) dispatch({ action: "viewed", atBottom, visible });
   },
   loadOlder: (room) => request("getHistory", { roomId: room.roomId, before: room.older, limit: HISTORY_PAGE }),
-  retry: (messageId) => { sends.delete(messageId); dispatch({ action: "retry", messageId }); },
+  retry: (messageId) => { outbox.forget(messageId); dispatch({ action: "retry", messageId }); },
   discard: (messageId, text) => {
     dispatch({ action: "discard", messageId });
     const input = $("message-input");
@@ -502,133 +386,19 @@ function start() {
   else $("name-input").focus();
 }
 
-function submitOnEnter(input, form) {
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-}
-
-$("name-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const name = $("name-input").value.trim();
-  const problem = nameProblem(name);
-  if (problem) {
-    $("name-error").textContent = problem;
-    $("name-error").hidden = false;
-    return;
-  }
-  $("name-error").hidden = true;
-  localStorage.setItem(KEYS.name, name);
-  start();
-  render();
-  focusHome();
-});
-$("name-input").addEventListener("input", () => updateCounter($("name-input"), $("name-count")));
-$("rename").addEventListener("click", () => {
-  const currentName = (state.me && state.me.name) || localStorage.getItem(KEYS.name) || "";
-  renameDialog(currentName, (name) => new Promise((resolve) => {
-    if (!connection || !connection.request("rename", { name }, { rename: resolve }, "action")) {
-      resolve("You're offline: change your name when the connection is back.");
-    }
-  }));
-});
-$("create-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const name = $("create-input").value.trim();
-  if (!name) showFormError(event.target, "Give the room a name.");
-  else if (codePoints(name) > LIMITS.room) showFormError(event.target, `Room names can be at most ${LIMITS.room} characters.`);
-  else request("createRoom", { name }, { form: event.target });
-});
-$("create-input").addEventListener("input", () => updateCounter($("create-input"), $("create-count")));
-$("join-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const roomId = $("join-input").value.trim().toLowerCase();
-  if (roomId) request("joinRoom", { roomId, op: "request" }, { form: event.target });
-});
-$("join-input").addEventListener("input", () => {
-  const roomId = $("join-input").value.trim().toLowerCase();
-  $("join-preview").textContent = "";
-  if (/^[a-z0-9]{10}$/.test(roomId) && state.connection === "online") {
-    connection.request("getRoom", { roomId }, { preview: roomId }, "action");
-  }
-});
-$("invite-ask").addEventListener("click", () => {
-  if (ui.invite) request("joinRoom", { roomId: ui.invite.roomId, op: "request" }, { form: $("join-form") });
-});
-$("composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = $("message-input");
-  const text = input.value.replace(/\r\n/g, "\n").trim();
-  if (!text || !state.view.current) return;
-  if (codePoints(text) > LIMITS.text) {
-    showFormError(event.target, `Messages can be at most ${LIMITS.text} characters.`);
-    return;
-  }
-  if (state.connection !== "online") return; // the hint under the box says why
-  clearFormError(event.target);
-  // The box empties at once, so a second press finds nothing to send; the message
-  // itself stays on screen (sending, sent, or failed with Retry) until the server has it.
-  input.value = "";
-  grow(input);
-  updateCounter(input, $("message-count"));
-  delete drafts[state.view.current];
-  keep(KEYS.drafts, drafts);
-  typingSentAt = 0;
-  sendText(state.view.current, text);
-});
-submitOnEnter($("message-input"), $("composer"));
-$("message-input").addEventListener("input", () => {
-  const input = $("message-input");
-  grow(input);
-  updateCounter(input, $("message-count"));
-  saveDraft();
-  const now = Date.now();
-  if (state.view.current && connection && now - typingSentAt > TYPING_SEND_EVERY_MS && input.value.trim()) {
-    if (connection.hint("typing", { roomId: state.view.current })) typingSentAt = now;
-  }
-});
-$("copy-id").addEventListener("click", (event) => copy(state.view.current, event.currentTarget));
-$("copy-link").addEventListener("click", (event) => copy(inviteLink(state.view.current), event.currentTarget));
-$("leave").addEventListener("click", async () => {
-  const room = state.view.current && state.rooms.get(state.view.current);
-  if (!room) return;
-  const withdraw = room.status === "pending";
-  const ok = await confirmDialog(
-    withdraw ? `Withdraw your request to join ${room.name}?` : `Leave ${room.name}?`,
-    withdraw ? "You can ask again later." : "You'll need the admin's approval to come back.",
-    withdraw ? "Withdraw" : "Leave",
-  );
-  if (ok) request("leaveRoom", { roomId: room.roomId });
-});
-$("retry-now").addEventListener("click", () => { if (connection) connection.retryNow(); });
-$("notify").addEventListener("click", async () => {
-  await Notification.requestPermission();
-  render();
-});
-$("lost-copy").addEventListener("click", (event) => copy($("lost-draft").value, event.currentTarget));
-$("lost-dismiss").addEventListener("click", () => {
-  dispatch({ action: "lostSeen" });
-  queueMicrotask(focusHome);
-});
-$("menu-toggle").addEventListener("click", () => togglePanel($("sidebar"), $("menu-toggle"), () => $("create-input")));
-$("lobby-rooms").addEventListener("click", () => togglePanel($("sidebar"), $("menu-toggle"), () => $("create-input")));
-$("members-toggle").addEventListener("click", () => togglePanel($("members"), $("members-toggle"), () => $("members-title")));
-for (const skip of document.querySelectorAll(".skip")) {
-  skip.addEventListener("click", (event) => {
-    event.preventDefault();
-    const target = skip.id === "skip-requests" ? document.querySelector("#requests .approve") : $("message-input");
-    if (target) target.focus();
-  });
-}
-document.addEventListener("keydown", (event) => {
-  if (event.key !== "Escape" || document.querySelector("dialog[open]")) return;
-  const wasOpen = $("sidebar").classList.contains("open") ? $("menu-toggle")
-    : $("members").classList.contains("open") ? $("members-toggle") : null;
-  closePanels();
-  if (wasOpen) wasOpen.focus();
+wireControls({
+  get state() { return state; },
+  get connection() { return connection; },
+  ui,
+  drafts,
+  copy,
+  dispatch,
+  focusHome,
+  render,
+  request,
+  saveDraft,
+  sendText,
+  start,
 });
 document.addEventListener("visibilitychange", () => {
   const visible = document.visibilityState !== "hidden";

@@ -3,7 +3,7 @@
 // the composer's state, the counts in the title and on the phone's drawer buttons.
 
 import { $, button, el, reconcile } from "./dom.js";
-import { noticesNow, pendingRequests, unreadCount } from "./state.js";
+import { noticesNow, pendingRequests, unreadCount } from "./selectors.js";
 import { plural } from "./text.js";
 import { roomCount } from "./rooms-view.js";
 

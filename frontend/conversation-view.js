@@ -3,7 +3,7 @@
 // whole list (arrows move between messages; a message's own actions follow it).
 
 import { $, button, el, reconcile, roving, setTabStop } from "./dom.js";
-import { conversation, isMine, keyOf, label, markerOf, unreadCount } from "./state.js";
+import { conversation, isMine, keyOf, label, markerOf, unreadCount } from "./selectors.js";
 import { LIMITS, codePoints, linkParts, noticeText, plural } from "./text.js";
 
 const NEAR_BOTTOM_PX = 48;

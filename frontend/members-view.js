@@ -2,7 +2,7 @@
 
 import { $, button, el, isNarrow, reconcile } from "./dom.js";
 import { colour, initials } from "./names.js";
-import { label, pendingRequests } from "./state.js";
+import { label, pendingRequests } from "./selectors.js";
 
 let actions = null;
 

@@ -3,7 +3,7 @@
 // follows the room it is on when activity moves that room up the list.
 
 import { $, button, el, reconcile, roving, setTabStop } from "./dom.js";
-import { pendingRequests, preview, sortedRooms, unreadCount } from "./state.js";
+import { pendingRequests, preview, sortedRooms, unreadCount } from "./selectors.js";
 
 let active = null; // the room whose entry is the list's Tab stop
 const keyOf = (node) => node.closest("[data-key]").dataset.key;

@@ -1,20 +1,20 @@
 // The client's state: a reducer over the server's events (docs/protocol.md §3) and the
-// page's own actions, with the selectors the views read. No DOM, no socket, no storage
-// and no clock here (events carry `at`, the time they arrived), so Node's test runner
-// checks it all.
+// page's own actions; the views read it through selectors.js, and merge.js holds the
+// copy-on-write steps. No DOM, no socket, no storage and no clock here (events carry
+// `at`, the time they arrived), so Node's test runner checks it all.
 //
 // reduce(state, event) never changes `state`: it returns a new state that shares what
 // didn't change, so a view can tell what did by comparing.
 
-import { labelIn, nameIndex } from "./names.js";
-import { noticeText } from "./text.js";
+import {
+  addMessages, adopt, changeEntry, dropRoom, isReading, newestKey, ownRead, readAll, withNotice,
+  withoutNotices, withRoom,
+} from "./merge.js";
+import { keyOf, label, unreadCount } from "./selectors.js";
 
 const TYPING_SHOWN_MS = 5000;
 const TYPING_AFTER_MESSAGE_MS = 1500; // a typing event can trail the message it announced
 const INFO_SHOWN_MS = 10000;
-
-/** The order of a room's conversation, and the server's history cursor. */
-export const keyOf = (m) => `${m.sentAt}#${m.messageId}`;
 
 /**
  * `outbox`: the messages not yet acknowledged, in the order they were written, as
@@ -35,180 +35,6 @@ export function initialState({ outbox = [], read = {} } = {}) {
     notices: [], // {id, scope, kind: "info"|"error", text, until}
     lost: [], // {roomId, name, text, why}: unsent text of rooms that went away
   };
-}
-
-function newRoom(roomId) {
-  return {
-    roomId, name: roomId, role: "member", status: "pending", activityAt: "", lastMessage: null,
-    members: [], membersVersion: -1, memberParts: new Map(), // version -> Map(part -> members)
-    messages: new Map(), loaded: false, older: null, more: false,
-    marker: null, // the key after which the "New messages" line sits
-    typing: new Map(), // userId -> {name, until}
-    lastSaid: new Map(), // userId -> when their last live message arrived
-  };
-}
-
-// --- small copy-on-write helpers ---
-
-function withRoom(state, roomId, change) {
-  const room = { ...(state.rooms.get(roomId) || newRoom(roomId)) };
-  change(room);
-  const rooms = new Map(state.rooms);
-  rooms.set(roomId, room);
-  return { ...state, rooms };
-}
-
-function withoutRoom(state, roomId) {
-  if (!state.rooms.has(roomId)) return state;
-  const rooms = new Map(state.rooms);
-  rooms.delete(roomId);
-  return { ...state, rooms };
-}
-
-function later(a, b) {
-  return !b || keyOf(a) > keyOf(b);
-}
-
-function withNotice(state, notice) {
-  const notices = state.notices.filter((n) => n.scope !== notice.scope);
-  notices.push({ id: `${notice.scope}@${notice.at || 0}`, until: 0, ...notice });
-  return { ...state, notices };
-}
-
-function withoutNotices(state, test) {
-  const notices = state.notices.filter((n) => !test(n));
-  return notices.length === state.notices.length ? state : { ...state, notices };
-}
-
-const roomScope = (roomId) => (n) => n.scope === `room:${roomId}` || n.scope.startsWith(`decision:${roomId}`)
-  || n.scope.startsWith(`request:${roomId}:`);
-
-// --- messages ---
-
-/**
- * Whether `incoming` is newer than `known` (same id). Every message view carries a
- * `version` (1 when stored, +1 at each edit or delete); without one, a deletion is
- * final and a later edit replaces an earlier one. An older copy never replaces a newer
- * one, so an edit that lost the race to a delete can't bring the message back.
- */
-export function newer(incoming, known) {
-  if (!known) return true;
-  const a = incoming.version;
-  const b = known.version;
-  if (Number.isInteger(a) && Number.isInteger(b)) return a > b;
-  if (Number.isInteger(b) && !Number.isInteger(a)) return false;
-  if (Number.isInteger(a) && !Number.isInteger(b)) return true;
-  if (known.deletedAt) return false;
-  if (incoming.deletedAt) return true;
-  return (incoming.editedAt || "") > (known.editedAt || "");
-}
-
-function isReading(state, roomId) {
-  const { view } = state;
-  return view.current === roomId && view.visible && view.atBottom;
-}
-
-function countsAsUnread(state, m, read) {
-  return m.kind === "text" && !m.deletedAt && (!state.me || m.userId !== state.me.userId)
-    && read !== null && read !== undefined && keyOf(m) > read;
-}
-
-/**
- * Messages merged into a room, the newest version of each kept. `live`: just posted
- * (a `message` event). What the reader has seen moves on by itself only for a live
- * message while they are reading the room at its bottom, or for their own; anything
- * else waits for the view to say it was shown (the `viewed` action).
- */
-function addMessages(state, roomId, messages, { live = false, at = 0 } = {}) {
-  if (state.gone.has(roomId) || !state.rooms.has(roomId) || !messages.length) return state;
-  const before = unreadCount(state, state.rooms.get(roomId));
-  let next = withRoom(state, roomId, (room) => {
-    room.messages = new Map(room.messages);
-    for (const m of messages) {
-      if (newer(m, room.messages.get(m.messageId))) room.messages.set(m.messageId, m);
-      const last = room.lastMessage;
-      if (last && last.messageId === m.messageId ? newer(m, last) : later(m, last)) room.lastMessage = m;
-      if (m.sentAt > room.activityAt) room.activityAt = m.sentAt;
-      if (live) {
-        if (room.typing.has(m.userId)) {
-          room.typing = new Map(room.typing);
-          room.typing.delete(m.userId);
-        }
-        room.lastSaid = new Map(room.lastSaid).set(m.userId, at);
-      }
-    }
-  });
-  const room = next.rooms.get(roomId);
-  const reading = live && isReading(next, roomId);
-  const own = live && next.view.current === roomId && messages.some((m) => isMine(next, m));
-  let read = next.read[roomId];
-  if (read === null || read === undefined) read = newestKey(room); // we just joined: all of it is old
-  else if (reading || own) read = maxKey(read, newestKey(room));
-  if (read !== next.read[roomId]) next = { ...next, read: { ...next.read, [roomId]: read } };
-  const after = unreadCount(next, room);
-  if (after > 0 && !reading && (before === 0 || room.marker === null)) {
-    next = withRoom(next, roomId, (r) => { r.marker = read; }); // a new batch starts here
-  }
-  return next;
-}
-
-const maxKey = (a, b) => (a > b ? a : b);
-
-function newestKey(room) {
-  let newest = "";
-  for (const m of room.messages.values()) if (keyOf(m) > newest) newest = keyOf(m);
-  if (room.lastMessage && keyOf(room.lastMessage) > newest) newest = keyOf(room.lastMessage);
-  return newest;
-}
-
-// --- rooms ---
-
-// The server's view of a room (roomId, name, role, status…) onto ours.
-function adopt(state, view, at) {
-  let next = state;
-  if (next.gone.has(view.roomId) && view.status === "approved") {
-    const gone = new Map(next.gone);
-    gone.delete(view.roomId);
-    next = { ...next, gone };
-  }
-  const known = next.rooms.get(view.roomId);
-  if (known && known.status !== view.status) next = withoutNotices(next, (n) => n.scope === `room:${view.roomId}`);
-  if (!known) next = withoutNotices(next, (n) => n.scope === `room:${view.roomId}`);
-  return withRoom(next, view.roomId, (room) => {
-    room.name = view.name;
-    room.role = view.role;
-    room.status = view.status;
-    if (view.activityAt && view.activityAt > room.activityAt) room.activityAt = view.activityAt;
-    if (view.lastMessage && newer(view.lastMessage, room.messages.get(view.lastMessage.messageId))
-        && later(view.lastMessage, room.lastMessage)) {
-      room.lastMessage = view.lastMessage;
-    }
-    if (!room.activityAt) room.activityAt = at;
-  });
-}
-
-// The room is no longer ours (`why`: "left", "removed", or "vanished" from the server,
-// which was reset): its unsent messages, and the draft, are kept for the reader to copy.
-function dropRoom(state, roomId, why, draft = "") {
-  const room = state.rooms.get(roomId);
-  const unsent = state.outbox.filter((e) => e.roomId === roomId).map((e) => e.text);
-  if (draft && draft.trim() && why !== "left") unsent.push(draft);
-  let next = withoutRoom(state, roomId);
-  if (why !== "vanished") next = { ...next, gone: new Map(next.gone).set(roomId, why) };
-  const { [roomId]: _, ...read } = next.read;
-  next = { ...next, read, outbox: next.outbox.filter((e) => e.roomId !== roomId) };
-  if (unsent.length || (why === "vanished" && next.view.current === roomId)) {
-    const name = room ? room.name : roomId;
-    next = { ...next, lost: [...next.lost, { roomId, name, text: unsent.join("\n\n"), why }] };
-  }
-  next = withoutNotices(next, roomScope(roomId));
-  if (next.view.current === roomId) next = { ...next, view: { ...next.view, current: null } };
-  return next;
-}
-
-function ownRead(state, roomId, value) {
-  if (state.read[roomId] !== undefined && state.read[roomId] !== null) return state;
-  return { ...state, read: { ...state.read, [roomId]: value } };
 }
 
 // --- the events ---
@@ -399,20 +225,6 @@ const ACTIONS = {
   },
 };
 
-function changeEntry(state, messageId, change) {
-  if (!state.outbox.some((e) => e.messageId === messageId)) return state;
-  return { ...state, outbox: state.outbox.map((e) => (e.messageId === messageId ? { ...e, ...change } : e)) };
-}
-
-function readAll(state, roomId) {
-  const room = state.rooms.get(roomId);
-  if (!room) return state;
-  const newest = newestKey(room);
-  const read = state.read[roomId];
-  if (read !== null && read !== undefined && read >= newest) return state;
-  return { ...state, read: { ...state.read, [roomId]: newest } };
-}
-
 /** The state after `event`: a server event ({type, …}, plus `at` and `iso`, when it
  * arrived) or one of the page's actions ({action, …}). */
 export function reduce(state, event) {
@@ -420,123 +232,3 @@ export function reduce(state, event) {
   return step ? step(state, event) : state;
 }
 
-// --- selectors ---
-
-export function sortedRooms(state) {
-  return [...state.rooms.values()].sort((a, b) =>
-    a.activityAt === b.activityAt ? a.name.localeCompare(b.name) || a.roomId.localeCompare(b.roomId)
-      : b.activityAt.localeCompare(a.activityAt));
-}
-
-export function pendingRequests(room) {
-  return room && room.role === "admin" ? room.members.filter((m) => m.status === "pending") : [];
-}
-
-/** How many messages from others the reader hasn't seen in a room. */
-export function unreadCount(state, room) {
-  if (!room || room.status !== "approved") return 0;
-  const read = state.read[room.roomId];
-  let count = 0;
-  for (const m of room.messages.values()) if (countsAsUnread(state, m, read)) count += 1;
-  if (!count && room.lastMessage && !room.messages.has(room.lastMessage.messageId)
-      && countsAsUnread(state, room.lastMessage, read)) count = 1;
-  return count;
-}
-
-const indexes = new WeakMap(); // room -> {index, ids}
-
-/** A name as shown in a room: told apart from look-alikes by the user's tag. */
-export function label(room, userId, name) {
-  if (!room) return name;
-  let known = indexes.get(room);
-  if (!known) {
-    const people = [...room.members, ...room.messages.values()];
-    known = { index: nameIndex(people), ids: new Set(people.map((p) => p.userId)), people };
-    indexes.set(room, known);
-  }
-  if (known.ids.has(userId)) return labelIn(known.index, userId, name);
-  // Someone the room doesn't show yet (a new requester) is compared too.
-  return labelIn(nameIndex([...known.people, { userId, name }]), userId, name);
-}
-
-export function isMine(state, m) {
-  return Boolean(state.me && m.userId === state.me.userId);
-}
-
-/** The room list's second line. */
-export function preview(state, room) {
-  if (room.status === "pending") return "Waiting for the admin to let you in";
-  if (room.status === "rejected") return "Your request was declined";
-  const m = room.lastMessage;
-  if (!m) return "No messages yet";
-  const mine = isMine(state, m);
-  const who = mine ? "You" : label(room, m.userId, m.name);
-  if (m.kind !== "text") return noticeText(m.kind, who, mine);
-  return `${who}: ${m.deletedAt ? "message deleted" : m.text.replace(/\s+/g, " ")}`;
-}
-
-/**
- * A room's conversation in order: its stored messages and the reader's own messages on
- * their way ({message, outgoing}), `outgoing` being the outbox entry, if any.
- */
-export function conversation(state, room) {
-  const outgoing = new Map(state.outbox.filter((e) => e.roomId === room.roomId).map((e) => [e.messageId, e]));
-  const entries = [...room.messages.values()].map((m) => ({ message: m, outgoing: outgoing.get(m.messageId) }));
-  for (const e of outgoing.values()) {
-    if (room.messages.has(e.messageId)) continue;
-    entries.push({
-      message: {
-        roomId: e.roomId, messageId: e.messageId, userId: state.me ? state.me.userId : "",
-        name: state.me ? state.me.name : "", text: e.text, sentAt: e.at, kind: "text", local: true,
-      },
-      outgoing: e,
-    });
-  }
-  // Messages on their way go after everything stored, in the order they were written.
-  const rank = (x) => (x.message.local ? 1 : 0);
-  return entries.sort((a, b) => rank(a) - rank(b)
-    || (rank(a) ? state.outbox.indexOf(a.outgoing) - state.outbox.indexOf(b.outgoing)
-      : keyOf(a.message).localeCompare(keyOf(b.message))));
-}
-
-/** The key before the first unread entry, when the "New messages" line shows. */
-export function markerOf(state, room) {
-  if (room.marker === null || room.marker === undefined) return null;
-  for (const m of room.messages.values()) {
-    if (keyOf(m) > room.marker && m.kind === "text" && !isMine(state, m)) return room.marker;
-  }
-  return null;
-}
-
-/**
- * The messages to send now: in each room, the first that isn't failed, unless one is
- * already on its way or must wait (retryAt). One at a time per room, so a sender's
- * messages are stored in the order they were written.
- */
-export function nextToSend(state, now) {
-  const busy = new Set();
-  const ready = [];
-  for (const e of state.outbox) {
-    if (e.status === "failed" || busy.has(e.roomId)) continue;
-    busy.add(e.roomId);
-    const room = state.rooms.get(e.roomId);
-    if (e.status === "queued" && e.retryAt <= now && room && room.status === "approved") ready.push(e);
-  }
-  return ready;
-}
-
-/** When the next message held for later (the rate) may go: a time, or null. */
-export function nextRetryAt(state) {
-  const times = state.outbox.filter((e) => e.status === "queued" && e.retryAt).map((e) => e.retryAt);
-  return times.length ? Math.min(...times) : null;
-}
-
-export function noticesNow(state, now) {
-  return state.notices.filter((n) => !n.until || n.until > now);
-}
-
-/** What the saved outbox holds: enough to send each message again with its own id. */
-export function savedOutbox(state) {
-  return state.outbox.map(({ roomId, messageId, text, at, status, error }) =>
-    ({ roomId, messageId, text, at, failed: status === "failed", error }));
-}

@@ -23,7 +23,7 @@ import pytest
 from emulator.harness import Harness
 from emulator.inspector.actions import Actions
 from emulator.inspector.server import InspectorServer
-from emulator.pytest_plugin import WebSocketApi
+from emulator.websocket_api import WebSocketApi
 from scripts import localstack
 from scripts.stack import chat_stack
 from tests.client import ChatClient

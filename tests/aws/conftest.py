@@ -18,7 +18,7 @@ import pytest
 from emulator.controlplane import ControlPlane
 from emulator.deploy import Deployer, Options, Outputs, Report
 from emulator.destroy import Destroyer
-from emulator.pytest_plugin import HarnessPool
+from emulator.harness_pool import HarnessPool
 from emulator.stack import Authorizer, Function, Route, Stack
 from emulator.targets import Target
 from scripts.stack import HANDLERS_DIR, TABLES, THROTTLE, WEBSITE, chat_stack

@@ -23,7 +23,8 @@ from websockets.sync.client import connect
 
 from emulator.controlplane import ControlPlane
 from emulator.debugging import DebugSettings, DebugTarget
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from emulator.harness import BackgroundHarness, Harness
+from emulator.harness_settings import HarnessSettings
 from emulator.template import load
 from tests.dap import DapClient
 from tests.served import start

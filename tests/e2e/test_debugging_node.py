@@ -24,7 +24,8 @@ from websockets.sync.client import connect
 from emulator import nodejs
 from emulator.controlplane import ControlPlane
 from emulator.debugging import DebugSettings, DebugTarget
-from emulator.harness import BackgroundHarness, Harness, HarnessSettings
+from emulator.harness import BackgroundHarness, Harness
+from emulator.harness_settings import HarnessSettings
 from emulator.template import load
 from tests.cdp import CdpClient, targets
 from tests.e2e.test_debugging import breakpoint_line, free_port

@@ -35,7 +35,7 @@ from websockets.sync.client import ClientConnection, connect
 from emulator.api import ApiError, load_api
 from emulator.gateway import Limits
 from emulator.harness import Harness
-from emulator.pytest_plugin import WebSocketApi
+from emulator.websocket_api import WebSocketApi
 from tests import served
 from tests.timing import seconds
 

@@ -19,8 +19,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.harness import Harness
-from emulator.pytest_plugin import WebSocketApi
 from emulator.runner import MAX_WORKERS_PER_FUNCTION
+from emulator.websocket_api import WebSocketApi
 from tests.timing import seconds
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "contract" / "template.yaml"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from emulator.harness import BackgroundHarness, HarnessSettings
+from emulator.harness import BackgroundHarness
+from emulator.harness_settings import HarnessSettings
 from emulator.stack import Stack, Table
 from emulator.template import load
 

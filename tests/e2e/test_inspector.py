@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from emulator.inspector.server import InspectorServer
-from emulator.pytest_plugin import WebSocketApi
+from emulator.websocket_api import WebSocketApi
 from tests.timing import seconds, settles
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "inspect" / "template.yaml"

@@ -14,7 +14,7 @@ import pytest
 from websockets.sync.client import connect
 
 from emulator import nodejs
-from emulator.pytest_plugin import WebSocketApi
+from emulator.websocket_api import WebSocketApi
 from tests.timing import seconds, settles
 
 TEMPLATE = (

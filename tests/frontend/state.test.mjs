@@ -1,10 +1,12 @@
-// The client's state (frontend/state.js) as a reducer over server events: no browser.
+// The client's state (frontend/state.js) as a reducer over server events, read through
+// its selectors (frontend/selectors.js): no browser.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  conversation, initialState, label, markerOf, nextToSend, preview, reduce, savedOutbox, unreadCount,
-} from "../../frontend/state.js";
+  conversation, label, markerOf, nextToSend, preview, savedOutbox, unreadCount,
+} from "../../frontend/selectors.js";
+import { initialState, reduce } from "../../frontend/state.js";
 
 const ME = "u00000000000000000001";
 const ANN = "u00000000000000000002";

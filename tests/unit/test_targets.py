@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, WaiterErro
 from botocore.stub import Stubber
 
 from emulator.targets import Target, explain, fail
-from scripts.localstack import no_op_agent_jar
+from scripts.localstack_offline import no_op_agent_jar
 
 LOCALSTACK = Target.localstack("us-east-1", "http://127.0.0.1:1")
 AWS = Target.aws("eu-west-1")
