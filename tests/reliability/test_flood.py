@@ -105,13 +105,15 @@ class Flooders:
         return self
 
     async def _line(self, timeout: float) -> dict[str, Any]:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         assert line, f"the flooders exited ({await self.process.wait()}) without a word"
         return dict(json.loads(line))
 
     def begin(self) -> None:
-        assert self.process is not None and self.process.stdin is not None
+        assert self.process is not None
+        assert self.process.stdin is not None
         self.process.stdin.write(b"go\n")
 
     async def figures(self) -> dict[str, Any]:
