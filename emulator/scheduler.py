@@ -95,6 +95,11 @@ class FairScheduler:
             line = state.lines[flow] = deque()
             # Nothing of this flow's running or waiting: a sparse flow, served first.
             (state.old if state.flows[flow] else state.new).append(flow)
+        elif flow in state.new:
+            # A second invocation while its first still waits: it has a backlog now
+            # (so 30 clients that all begin at once don't each stay "new" for seconds).
+            state.new.remove(flow)
+            state.old.append(flow)
         line.append(granted)
         state.flows[flow] += 1
         self._grant(state)

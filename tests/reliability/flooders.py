@@ -2,7 +2,8 @@
 
 ``python -m tests.reliability.flooders URL --seconds 20``: one connection and one user's
 10 tabs write ``sendMessage`` as fast as they can, and 30 identities each at its own
-rate (10 a second), each in a room of its own. It prints ``{"ready": true}`` once every
+rate (10 a second), each in a room of its own, after each has sent one message (all at
+once, so that the function's workers are warm). It prints ``{"ready": true}`` once every
 connection is open and every room made, waits for a line on its input to begin, floods
 for the seconds asked, then prints what it wrote and the answers it got (by type or
 error code) as one JSON line, and closes its connections.
@@ -67,6 +68,13 @@ async def run(url: str, duration: float) -> None:
         flood_room = await room_of(flooder, "Flood")
         tabs_room = await room_of(tabs[0], "Tabs")
         own_rooms = [await room_of(peer, f"Own {n}") for n, peer in enumerate(identities)]
+        # Everyone has said something before the floods, all at once: the function's
+        # workers are warm (a worker's first start under this load takes seconds).
+        rooms = [flood_room] + [tabs_room] * TABS + own_rooms
+        hellos = zip(peers, rooms, strict=True)
+        await asyncio.gather(
+            *(peer.request("sendMessage", **message(room)) for peer, room in hellos)
+        )
         for peer in peers:
             peer.answers.clear()
         say({"ready": True})

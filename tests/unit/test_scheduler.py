@@ -120,7 +120,7 @@ def test_backlogs_hold_a_quarter_of_the_workers_and_a_newcomer_runs_at_once() ->
 
 def test_backlogged_connections_take_turns() -> None:
     """Two connections with backlogs on one worker alternate, one invocation each (the
-    first to wait goes first), after each one's first frame."""
+    first to wait goes first)."""
 
     async def scenario() -> None:
         jobs = Jobs(FairScheduler(workers=1))
@@ -129,7 +129,7 @@ def test_backlogged_connections_take_turns() -> None:
         for n in range(4):
             await jobs.submit("b", f"b{n}")
         await jobs.finish_all()
-        assert jobs.started == ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]
+        assert jobs.started == ["a0", "a1", "b0", "a2", "b1", "a3", "b2", "b3"]
 
     run(scenario())
 
@@ -142,16 +142,31 @@ def test_a_connection_that_sends_now_and_then_goes_before_the_backlogs() -> None
         for flow in "abc":
             for n in range(4):
                 await jobs.submit(flow, f"{flow}{n}")
-        await jobs.finish("a0")  # b0 and c0 had nothing waiting: they come first
-        assert jobs.started == ["a0", "b0"]
+        await jobs.finish("a0")
         await jobs.submit("d", "d0")
-        await jobs.finish("b0")
-        assert jobs.started == ["a0", "b0", "c0"]
-        await jobs.finish("c0")
-        assert jobs.started[-1] == "d0"  # before a1, b1, c1, which all have backlogs
-        await jobs.finish("d0")
-        assert jobs.started[-1] == "a1"
+        await jobs.finish("a1")
+        assert jobs.started == ["a0", "a1", "d0"]  # before b0, c0, a2, which have backlogs
         await jobs.finish_all()
+
+    run(scenario())
+
+
+def test_a_second_frame_while_the_first_waits_makes_a_backlog() -> None:
+    """Many connections begin at once: those that send again while their first frame
+    still waits join the backlogs; one that waits for its answer goes before them."""
+
+    async def scenario() -> None:
+        jobs = Jobs(FairScheduler(workers=1))
+        await jobs.submit("a", "a0")  # running
+        for flow in "bcd":
+            await jobs.submit(flow, f"{flow}0")  # each waits, each "new"
+        await jobs.submit("quiet", "q0")
+        for flow in "bcd":
+            await jobs.submit(flow, f"{flow}1")  # and now each has a backlog
+        await jobs.finish("a0")
+        assert jobs.started == ["a0", "q0"]
+        await jobs.finish_all()
+        assert jobs.started[2:] == ["b0", "c0", "d0", "b1", "c1", "d1"]
 
     run(scenario())
 
