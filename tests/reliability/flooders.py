@@ -6,7 +6,7 @@ rate (10 a second), each in a room of its own, after each has sent one message (
 once, so that the function's workers are warm). It prints ``{"ready": true}`` once every
 connection is open and every room made, waits for a line on its input to begin, floods
 for the seconds asked, then prints what it wrote and the answers it got (by type or
-error code) as one JSON line, and closes its connections.
+error code) as one JSON line, and drops its connections.
 
 Apart from the test's process, because a client that writes as fast as it can keeps its
 own event loop busy: in one loop with the bystander, the bystander's wait measured the
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import secrets
+import socket
 import sys
 from collections import Counter
 from typing import Any
@@ -28,10 +29,17 @@ from tests.reliability.peers import Peer, message, room_of
 TABS = 10  # the chat's most connections for one user
 IDENTITIES = 30
 IDENTITY_RATE = 10  # frames a second: the chat's 100 per 10 s for a connection
+SEND_BUFFER = 64 * 1024  # bytes a flooder's kernel holds of what it wrote
 
 
 async def flood(peer: Peer, room_id: str, written: list[int]) -> None:
     """As fast as the connection takes them, until cancelled; counts them in ``written``."""
+    assert peer.socket is not None
+    raw = peer.socket.transport.get_extra_info("socket")
+    # A send buffer of its own size: left to Linux, it grows to net.ipv4.tcp_wmem's
+    # maximum (4 MB), and each flooder spends its first seconds filling it, tens of
+    # thousands of frames the emulator won't read for minutes.
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     while True:
         await peer.send("sendMessage", f"f{written[0]}", **message(room_id))
         written[0] += 1
@@ -104,7 +112,7 @@ async def run(url: str, duration: float) -> None:
         for task in floods:
             task.cancel()
         await asyncio.gather(*floods, return_exceptions=True)
-        await asyncio.gather(*(peer.close() for peer in peers))
+        await asyncio.gather(*(peer.abort() for peer in peers))
 
 
 def main() -> None:

@@ -77,6 +77,14 @@ class Peer:
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
 
+    async def abort(self) -> None:
+        """Drop the connection without a closing handshake, as a killed client does
+        (a flooder's close would wait behind thousands of unread frames)."""
+        if self.socket is not None:
+            self.socket.transport.abort()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
 
 async def room_of(peer: Peer, name: str) -> str:
     """A new room of ``peer``'s, by its id."""
