@@ -36,9 +36,10 @@ async def flood(peer: Peer, room_id: str, written: list[int]) -> None:
     """As fast as the connection takes them, until cancelled; counts them in ``written``."""
     assert peer.socket is not None
     raw = peer.socket.transport.get_extra_info("socket")
-    # A send buffer of its own size: left to Linux, it grows to net.ipv4.tcp_wmem's
-    # maximum (4 MB), and each flooder spends its first seconds filling it, tens of
-    # thousands of frames the emulator won't read for minutes.
+    # A real flooder's CPU isn't the emulator's; here they share two cores. Left to
+    # Linux, the send buffer grows to net.ipv4.tcp_wmem's maximum (4 MB), and the
+    # flooders spend the first seconds, and a core, writing tens of thousands of
+    # frames that the emulator reads minutes later, if ever.
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     while True:
         await peer.send("sendMessage", f"f{written[0]}", **message(room_id))
