@@ -14,10 +14,13 @@ its turn among *connections* ("flows"), not among frames:
   (sparse flows, as FQ-CoDel calls them): someone who sends now and then finds a free
   worker at once, whatever the floods, and goes first if every worker is busy.
 
-The floods still use every worker that is free while no one else asks, up to their
-share; a sparse flow's invocation then runs beside a handful of flooding ones, not
-beside seven. Pure asyncio, no I/O: the gateway asks for a :meth:`FairScheduler.turn`
-around each invocation.
+So workers may stay free while backlogs wait: the price of a free worker for the next
+sparse flow, and a small one here, since the embedded DynamoDB serves one request at a
+time: more invocations at once add waiting there, not throughput. A sparse flow's
+invocation runs beside a few others, not beside seven floods. A flow that asks again
+while its first invocation still waits has a backlog from then on, so many clients
+that begin at once don't all stay first in line. Pure asyncio, no I/O: the gateway
+asks for a :meth:`FairScheduler.turn` around each invocation.
 """
 
 from __future__ import annotations
