@@ -81,7 +81,7 @@ local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctr
 test: venv chromium axe-core client-unit  ## the client's unit tests, then unit, end-to-end and browser tests
 	$(BIN)/python -m pytest --ignore=tests/reliability
 
-test-reliability: venv  ## property tests, 10,000 fuzzed frames, fault injection, 1,000 connections (~5 min)
+test-reliability: venv  ## property tests, 10,000 fuzzed frames, fault injection, 1,000 connections, floods (~5 min)
 	$(BIN)/python -m pytest tests/reliability
 
 unit: venv  ## only the unit tests (no I/O)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket as sockets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,12 @@ from websockets.exceptions import ConnectionClosed
 
 from emulator.events import ConnectionInfo
 from emulator.quotas import Limits
+
+# What the kernel may hold of one client's frames that the gateway hasn't read. Left to
+# Linux, a receive buffer grows to net.ipv4.tcp_rmem's maximum (32 MB here) while a
+# connection's queue is full: a flooding client then writes megabytes before its send
+# waits, and the machine spends its time copying frames that wait for minutes.
+RECEIVE_BUFFER = 64 * 1024
 
 
 class OutboxFull(Exception):
@@ -84,6 +91,9 @@ class Session:
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.limits.outbox_bytes, on_sent=self._wake)
         self._room.set()
+        raw = self.socket.transport.get_extra_info("socket")
+        if raw is not None:
+            raw.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, RECEIVE_BUFFER)
 
     def has_room(self) -> bool:
         """Whether the gateway may read another frame from this client now."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emulator.scheduler import FairScheduler
+from emulator.scheduler import FairScheduler, backlog_workers
 
 
 class Jobs:
@@ -75,18 +75,45 @@ def test_a_function_never_runs_more_than_its_workers() -> None:
 
 
 def test_a_flooding_connection_does_not_keep_the_others_waiting() -> None:
-    """A connection with 50 waiting frames; another's one frame runs after one of them
-    (the flood's first turn), not after all 50."""
+    """A connection with 50 waiting frames; another's one frame runs as soon as one of
+    the flood's ends, before the flood's next."""
 
     async def scenario() -> None:
         jobs = Jobs(FairScheduler(workers=2))
         for n in range(52):
             await jobs.submit("flood", f"flood{n}")
         await jobs.submit("bystander", "hello")
+        assert jobs.started == ["flood0", "flood1"]
         await jobs.finish("flood0")
         await jobs.finish("flood1")
-        assert jobs.started == ["flood0", "flood1", "flood2", "hello"]
+        assert jobs.started == ["flood0", "flood1", "hello", "flood2"]
         await jobs.finish_all()
+
+    run(scenario())
+
+
+def test_backlogs_hold_a_quarter_of_the_workers_and_a_newcomer_runs_at_once() -> None:
+    """Three connections with 20 frames each on 8 workers: each runs its first frame, and
+    their backlogs 2 more between them; a fourth connection's frame starts at once; the
+    backlogs never run more than 2 together."""
+
+    async def scenario() -> None:
+        jobs = Jobs(FairScheduler(workers=8))
+        for flow in "abc":
+            for n in range(20):
+                await jobs.submit(flow, f"{flow}{n}")
+        # a's backlog came first and took the backlogs' share; b and c wait for it.
+        assert jobs.started == ["a0", "a1", "a2", "b0", "c0"]
+        assert jobs.scheduler.busy("f") == 3 + backlog_workers(8) == 5
+        await jobs.submit("d", "d0")
+        assert jobs.started[-1] == "d0"
+        for name in ("a0", "b0", "c0", "d0"):
+            await jobs.finish(name)
+        assert jobs.scheduler.busy("f") == 2  # the free workers wait for newcomers
+        await jobs.finish_all()
+        assert len(jobs.started) == 61
+        assert jobs.most_running == 6
+        assert jobs.scheduler.busy("f") == 0
 
     run(scenario())
 
@@ -112,18 +139,34 @@ def test_a_connection_that_sends_now_and_then_goes_before_the_backlogs() -> None
 
     async def scenario() -> None:
         jobs = Jobs(FairScheduler(workers=1))
-        await jobs.submit("a", "a0")  # running
         for flow in "abc":
-            for n in range(1, 4):
+            for n in range(4):
                 await jobs.submit(flow, f"{flow}{n}")
-        await jobs.finish("a0")  # a1 (the first flow in line) starts
-        await jobs.finish("a1")  # b1 and c1 are new too: they come first, then a2
+        await jobs.finish("a0")
         await jobs.submit("d", "d0")
-        await jobs.finish("b1")
-        assert jobs.started == ["a0", "a1", "b1", "c1"]
-        await jobs.finish("c1")
-        assert jobs.started[-1] == "d0"  # before a2, b2, c2, which all have backlogs
+        await jobs.finish("a1")
+        assert jobs.started == ["a0", "a1", "d0"]  # before b0, c0, a2, which have backlogs
         await jobs.finish_all()
+
+    run(scenario())
+
+
+def test_a_second_frame_while_the_first_waits_makes_a_backlog() -> None:
+    """Many connections begin at once: those that send again while their first frame
+    still waits join the backlogs; one that waits for its answer goes before them."""
+
+    async def scenario() -> None:
+        jobs = Jobs(FairScheduler(workers=1))
+        await jobs.submit("a", "a0")  # running
+        for flow in "bcd":
+            await jobs.submit(flow, f"{flow}0")  # each waits, each "new"
+        await jobs.submit("quiet", "q0")
+        for flow in "bcd":
+            await jobs.submit(flow, f"{flow}1")  # and now each has a backlog
+        await jobs.finish("a0")
+        assert jobs.started == ["a0", "q0"]
+        await jobs.finish_all()
+        assert jobs.started[2:] == ["b0", "c0", "d0", "b1", "c1", "d1"]
 
     run(scenario())
 
