@@ -23,7 +23,7 @@ function renderRequests(room) {
   const items = pending.map((m) => {
     const name = label(room, m.userId, m.name);
     return {
-      key: m.userId,
+      key: `${room.roomId} ${m.userId}`, // its buttons act on this room: another's card is new
       sig: JSON.stringify([name, m.online]),
       create: () => el("li", "request"),
       update(li) {
@@ -59,7 +59,7 @@ function renderMembers(state, room) {
     const manage = admin && !you && m.status === "approved" && m.role !== "admin";
     const shown = label(room, m.userId, m.name);
     return {
-      key: m.userId,
+      key: `${room.roomId} ${m.userId}`, // its buttons act on this room: another's entry is new
       sig: JSON.stringify([shown, m.role, m.status, presence, you, manage]),
       create: () => el("li", "member"),
       update(li) {

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from emulator.harness import Harness
+from tests.browser.pages import TIMEOUT_MS
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -27,6 +28,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    # Playwright's own default for expect() is 5 s, which a loaded 2-core CI machine
+    # outlasts while nothing is wrong; pages get the same from set_default_timeout.
+    expect.set_options(timeout=TIMEOUT_MS)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package)")
     with sync_playwright() as playwright:
@@ -45,7 +49,7 @@ def open_page(browser: Browser, stack: Harness) -> Iterator[Callable[..., Page]]
         context = browser.new_context(**options)  # type: ignore[arg-type]
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(TIMEOUT_MS)
         page.goto(stack.website.url + path)
         return page
 
@@ -77,7 +81,7 @@ def notifying_page(browser: Browser, stack: Harness) -> Iterator[Page]:
     context.grant_permissions(["notifications"], origin=stack.website.url.rstrip("/"))
     context.add_init_script(RECORD_NOTIFICATIONS)
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(stack.website.url)
     yield page
     context.close()

@@ -12,6 +12,10 @@ import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
 
 from tests.client import ChatClient
+from tests.timing import seconds
+
+# What a page's actions and expect() wait for by default (Playwright's unit: ms).
+TIMEOUT_MS = seconds(15) * 1000
 
 OpenPage = Callable[..., Page]
 MakeClient = Callable[..., ChatClient]
@@ -29,7 +33,7 @@ SCREENS = pytest.mark.parametrize("screen", [DESKTOP, PHONE], ids=["desktop", "p
 def sign_in(page: Page, name: str) -> None:
     page.get_by_label("Display name").fill(name)
     page.get_by_role("button", name="Continue").click()
-    expect(page.locator("#connection")).to_have_text("Online", timeout=15_000)
+    expect(page.locator("#connection")).to_have_text("Online")
 
 
 def open_rooms(page: Page) -> None:

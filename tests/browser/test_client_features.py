@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.pages import (
     MakeClient,
+    Network,
     OpenPage,
     approve,
     ask_to_join,
@@ -156,6 +157,32 @@ def test_unread_counts_per_room(open_page: OpenPage, make_client: MakeClient) ->
     room_entry(page, "Beta").click()
     expect(page.locator("#messages .message .bubble")).to_have_text(["one in Beta", "two in Beta"])
     expect(room_entry(page, "Beta").locator(".badge")).to_have_count(0)
+
+
+def test_approve_after_switching_rooms_decides_the_room_on_screen(
+    open_page: OpenPage, make_client: MakeClient
+) -> None:
+    """One person asks to join two rooms: Approve in the room switched to approves that
+    room's request, even while the first room's card for them was still on screen."""
+    page = open_page(viewport={"width": 1280, "height": 800})
+    network = Network(page)
+    sign_in(page, "Ida")
+    alpha = create_room(page, "Alpha")
+    beta = create_room(page, "Beta")
+    helper = make_client("Helper")
+    for room_id in (alpha, beta):
+        helper.request("joinRoom", expect="joinRequested", roomId=room_id, op="request")
+    approve_helper = page.get_by_role("button", name="Approve Helper")
+    expect(approve_helper).to_be_visible()
+    # Beta's member list after the approval is late (as under load): its card stays.
+    network.hold_replies.append(f'"type":"members","roomId":"{beta}"')
+    approve_helper.click()
+    helper.wait_for("joinDecision", roomId=beta, status="approved")
+    expect(approve_helper).to_be_visible()
+    room_entry(page, "Alpha").click()
+    expect(page.locator("#room-title")).to_have_text("Alpha")
+    approve_helper.click()
+    helper.wait_for("joinDecision", roomId=alpha, status="approved")
 
 
 def test_member_leaves_room(open_page: OpenPage) -> None:

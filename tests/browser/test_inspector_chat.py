@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 from emulator.inspector.record import InvocationEntry
 from emulator.inspector.server import InspectorServer
 from emulator.pytest_plugin import WebSocketApi
-from tests.browser.pages import MakeClient, hosted_room
+from tests.browser.pages import TIMEOUT_MS, MakeClient, hosted_room
 from tests.e2e.chat import heard, join, say
 from tests.timing import settles
 
@@ -28,7 +28,7 @@ def test_send_message_ran_once_and_posted_to_each_member(
     shows it with the event and the posts it made."""
     context = browser.new_context(viewport={"width": 1400, "height": 1300})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(inspector.url)
     expect(page.locator("#status")).to_have_text("Live: following the emulator.")
 

@@ -25,6 +25,7 @@ from emulator.inspector.record import RecordLimits
 from emulator.inspector.server import InspectorServer
 from emulator.pytest_plugin import WebSocketApi
 from emulator.stack import Function, Route, Stack
+from tests.browser.pages import TIMEOUT_MS
 from tests.timing import seconds, settles
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "inspect" / "template.yaml"
@@ -36,7 +37,7 @@ GONE = "R29uZTEyMzQ1Ng=="  # an id no connection has
 def page(browser: Browser, inspector: InspectorServer) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(TIMEOUT_MS)
     page.goto(inspector.url)
     expect(page.locator("#status")).to_have_text("Live: following the emulator.")
     yield page

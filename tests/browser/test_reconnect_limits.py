@@ -15,6 +15,7 @@ from emulator.harness import Harness
 from tests.browser.pages import (
     DESKTOP,
     SCREENS,
+    TIMEOUT_MS,
     MakeClient,
     Network,
     OpenPage,
@@ -46,7 +47,7 @@ def seated_user(stack: Harness, make_client: MakeClient, rooms: int) -> tuple[st
 
 def signed_in_tab(context: BrowserContext, url: str) -> tuple[Page, Network]:
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(TIMEOUT_MS)
     network = Network(page)
     page.goto(url)
     return page, network

@@ -1,17 +1,22 @@
 """A user in many rooms: what costs a round trip per room (``listRooms``, ``$disconnect``,
-``rename``) still ends within its function's timeout when each round trip to AWS is slow.
+``rename``) works on several rooms at once, so it ends within its function's timeout
+when each round trip to AWS is slow.
 
 The handlers' own code runs here, on the stack's tables and ``@connections``, through
 clients that add ``LATENCY`` to every request (a hook at the AWS boundary, on the real
-code path): a handler that works on one room after another takes
-rooms x round trips x ``LATENCY``, over the timeout; one that works on several rooms at
-once does not.
+code path) and record when each request began and ended. A handler that works on one
+room after another takes rooms x round trips x ``LATENCY``, over the timeout; one that
+works on several rooms at once does not. How long it took depends on the machine's load
+as much as on the code, so what is asserted is the shape: the longest chain of requests
+each of which waited for the one before is at most ``CHAIN_SHARE`` of all of them (one
+room after another makes it nearly all of them).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -26,20 +31,61 @@ from chat.rules import Member, Role, Status, user_id_for_key
 from chat.store import Store
 from chat.store.tables import CLIENT_CONFIG
 from emulator.harness import Harness
-from scripts.stack import FUNCTIONS
 from tests.client import ChatClient
 from tests.e2e.chat import MakeClient, say, settings_for, store_for
 from tests.timing import seconds
 
 ROOMS = 60
 LATENCY = 0.05  # seconds added to each DynamoDB and @connections request
-TIMEOUT = {f.handler.split(".")[0]: f.timeout for f in FUNCTIONS}
+# The most of a handler's requests that may wait one after another. Measured here
+# (2026-12-04, load 5) at 8 rooms at once: 0.14-0.17; one room after another
+# (PARALLEL_ROOMS = 1): 1.00 for listRooms, 0.76 for rename.
+CHAIN_SHARE = 0.4
 
 
-def slow(client: Any) -> Any:
-    """The client, each of whose requests takes ``LATENCY`` longer before it is sent."""
-    client.meta.events.register("before-send", lambda **_: time.sleep(LATENCY))
-    return client
+class RoundTrips:
+    """Each request the watched clients made: when it began and ended (monotonic s)."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+        self._begun = threading.local()  # a thread's requests run one at a time
+
+    def watch(self, client: Any) -> Any:
+        """The client, each of whose requests takes ``LATENCY`` longer and is recorded."""
+        events = client.meta.events
+        events.register("before-call", self._began)
+        events.register("before-send", lambda **_: time.sleep(LATENCY))
+        events.register("after-call", self._ended)
+        events.register("after-call-error", self._ended)
+        return client
+
+    def _began(self, **_: Any) -> None:
+        self._begun.at = time.monotonic()
+
+    def _ended(self, **_: Any) -> None:
+        with self._lock:
+            self.spans.append((self._begun.at, time.monotonic()))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.spans.clear()
+
+    def longest_chain(self) -> int:
+        """The most requests of which each began after the one before it had ended: the
+        round trips the work waited for one after another (earliest end first finds it)."""
+        chain, free = 0, float("-inf")
+        for began, ended in sorted(self.spans, key=lambda span: span[1]):
+            if began >= free:
+                chain, free = chain + 1, ended
+        return chain
+
+    def assert_concurrent(self, what: str, took: float) -> None:
+        chain, total = self.longest_chain(), len(self.spans)
+        assert total >= ROOMS, f"{what} made only {total} requests"
+        assert chain <= CHAIN_SHARE * total, (
+            f"{what}: {chain} of its {total} requests waited one after another (took {took:.1f} s)"
+        )
 
 
 class SlowInstance:
@@ -61,12 +107,14 @@ class SlowInstance:
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
         )
-        self.store = Store(settings_for(harness), client=slow(dynamodb))
-        self.fanout = Fanout(gateway.management_endpoint, client=slow(api))
+        self.requests = RoundTrips()
+        self.store = Store(settings_for(harness), client=self.requests.watch(dynamodb))
+        self.fanout = Fanout(gateway.management_endpoint, client=self.requests.watch(api))
         self.context = {"domainName": gateway.domain_name, "stage": gateway.stage}
 
     def run(self, module: str, connection_id: str, route_key: str, **payload: Any) -> float:
-        """Serve one request of the connection with the handler ``module``; its seconds."""
+        """Serve one request of the connection with the handler ``module``; its seconds.
+        ``requests`` holds the round trips to AWS it made."""
         handler = __import__(module).handler.__wrapped__  # the action inside the route
         event = {
             "requestContext": {
@@ -79,6 +127,7 @@ class SlowInstance:
             "body": json.dumps({"action": route_key, **payload}),
         }
         request = Request(event, self.store, self.fanout)
+        self.requests.clear()
         started = time.monotonic()
         if route_key == "$disconnect":
             handler(request)
@@ -124,11 +173,11 @@ def online_in(host: ChatClient, name: str, online: bool) -> set[str]:
     return rooms
 
 
-def test_a_user_in_60_rooms_comes_online_and_goes_within_the_timeouts(
+def test_a_user_in_60_rooms_comes_online_and_goes_on_several_rooms_at_once(
     stack: Harness, busy_user: tuple[ChatClient, str, str]
 ) -> None:
-    """listRooms of a user coming online in 60 rooms, and their $disconnect, each end
-    within the function's timeout, and each room hears of it."""
+    """listRooms of a user coming online in 60 rooms, and their $disconnect, each work on
+    several rooms at once, and each room hears of it."""
     host, key, user_id = busy_user
     instance = SlowInstance(stack)
     with connected(stack, key, "Busy") as socket:
@@ -138,10 +187,10 @@ def test_a_user_in_60_rooms_comes_online_and_goes_within_the_timeouts(
         assert reply["type"] == "rooms", reply
         assert len(reply["rooms"]) == ROOMS
         assert sum(1 for r in reply["rooms"] if r["lastMessage"]) == 3
-        assert took < TIMEOUT["list_rooms"], f"listRooms took {took:.1f} s"
+        instance.requests.assert_concurrent("listRooms", took)
         assert len(online_in(host, "Busy", online=True)) == ROOMS
         took = instance.run("disconnect", connection.connection_id, "$disconnect")
-        assert took < TIMEOUT["disconnect"], f"$disconnect took {took:.1f} s"
+        instance.requests.assert_concurrent("$disconnect", took)
         assert len(online_in(host, "Busy", online=False)) == ROOMS
 
 
@@ -166,20 +215,20 @@ def test_another_tab_of_a_user_in_60_rooms_changes_no_room_s_list(
             }
             took = instance.run("list_rooms", second, "listRooms")
             assert json.loads(socket.recv(timeout=seconds(10)))["type"] == "rooms"
-            assert took < TIMEOUT["list_rooms"], f"listRooms took {took:.1f} s"
+            instance.requests.assert_concurrent("listRooms", took)
             took = instance.run("disconnect", second, "$disconnect")
-            assert took < TIMEOUT["disconnect"], f"$disconnect took {took:.1f} s"
+            instance.requests.assert_concurrent("$disconnect", took)
         assert {r: members_version(host, r) for r in versions} == versions
         assert [e for e in host.drain() if e["type"] == "members"] == []
     finally:
         first.close()
 
 
-def test_a_user_in_60_rooms_renames_within_the_timeout(
+def test_a_user_in_60_rooms_renames_on_several_rooms_at_once(
     stack: Harness, busy_user: tuple[ChatClient, str, str]
 ) -> None:
-    """rename of a user in 60 rooms ends within the function's timeout, and every room
-    hears the new name."""
+    """rename of a user in 60 rooms works on several rooms at once, and every room hears
+    the new name."""
     host, key, user_id = busy_user
     assert stack.gateway is not None
     user = ChatClient(stack.gateway.url, "Busy", key)
@@ -189,7 +238,7 @@ def test_a_user_in_60_rooms_renames_within_the_timeout(
         (connection,) = instance.store.open_connections(user_id)
         took = instance.run("rename", connection.connection_id, "rename", name="Renamed")
         assert user.wait_for("renamed")["name"] == "Renamed"
-        assert took < TIMEOUT["rename"], f"rename took {took:.1f} s"
+        instance.requests.assert_concurrent("rename", took)
         assert len(online_in(host, "Renamed", online=True)) == ROOMS
     finally:
         user.close()
