@@ -40,7 +40,8 @@ export class Connection {
     this.network = true;
     this.retryAt = 0;
     this.timers = {};
-    this.pending = new Map(); // ref -> {action, payload, context, kind}
+    this.pending = new Map(); // ref -> {action, payload, context, kind, written, again}
+    this.resent = new Set(); // refs of reads sent twice: the second answer is dropped
     this.queue = []; // requests waiting for room in the rate: {frame, ref, kind}
     this.sent = []; // when this connection sent its frames (ms), the last window's
     this.pausedUntil = 0;
@@ -127,6 +128,7 @@ export class Connection {
     this.queue = [];
     const contexts = [...this.pending.values()];
     this.pending.clear();
+    this.resent.clear();
     this.on.dropped(contexts);
     if (this.stopped) return;
     if (code === 1001) this.attempt = 0; // idle timeout or lifetime: come right back
@@ -247,9 +249,11 @@ export class Connection {
     if (this.queue.length) this.schedule("flush", this.nextRoomIn(), () => this.flush());
   }
 
-  write(frame, { kind }) {
+  write(frame, { kind, ref }) {
     if (!this.socket || !this.open) return;
     const now = this.clock.now();
+    const pending = ref ? this.pending.get(ref) : undefined;
+    if (pending) pending.written = true;
     this.sent.push(now);
     const shared = this.sharedLog(now);
     shared.push(now);
@@ -290,6 +294,11 @@ export class Connection {
   }
 
   receive(data) {
+    if (!data.ref && !data.type && typeof data.message === "string") this.readsAgain();
+    if (data.ref && this.resent.has(data.ref) && !this.pending.has(data.ref)) {
+      this.resent.delete(data.ref); // the other answer to a read sent twice: taken already
+      return;
+    }
     const pending = data.ref ? this.pending.get(data.ref) : undefined;
     if (data.ref) this.pending.delete(data.ref);
     if (data.type === "error" && data.code === "NOT_CONNECTED") {
@@ -302,6 +311,7 @@ export class Connection {
       // The server counts every frame, ours and our other tabs': wait for its window.
       this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + (data.retryAfter || 1) * 1000 + 100);
       if (pending && pending.kind === "background") {
+        pending.written = false; // queued again
         this.pending.set(data.ref, pending);
         this.queue.unshift({ frame: { action: pending.action, ref: data.ref, ...pending.payload }, ref: data.ref, kind: "background" });
         this.flush();
@@ -309,6 +319,26 @@ export class Connection {
       }
     }
     this.on.event(data, pending ? pending.context : undefined, pending ? pending.action : undefined);
+  }
+
+  /**
+   * The gateway's own answer when a function failed or timed out ("Internal server
+   * error") carries no ref, so which request it answers is unknown. The catch-up reads
+   * sent and still unanswered go again, once (they only read; the answer that comes
+   * second is dropped): otherwise a room lost to one slow read stays without history or
+   * members. The user's own actions are not repeated.
+   */
+  readsAgain() {
+    let any = false;
+    for (const [ref, pending] of this.pending) {
+      if (pending.kind !== "background" || !pending.written || pending.again) continue;
+      pending.again = true;
+      pending.written = false;
+      this.resent.add(ref);
+      this.queue.push({ frame: { action: pending.action, ref, ...pending.payload }, ref, kind: "background" });
+      any = true;
+    }
+    if (any) this.flush();
   }
 
   ref() {

@@ -173,6 +173,33 @@ test("a background read refused for the rate goes again after retryAfter; an act
   assert.equal(seen.events.at(-1)[0].code, "RATE_LIMITED");
 });
 
+test("a read lost to the gateway's Internal server error goes again once; the user's actions don't", () => {
+  const refs = new Clock();
+  let n = 0;
+  refs.random = () => (n += 1) / 1000; // a ref of its own for each request
+  const { clock, connection, socket, seen } = setUp({ clock: refs });
+  const reads = () => socket().sent.filter((f) => f.action === "getHistory");
+  connection.request("getHistory", { roomId: "abcdefghjk" }, { room: 1 }, "background");
+  connection.request("getHistory", { roomId: "mnpqrstvwx" }, { room: 2 }, "background");
+  connection.request("sendMessage", { roomId: "abcdefghjk", text: "hi" }, { send: 1 });
+  const [first, second] = reads();
+  socket().reply({ type: "history", ref: first.ref });
+  // The second read's function timed out: the gateway answers without a ref.
+  socket().reply({ message: "Internal server error", connectionId: "c", requestId: "r" });
+  clock.advance(100);
+  assert.deepEqual(reads().map((f) => f.ref), [first.ref, second.ref, second.ref], "only the unanswered read, once");
+  assert.equal(socket().sent.filter((f) => f.action === "sendMessage").length, 1);
+  socket().reply({ type: "history", ref: second.ref });
+  socket().reply({ type: "history", ref: second.ref }); // the first attempt's late answer
+  assert.deepEqual(seen.events.filter(([d]) => d.type === "history").map(([, c]) => c.room), [1, 2]);
+  // Another failure doesn't send it a third time.
+  connection.request("getHistory", { roomId: "zyxwvutsrq" }, { room: 3 }, "background");
+  socket().reply({ message: "Internal server error", connectionId: "c", requestId: "r2" });
+  socket().reply({ message: "Internal server error", connectionId: "c", requestId: "r3" });
+  clock.advance(100);
+  assert.equal(reads().length, 5);
+});
+
 test("an attempt that never opens is given up after its deadline, and tried again", () => {
   Socket.all = [];
   const clock = new Clock();
