@@ -32,7 +32,11 @@ from tests.reliability.conftest import record
 from tests.reliability.peers import Peer, message, room_of
 from tests.timing import seconds
 
-FLOOD_SECONDS = 20  # how long the floods last and the bystander measures
+# How long the floods last and the bystander measures: long enough for well over 100
+# answers, so that the p99 is not simply the slowest one (a single answer a little over
+# the bound on a loaded machine failed a 20 s run, p99 then being the 60th of 60).
+FLOOD_SECONDS = 40
+SLOWEST_BOUND = 3  # seconds: no bystander's answer, not even the slowest, waits longer
 BYSTANDER_PAUSE = 0.1  # between one answer and the bystander's next message
 # The emulator's growth over its resident memory before the flood. Before the
 # per-connection queue, every frame read became a task waiting for a worker (about
@@ -181,13 +185,14 @@ def test_a_bystander_is_answered_within_a_second_during_floods(
 ) -> None:
     """One connection and one user's 10 tabs writing as fast as they can, and 30
     identities at their own rate, all at once: a bystander's sendMessage in another room
-    is answered in under 1 s (p99), nothing gets INTERNAL_ERROR, the emulator's memory
-    stays bounded and its terminal shows no traceback."""
+    is answered in under 1 s (p99) and none waits 3 s, nothing gets INTERNAL_ERROR, the
+    emulator's memory stays bounded and its terminal shows no traceback."""
     figures = asyncio.run(scenario(chat_served.url, chat_served.process.pid))
     for name, value in figures.items():
         record(f"flood: {name}", value)
     assert figures["INTERNAL_ERROR"] == 0, figures
     assert figures["bystander p99 (s)"] < seconds(1), figures
+    assert figures["bystander max (s)"] < seconds(SLOWEST_BOUND), figures
     growth = figures["emulator RSS peak (MB)"] - figures["emulator RSS before (MB)"]
     assert growth < RSS_BOUND_MB, figures
     assert "Traceback" not in chat_served.output
