@@ -76,11 +76,15 @@ class Options:
     """How a deploy goes beyond the stack itself: HTTPS in front, monitoring, patience.
 
     ``cdn`` None puts CloudFront in front where the target offers it (always on AWS,
-    never on the local target). ``budget_usd`` None leaves any budget as it is; 0
-    removes ours. ``patience`` scales every wait for AWS (tests set it near 0).
+    never on the local target). ``monitoring`` None makes the alarms, their topic and the
+    dashboard everywhere but on the local target, where nothing evaluates them (the AWS
+    tier's tests ask for them there: their moto accounts stand in for AWS).
+    ``budget_usd`` None leaves any budget as it is; 0 removes ours. ``patience`` scales
+    every wait for AWS (tests set it near 0).
     """
 
     cdn: bool | None = None
+    monitoring: bool | None = None
     log_retention_days: int = 14
     alarm_email: str | None = None
     budget_usd: float | None = None

@@ -58,6 +58,8 @@ def watched(ctx: Context) -> bool:
     """Whether the stack gets its alarms, their topic and its dashboard: not on the
     embedded emulator, where nothing evaluates an alarm or shows a dashboard (deploying
     them there only started three more of moto's services before Ready)."""
+    if ctx.options.monitoring is not None:
+        return ctx.options.monitoring
     return ctx.target.name != "local"
 
 

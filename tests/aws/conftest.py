@@ -26,7 +26,9 @@ from tests.aws.behaviours import Aws
 from tests.aws.played import play_aws
 
 # What `make aws ALARM_EMAIL=… BUDGET_USD=…` asks for, without waiting for AWS's clocks.
-AWS_OPTIONS = Options(cdn=True, patience=0.0, alarm_email="ops@example.com", budget_usd=25)
+AWS_OPTIONS = Options(
+    cdn=True, monitoring=True, patience=0.0, alarm_email="ops@example.com", budget_usd=25
+)
 
 
 @pytest.fixture(scope="session")
