@@ -1,0 +1,388 @@
+"""Issue 23's local loop: what a developer waits for, ours beside the peers in one run.
+
+    python -m bench.issue23 [--quick]   # prints the section; `make bench` writes it
+
+- **spawn → Ready**: a server started from nothing until it serves (ours: its banner's
+  WebSocket API line; serverless-offline: its WebSocket port; MiniStack: ready, and the
+  bench's stack deployed with boto3), for the example project, the chat and the bench's
+  stack; then, once the tree is idle, its **idle memory** (RSS and PSS of every process).
+- **pytest per test**: 20 generated tests against the example project with
+  ``isolation = "test"``, pytest's own setup + teardown durations of each test, and the
+  whole run's wall time.
+- **echo**: one socket sends ``{"action": "echo"}`` and waits for the frame the handler
+  posts back (bench/broadcast/handler.py's ``echo``); the bound is the same handler
+  called in-process, its one ``post_to_connection`` to the 200-only HTTPS server of
+  :mod:`bench.bound`.
+
+Every measure runs in interleaved rounds, every setup once per round in rotating order;
+the report gives the median and the range of the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from bench import processes, proctree, setups
+from bench.peers import Unavailable
+from bench.workload import HANDLER
+
+EXAMPLE = processes.ROOT / "tests" / "fixtures" / "example-project"
+STARTUP_TIMEOUT = 120
+IDLE_TIMEOUT = 20.0  # for the tree to go quiet after Ready (workers warmed in the background)
+ECHO_WARM = 20
+ECHO_TIMEOUT = 30.0
+PYTEST_TIMEOUT = 600
+
+
+def _ours(stack: str) -> list[str]:
+    return processes.python("emulator", "serve", stack, "--port", "0", "--quiet")
+
+
+@dataclass(frozen=True)
+class Spawned:
+    key: str
+    label: str
+    command: list[str] | None  # None: started as the broadcast bench starts it
+
+
+SPAWNED = (
+    Spawned("ours-example", "ours, the example project (1 function)", _ours(str(EXAMPLE / "template.yaml"))),
+    Spawned("ours-chat", "ours, the chat (`scripts.stack:CHAT`)", _ours("scripts.stack:CHAT")),
+    Spawned("ours", "ours, the bench's stack (4 functions)", None),
+    Spawned("serverless-offline", "serverless-offline, the bench's stack", None),
+    Spawned("ministack", "MiniStack, the bench's stack (deployed with boto3)", None),
+)
+ECHOED = ("ours", "serverless-offline", "ministack")
+_SETUPS = {s.key: s for s in setups.SETUPS}
+
+
+@dataclass
+class Startup:
+    ready_s: list[float] = field(default_factory=list)
+    rss: list[int] = field(default_factory=list)
+    pss: list[int] = field(default_factory=list)
+    processes: list[int] = field(default_factory=list)
+    failed: str = ""
+
+
+@dataclass
+class PytestCost:
+    tests: int
+    per_test_ms: list[float] = field(default_factory=list)  # median of each run, bar its first
+    first_setup_s: list[float] = field(default_factory=list)
+    call_ms: list[float] = field(default_factory=list)  # median of each run
+    wall_s: list[float] = field(default_factory=list)
+    failed: str = ""
+
+
+@dataclass
+class Echo:
+    latencies: list[float] = field(default_factory=list)
+    round_p50: list[float] = field(default_factory=list)
+    failed: str = ""
+
+
+@dataclass
+class Issue23:
+    rounds: int
+    echo_messages: int
+    startup: dict[str, Startup]
+    pytest: PytestCost
+    echo: dict[str, Echo]
+    wall_s: float
+
+
+# --- spawn → Ready, idle memory -------------------------------------------------------
+
+
+def _spawn(spawned: Spawned, workdir: Path) -> subprocess.Popen[str]:
+    if spawned.command is not None:
+        log = workdir / f"{spawned.key}.log"
+        process, _ = processes.start_server(spawned.command, log, STARTUP_TIMEOUT, setups.OURS_URL)
+        return process
+    process, _, _ = setups.start_server(_SETUPS[spawned.key], workdir)
+    return process
+
+
+def _idle(root: int) -> None:
+    """Wait until the tree spends under 5% of a core (or IDLE_TIMEOUT passes)."""
+    deadline = time.monotonic() + IDLE_TIMEOUT
+    before = proctree.tree_cpu(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = proctree.tree_cpu(root)
+        if after - before < 0.025:
+            return
+        before = after
+
+
+def _startup_round(spawned: Spawned, workdir: Path, result: Startup) -> None:
+    started = time.monotonic()
+    process = _spawn(spawned, workdir)
+    try:
+        result.ready_s.append(time.monotonic() - started)
+        _idle(process.pid)
+        members = proctree.tree(process.pid)
+        result.rss.append(proctree.rss_bytes(members))
+        result.pss.append(proctree.pss_bytes(members))
+        result.processes.append(len(members))
+    finally:
+        processes.stop(process)
+
+
+def _rotated(keys: list[str], shift: int) -> list[str]:
+    return keys[shift % len(keys) :] + keys[: shift % len(keys)] if keys else []
+
+
+def measure_startup(rounds: int, workdir: Path, say: Callable[[str], None]) -> dict[str, Startup]:
+    results = {s.key: Startup() for s in SPAWNED}
+    by_key = {s.key: s for s in SPAWNED}
+    for round_no in range(rounds):
+        live = [k for k in by_key if not results[k].failed]
+        for key in _rotated(live, round_no):
+            try:
+                _startup_round(by_key[key], workdir, results[key])
+            except (Unavailable, OSError, ValueError) as exc:
+                results[key].failed = f"{type(exc).__name__}: {exc}"
+                say(f"  spawn {key}: failed: {results[key].failed}")
+                continue
+            say(
+                f"  spawn {key:<20} ready in {results[key].ready_s[-1]:.2f} s, idle "
+                f"{results[key].rss[-1] / 2**20:,.0f} MB RSS, {results[key].pss[-1] / 2**20:,.0f} MB PSS"
+            )
+    return results
+
+
+# --- pytest, a fresh stack per test ---------------------------------------------------
+
+_CONFTEST = '''"""Written by bench.issue23: keeps pytest's own durations of each test."""
+
+import json
+import os
+
+_durations = {}
+
+
+def pytest_runtest_logreport(report):
+    _durations.setdefault(report.nodeid, {})[report.when] = report.duration
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["BENCH_DURATIONS"], "w") as out:
+        json.dump(list(_durations.values()), out)
+'''
+
+_TEST = '''
+
+def test_count_{n}(websocket_api):
+    """Nothing of the test before: this test's word counts from 1."""
+    with connect(websocket_api.url) as ws:
+        ws.send(json.dumps({{"action": "count", "word": "apple"}}))
+        assert json.loads(ws.recv(timeout=30))["count"] == 1
+'''
+
+
+def _pytest_project(directory: Path, tests: int) -> Path:
+    """The example project with ``tests`` generated tests, each on a fresh stack."""
+    project = directory / "pytest-project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("tests", "__pycache__"))
+    (project / "tests").mkdir()
+    (project / "tests" / "conftest.py").write_text(_CONFTEST)
+    head = '"""Generated by bench.issue23."""\n\nimport json\n\n'
+    head += "from websockets.sync.client import connect\n"
+    body = "".join(_TEST.format(n=n) for n in range(tests))
+    (project / "tests" / "test_fresh_stack.py").write_text(head + body)
+    return project
+
+
+def _pytest_round(project: Path, result: PytestCost) -> None:
+    durations = project / "durations.json"
+    env = processes.python_env({"BENCH_DURATIONS": str(durations)})
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    started = time.monotonic()
+    done = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=PYTEST_TIMEOUT
+    )
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        tail = " / ".join(done.stdout.strip().splitlines()[-3:])
+        raise ValueError(f"pytest exited with {done.returncode}: {tail}")
+    tests = json.loads(durations.read_text())
+    if len(tests) != result.tests:
+        raise ValueError(f"{len(tests)} tests reported, {result.tests} generated")
+    fixture = [t["setup"] + t["teardown"] for t in tests[1:]]  # the first one deploys
+    result.per_test_ms.append(1000 * statistics.median(fixture))
+    result.first_setup_s.append(tests[0]["setup"])
+    result.call_ms.append(1000 * statistics.median(t["call"] for t in tests))
+    result.wall_s.append(wall)
+
+
+# --- echo --------------------------------------------------------------------------
+
+
+async def _echo(url: str, count: int) -> list[float]:
+    latencies: list[float] = []
+    async with connect(url, open_timeout=60, ping_interval=None) as socket:
+        for n in range(ECHO_WARM + count):
+            sent_at = time.perf_counter()
+            await socket.send(json.dumps({"action": "echo", "data": f"{n} echo"}))
+            reply = await asyncio.wait_for(socket.recv(), ECHO_TIMEOUT)
+            if reply != f"{n} echo":
+                raise ValueError(f"echo {n}: got {reply!r}")
+            if n >= ECHO_WARM:
+                latencies.append(time.perf_counter() - sent_at)
+    return latencies
+
+
+def bound_client(url: str, ca: str, count: int) -> list[float]:
+    """The handler's ``echo`` called in this process: one boto3 post to the bound server."""
+    os.environ.update(
+        {
+            "CONNECTIONS_ENDPOINT": url,
+            "AWS_CA_BUNDLE": ca,
+            "CONNECTIONS_TABLE": "unused",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
+    )
+    spec = importlib.util.spec_from_file_location("bench_echo_handler", HANDLER)
+    assert spec is not None and spec.loader is not None
+    handler = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handler)
+    latencies: list[float] = []
+    for n in range(ECHO_WARM + count):
+        event = {
+            "requestContext": {"connectionId": f"c{n}", "domainName": "x", "stage": "bench"},
+            "body": json.dumps({"action": "echo", "data": f"{n} echo"}),
+        }
+        started = time.perf_counter()
+        handler.echo(event, None)
+        if n >= ECHO_WARM:
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _bound_round(where: dict[str, Any], count: int) -> list[float]:
+    command = processes.python("bench.issue23", "bound", where["url"], where["ca"], str(count))
+    done = subprocess.run(
+        command, env=processes.python_env(), capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise ValueError(f"bound client: {done.stderr.strip().splitlines()[-1:]}")
+    return [float(x) for x in json.loads(done.stdout)]
+
+
+def measure_echo(
+    rounds: int, count: int, workdir: Path, say: Callable[[str], None]
+) -> dict[str, Echo]:
+    results = {key: Echo() for key in (*ECHOED, "bound")}
+    servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
+    bound_server: subprocess.Popen[str] | None = None
+    try:
+        for key in ECHOED:
+            try:
+                process, url, _ = setups.start_server(_SETUPS[key], workdir)
+            except (Unavailable, OSError, ValueError) as exc:
+                results[key].failed = f"{type(exc).__name__}: {exc}"
+                say(f"  echo {key}: skipped: {results[key].failed}")
+                continue
+            servers[key] = process, url
+        bound_server, bound_where = processes.start_server(
+            processes.python("bench.bound", "server", str(workdir / "tls")),
+            workdir / "bound-echo.log",
+            STARTUP_TIMEOUT,
+        )
+        for round_no in range(rounds):
+            live = [k for k in results if not results[k].failed and (k in servers or k == "bound")]
+            for key in _rotated(live, round_no):
+                try:
+                    if key == "bound":
+                        latencies = _bound_round(bound_where, count)
+                    else:
+                        latencies = asyncio.run(_echo(servers[key][1], count))
+                except (OSError, ValueError, TimeoutError, subprocess.SubprocessError) as exc:
+                    results[key].failed = f"{type(exc).__name__}: {exc}"
+                    say(f"  echo {key}: failed: {results[key].failed}")
+                    continue
+                results[key].latencies += latencies
+                results[key].round_p50.append(statistics.median(latencies))
+                say(f"  echo {key:<20} p50 {1000 * results[key].round_p50[-1]:.2f} ms")
+    finally:
+        for process, _ in servers.values():
+            processes.stop(process)
+        if bound_server is not None:
+            processes.stop(bound_server)
+    return results
+
+
+# --- the whole ---------------------------------------------------------------------
+
+
+def run(
+    rounds: int | None = None,
+    tests: int = 20,
+    echo_messages: int = 300,
+    say: Callable[[str], None] = print,
+) -> Issue23:
+    rounds = rounds or int(os.environ.get("BENCH_ISSUE23_ROUNDS", "3"))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="chat-bench-issue23-") as tmp:
+        workdir = Path(tmp)
+        say(f"Issue 23: spawn → Ready and idle memory, {rounds} interleaved rounds...")
+        startup = measure_startup(rounds, workdir, say)
+        say(f"Issue 23: pytest, {tests} tests with isolation = test...")
+        cost = PytestCost(tests)
+        project = _pytest_project(workdir, tests)
+        for _ in range(max(1, rounds - 1)):
+            try:
+                _pytest_round(project, cost)
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                cost.failed = f"{type(exc).__name__}: {exc}"
+                say(f"  pytest: failed: {cost.failed}")
+                break
+            say(
+                f"  pytest: {cost.per_test_ms[-1]:.0f} ms setup + teardown per test, "
+                f"whole run {cost.wall_s[-1]:.1f} s"
+            )
+        say(f"Issue 23: echo, {echo_messages} messages a round...")
+        echo = measure_echo(rounds, echo_messages, workdir, say)
+    return Issue23(rounds, echo_messages, startup, cost, echo, time.monotonic() - started)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["bound"]:
+        url, ca, count = sys.argv[2:5]
+        print(json.dumps(bound_client(url, ca, int(count))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round, 5 tests, 50 echoes")
+    args = parser.parse_args()
+    from bench import issue23_report
+
+    if args.quick:
+        result = run(rounds=1, tests=5, echo_messages=50)
+    else:
+        result = run()
+    print()
+    print(issue23_report.section(result))
+
+
+if __name__ == "__main__":
+    main()
