@@ -3,8 +3,10 @@
 Starts every setup (our emulator, serverless-offline, MiniStack, the floor and the
 bound; a peer that can't be installed or started is reported as skipped), runs the
 side-by-side comparison of :mod:`bench.compare`, meters the chat's actions with
-:mod:`bench.cost`, and writes docs/performance.md with its plot. Bounded: every run
-has a duration and every wait a deadline; about eight minutes on two cores.
+:mod:`bench.cost`, measures issue 23's local loop with :mod:`bench.issue23` (spawn →
+Ready, idle memory, pytest per test, echo), and writes docs/performance.md with its
+plot. Bounded: every run has a duration and every wait a deadline; about fifteen
+minutes on two cores.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bench import chat, compare, cost, report
+from bench import chat, compare, cost, issue23, issue23_report, report
 
 
 def main() -> None:
@@ -24,7 +26,8 @@ def main() -> None:
     chat_report = chat.run(with_big_room=True)
     print("Metering the chat's actions for the cost per message...")
     costs = cost.run()
-    path = report.write(comparison, costs, host, chat_report)
+    local_loop = issue23.run()
+    path = report.write(comparison, costs, host, chat_report, issue23_report.section(local_loop))
     print(f"\nWrote {path} in {time.monotonic() - started:.0f} s.\n")
     print(report.ratios_section(comparison))
     print()

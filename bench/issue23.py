@@ -62,7 +62,11 @@ class Spawned:
 
 
 SPAWNED = (
-    Spawned("ours-example", "ours, the example project (1 function)", _ours(str(EXAMPLE / "template.yaml"))),
+    Spawned(
+        "ours-example",
+        "ours, the example project (1 function)",
+        _ours(str(EXAMPLE / "template.yaml")),
+    ),
     Spawned("ours-chat", "ours, the chat (`scripts.stack:CHAT`)", _ours("scripts.stack:CHAT")),
     Spawned("ours", "ours, the bench's stack (4 functions)", None),
     Spawned("serverless-offline", "serverless-offline, the bench's stack", None),
@@ -133,6 +137,9 @@ def _idle(root: int) -> None:
 
 
 def _startup_round(spawned: Spawned, workdir: Path, result: Startup) -> None:
+    # A directory of its own: a log read for the announcement must be this process's.
+    workdir = workdir / f"spawn-{spawned.key}-{len(result.ready_s) + 1}"
+    workdir.mkdir()
     started = time.monotonic()
     process = _spawn(spawned, workdir)
     try:
@@ -162,9 +169,10 @@ def measure_startup(rounds: int, workdir: Path, say: Callable[[str], None]) -> d
                 results[key].failed = f"{type(exc).__name__}: {exc}"
                 say(f"  spawn {key}: failed: {results[key].failed}")
                 continue
+            done = results[key]
             say(
-                f"  spawn {key:<20} ready in {results[key].ready_s[-1]:.2f} s, idle "
-                f"{results[key].rss[-1] / 2**20:,.0f} MB RSS, {results[key].pss[-1] / 2**20:,.0f} MB PSS"
+                f"  spawn {key:<20} ready in {done.ready_s[-1]:.2f} s, idle "
+                f"{done.rss[-1] / 2**20:,.0f} MB RSS, {done.pss[-1] / 2**20:,.0f} MB PSS"
             )
     return results
 
@@ -263,7 +271,8 @@ def bound_client(url: str, ca: str, count: int) -> list[float]:
         }
     )
     spec = importlib.util.spec_from_file_location("bench_echo_handler", HANDLER)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise ValueError(f"can't load {HANDLER}")
     handler = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(handler)
     latencies: list[float] = []
@@ -293,6 +302,8 @@ def measure_echo(
     rounds: int, count: int, workdir: Path, say: Callable[[str], None]
 ) -> dict[str, Echo]:
     results = {key: Echo() for key in (*ECHOED, "bound")}
+    workdir = workdir / "echo"
+    workdir.mkdir()
     servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
     bound_server: subprocess.Popen[str] | None = None
     try:
@@ -376,10 +387,7 @@ def main() -> None:
     args = parser.parse_args()
     from bench import issue23_report
 
-    if args.quick:
-        result = run(rounds=1, tests=5, echo_messages=50)
-    else:
-        result = run()
+    result = run(rounds=1, tests=5, echo_messages=50) if args.quick else run()
     print()
     print(issue23_report.section(result))
 

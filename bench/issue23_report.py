@@ -49,7 +49,8 @@ def _ready(s: Startup) -> str:
 def _memory(s: Startup) -> str:
     rss = statistics.median(s.rss) / MB
     pss = statistics.median(s.pss) / MB
-    return f"{rss:,.0f} MB RSS, {pss:,.0f} MB PSS ({max(s.processes)} processes)"
+    count = max(s.processes)
+    return f"{rss:,.0f} MB RSS, {pss:,.0f} MB PSS ({count} process{'es' if count > 1 else ''})"
 
 
 def _echo(e: Echo | None, fraction: float) -> str:
@@ -97,7 +98,7 @@ def section(r: Issue23) -> str:
         ("idle memory, the chat", _startup(chat, _memory), "–", "–", "–", "–", "–"),
         ("idle memory, the bench's stack", _startup(bench, _memory),
          _startup(offline, _memory), _startup(ministack, _memory), "–", "–", "–"),
-        (f"pytest, `isolation = \"test\"`: setup + teardown per test (median, bar the first)",
+        ("pytest, `isolation = \"test\"`: setup + teardown per test (median, bar the first)",
          pytest_note or _spread(p.per_test_ms, "ms", digits=0), "–", no_ministack, "–",
          f"≤ {PER_TEST_TARGET_MS:g} ms", _met(per_test, PER_TEST_TARGET_MS)),
         ("pytest: the first test's setup (moto, template, deploy)",
@@ -121,7 +122,7 @@ def section(r: Issue23) -> str:
 
 What a developer waits for between edits and test runs ([issue 23](../issues/23)),
 measured by `make bench` ([bench/issue23.py](../bench/issue23.py), {r.wall_s:.0f} s) on this
-machine under the load above: medians of {r.rounds} interleaved rounds, with the
+machine under the load above: medians of {r.rounds} interleaved round(s), with the
 rounds' range.
 
 - **spawn → Ready**: from starting the process to its serving: ours, the banner's
@@ -131,7 +132,7 @@ rounds' range.
   process tree once it has stayed under 5% of a core for half a second, after Ready.
 - **pytest**: {p.tests} generated tests against the example project's template with
   `websocket_api_isolation = "test"`, each counting a word and checking its count is 1;
-  pytest's own setup and teardown durations, {max(1, r.rounds - 1)} runs. MiniStack's side
+  pytest's own setup and teardown durations; {len(p.wall_s)} run(s). MiniStack's side
   (the same stack deployed with boto3 per test) is not measured by `make bench` yet; its
   21 s whole run is the hand measurement that set the target.
 - **echo**: one socket sends `{{"action": "echo"}}` and waits for the frame the handler
