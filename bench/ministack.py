@@ -118,9 +118,11 @@ def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:
     raise Unavailable(f"MiniStack not ready after {STARTUP_TIMEOUT} s")
 
 
-def start(installed: Installed, log: Path, node: bool = False) -> tuple[subprocess.Popen[str], str]:
+def start(
+    installed: Installed, log: Path, node: bool = False, stack: bool = True
+) -> tuple[subprocess.Popen[str], str]:
     """Start MiniStack on a free port and deploy the stack (its Node.js handler with
-    ``node``); returns it and the URL."""
+    ``node``); returns it and the stack's URL, or MiniStack's own without ``stack``."""
     port = processes.free_port()
     env = processes.python_env({"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"})
     env.pop("PYTHONPATH")
@@ -129,6 +131,8 @@ def start(installed: Installed, log: Path, node: bool = False) -> tuple[subproce
         processes.wait_for_port(port, server, log, STARTUP_TIMEOUT)
         endpoint = f"http://127.0.0.1:{port}"
         _wait_ready(endpoint, server)
+        if not stack:
+            return server, endpoint
         try:
             api_id = deploy(endpoint, endpoint, node)
         except Exception as exc:
