@@ -37,8 +37,8 @@ def _met(value: float | None, target: float) -> str:
 def _startup(s: Startup | None, what: Callable[[Startup], str]) -> str:
     if s is None:
         return "–"
-    if s.failed and not s.ready_s:
-        return f"failed: {s.failed[:80]}"
+    if not s.ready_s or not s.rss:  # failed in its first round, or never ran
+        return f"failed: {s.failed[:80]}" if s.failed else "–"
     return what(s)
 
 
