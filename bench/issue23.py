@@ -48,6 +48,8 @@ IDLE_TIMEOUT = 20.0  # for the tree to go quiet after Ready (workers warmed in t
 ECHO_WARM = 20
 ECHO_TIMEOUT = 30.0
 PYTEST_TIMEOUT = 600
+READY_TARGET_S = 1.0  # issue 23's: a spawn slower than this is profiled (its imports)
+IMPORT_TOP = 8
 
 
 def _ours(stack: str) -> list[str]:
@@ -107,6 +109,7 @@ class Issue23:
     rounds: int
     echo_messages: int
     startup: dict[str, Startup]
+    imports: dict[str, Imports]  # the spawns of ours that missed READY_TARGET_S
     pytest: dict[str, PytestCost]  # "ours" (isolation = "test"), "ministack" (a deploy each)
     echo: dict[str, Echo]
     wall_s: float
@@ -151,6 +154,38 @@ def _startup_round(spawned: Spawned, workdir: Path, result: Startup) -> None:
         result.processes.append(len(members))
     finally:
         processes.stop(process)
+
+
+@dataclass
+class Imports:
+    """``python -X importtime`` of one spawn, up to Ready: its imports by package."""
+
+    ready_s: float
+    total_s: float  # every module's own import time
+    top: list[tuple[str, float]]  # (top-level package, its modules' own seconds), slowest first
+
+
+def import_profile(spawned: Spawned, workdir: Path, top: int = IMPORT_TOP) -> Imports:
+    """Spawn once more under ``-X importtime``; what the imports before Ready cost."""
+    if spawned.command is None:
+        raise ValueError(f"{spawned.key} is not a command of ours")
+    command = [spawned.command[0], "-X", "importtime", *spawned.command[1:]]
+    log = workdir / f"importtime-{spawned.key}.log"
+    started = time.monotonic()
+    process, _ = processes.start_server(command, log, STARTUP_TIMEOUT, setups.OURS_URL)
+    ready = time.monotonic() - started
+    text = log.read_text(errors="replace")  # before anything after Ready adds to it
+    processes.stop(process)
+    packages: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        own, _, name = line[len("import time:") :].split("|")
+        if own.strip().isdigit():  # not the header
+            package = name.strip().split(".")[0]
+            packages[package] = packages.get(package, 0.0) + int(own) / 1e6
+    slowest = sorted(packages.items(), key=lambda p: -p[1])
+    return Imports(ready, sum(packages.values()), slowest[:top])
 
 
 def _rotated(keys: list[str], shift: int) -> list[str]:
@@ -400,12 +435,22 @@ def run(
         workdir = Path(tmp)
         say(f"Issue 23: spawn → Ready and idle memory, {rounds} interleaved rounds...")
         startup = measure_startup(rounds, workdir, say)
+        imports: dict[str, Imports] = {}
+        for spawned in SPAWNED:
+            ready = startup[spawned.key].ready_s
+            if spawned.command is not None and ready and statistics.median(ready) > READY_TARGET_S:
+                try:
+                    imports[spawned.key] = import_profile(spawned, workdir)
+                except (Unavailable, OSError, ValueError) as exc:
+                    say(f"  importtime {spawned.key}: failed: {exc}")
+                    continue
+                say(f"  importtime {spawned.key}: {imports[spawned.key].total_s:.2f} s of imports")
         say(f"Issue 23: pytest, {tests} tests, a fresh stack each...")
         pytest_costs = measure_pytest(max(1, rounds - 1), tests, workdir, say)
         say(f"Issue 23: echo, {echo_messages} messages a round...")
         echo = measure_echo(rounds, echo_messages, workdir, say)
     wall = time.monotonic() - started
-    return Issue23(rounds, echo_messages, startup, pytest_costs, echo, wall)
+    return Issue23(rounds, echo_messages, startup, imports, pytest_costs, echo, wall)
 
 
 def main() -> None:

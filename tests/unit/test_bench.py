@@ -93,7 +93,8 @@ def _issue23(ours_wall: list[float], ministack_wall: list[float]) -> issue23.Iss
     echo["ours"] = issue23.Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
     echo["bound"] = issue23.Echo([0.0008] * 100, [0.0008])
     pytest_costs = {"ours": ours, "ministack": ministack}
-    return issue23.Issue23(3, 100, startup, pytest_costs, echo, 200.0)
+    imports = {"ours-chat": issue23.Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
+    return issue23.Issue23(3, 100, startup, imports, pytest_costs, echo, 200.0)
 
 
 def _row(text: str, start: str) -> list[str]:
@@ -117,6 +118,12 @@ def test_issue23_section_says_which_targets_this_run_met() -> None:
     assert echo[1] == f"1.90 ms (1.80{DASH}2.00)"
     assert echo[-1] == "**missed**"
     assert _row(text, "echo round trip, p99")[1] == "10.00 ms"
+    assert _row(text, "the chat") == [
+        "the chat",
+        "4.00 s",
+        "2.50 s",
+        "`moto.server` 1.25 s, `boto3` 0.50 s",
+    ]
 
 
 def test_issue23_whole_run_is_held_to_the_issues_figure_without_ministack() -> None:
