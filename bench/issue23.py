@@ -200,7 +200,7 @@ def measure_startup(rounds: int, workdir: Path, say: Callable[[str], None]) -> d
         for key in _rotated(live, round_no):
             try:
                 _startup_round(by_key[key], workdir, results[key])
-            except (Unavailable, OSError, ValueError) as exc:
+            except Exception as exc:  # reported in its row; the bench goes on
                 results[key].failed = f"{type(exc).__name__}: {exc}"
                 say(f"  spawn {key}: failed: {results[key].failed}")
                 continue
@@ -303,7 +303,7 @@ def measure_pytest(
             for key in _rotated(live, round_no):
                 try:
                     _pytest_round(projects[key], results[key], endpoints[key])
-                except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                except Exception as exc:  # reported in its row; the bench goes on
                     results[key].failed = f"{type(exc).__name__}: {exc}"
                     say(f"  pytest {key}: failed: {results[key].failed}")
                     continue
@@ -387,16 +387,21 @@ def measure_echo(
         for key in ECHOED:
             try:
                 process, url, _ = setups.start_server(_SETUPS[key], workdir)
-            except (Unavailable, OSError, ValueError) as exc:
+            except Exception as exc:  # reported in its row; the bench goes on
                 results[key].failed = f"{type(exc).__name__}: {exc}"
                 say(f"  echo {key}: skipped: {results[key].failed}")
                 continue
             servers[key] = process, url
-        bound_server, bound_where = processes.start_server(
-            processes.python("bench.bound", "server", str(workdir / "tls")),
-            workdir / "bound-echo.log",
-            STARTUP_TIMEOUT,
-        )
+        bound_where: dict[str, Any] = {}
+        try:
+            bound_server, bound_where = processes.start_server(
+                processes.python("bench.bound", "server", str(workdir / "tls")),
+                workdir / "bound-echo.log",
+                STARTUP_TIMEOUT,
+            )
+        except Unavailable as exc:
+            results["bound"].failed = f"skipped: {exc}"
+            say(f"  echo bound: {results['bound'].failed}")
         for round_no in range(rounds):
             live = [k for k in results if not results[k].failed and (k in servers or k == "bound")]
             for key in _rotated(live, round_no):
@@ -405,7 +410,7 @@ def measure_echo(
                         latencies = _bound_round(bound_where, count)
                     else:
                         latencies = asyncio.run(_echo(servers[key][1], count))
-                except (OSError, ValueError, TimeoutError, subprocess.SubprocessError) as exc:
+                except Exception as exc:  # reported in its row; the bench goes on
                     results[key].failed = f"{type(exc).__name__}: {exc}"
                     say(f"  echo {key}: failed: {results[key].failed}")
                     continue
@@ -441,7 +446,7 @@ def run(
             if spawned.command is not None and ready and statistics.median(ready) > READY_TARGET_S:
                 try:
                     imports[spawned.key] = import_profile(spawned, workdir)
-                except (Unavailable, OSError, ValueError) as exc:
+                except Exception as exc:  # reported in its row; the bench goes on
                     say(f"  importtime {spawned.key}: failed: {exc}")
                     continue
                 say(f"  importtime {spawned.key}: {imports[spawned.key].total_s:.2f} s of imports")
