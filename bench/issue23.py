@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from bench import ministack, peers, processes, proctree, setups
 from bench.peers import Unavailable
@@ -47,6 +48,7 @@ STARTUP_TIMEOUT = 120
 IDLE_TIMEOUT = 20.0  # for the tree to go quiet after Ready (workers warmed in the background)
 ECHO_WARM = 20
 ECHO_TIMEOUT = 30.0
+CONNECT_ATTEMPTS = 3
 PYTEST_TIMEOUT = 600
 READY_TARGET_S = 1.0  # issue 23's: a spawn slower than this is profiled (its imports)
 IMPORT_TOP = 8
@@ -321,9 +323,22 @@ def measure_pytest(
 # --- echo --------------------------------------------------------------------------
 
 
+async def _open(url: str) -> ClientConnection:
+    """Connect; a refused ``$connect`` (a peer's cold start timing out under load: seen
+    on MiniStack at load 6) is tried again, up to CONNECT_ATTEMPTS times in all."""
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return await connect(url, open_timeout=60, ping_interval=None)
+        except InvalidStatus:
+            if attempt == CONNECT_ATTEMPTS:
+                raise
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
 async def _echo(url: str, count: int) -> list[float]:
     latencies: list[float] = []
-    async with connect(url, open_timeout=60, ping_interval=None) as socket:
+    async with await _open(url) as socket:
         for n in range(ECHO_WARM + count):
             sent_at = time.perf_counter()
             await socket.send(json.dumps({"action": "echo", "data": f"{n} echo"}))
