@@ -273,8 +273,9 @@ def _pytest_round(project: Path, result: PytestCost, ministack_endpoint: str = "
     )
     wall = time.monotonic() - started
     if done.returncode != 0:
-        tail = " / ".join(done.stdout.strip().splitlines()[-3:])
-        raise ValueError(f"pytest exited with {done.returncode}: {tail}")
+        lines = done.stdout.strip().splitlines()
+        why = [line for line in lines if line.startswith("E ")][:2] + lines[-1:]
+        raise ValueError(f"pytest exited with {done.returncode}: {' / '.join(why)}")
     tests = json.loads(durations.read_text())
     if len(tests) != result.tests:
         raise ValueError(f"{len(tests)} tests reported, {result.tests} generated")
