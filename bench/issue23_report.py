@@ -163,7 +163,7 @@ def imports_section(r: Issue23) -> str:
     lines = [
         "**Why start-up misses**: one more spawn of each under `python -X importtime`: the",
         "modules imported up to Ready, their own import times added up by top-level package",
-        "(slower under importtime: compare the shares). What is not imports is the deploy:",
+        "(one spawn each, at this run's load: compare the shares). What is not imports is the deploy:",
         "moto's backends on their first request, botocore's clients and models (py-spy's",
         'view of it is in "Measured by hand" below). Idle memory follows the same imports.',
         "",
