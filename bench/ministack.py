@@ -36,6 +36,7 @@ from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
+ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23
 ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
 
 
@@ -70,7 +71,7 @@ def deploy(endpoint: str, public: str, node: bool = False) -> str:
     )
     awslambda = client("lambda")
     code = _package(node)
-    for route, name in ROUTES.items():
+    for route, name in (ROUTES if node else ROUTES | ECHO_ROUTES).items():
         function = awslambda.create_function(
             FunctionName=f"bench-{name}",
             Runtime="nodejs20.x" if node else "python3.12",
@@ -117,9 +118,11 @@ def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:
     raise Unavailable(f"MiniStack not ready after {STARTUP_TIMEOUT} s")
 
 
-def start(installed: Installed, log: Path, node: bool = False) -> tuple[subprocess.Popen[str], str]:
+def start(
+    installed: Installed, log: Path, node: bool = False, stack: bool = True
+) -> tuple[subprocess.Popen[str], str]:
     """Start MiniStack on a free port and deploy the stack (its Node.js handler with
-    ``node``); returns it and the URL."""
+    ``node``); returns it and the stack's URL, or MiniStack's own without ``stack``."""
     port = processes.free_port()
     env = processes.python_env({"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"})
     env.pop("PYTHONPATH")
@@ -128,6 +131,8 @@ def start(installed: Installed, log: Path, node: bool = False) -> tuple[subproce
         processes.wait_for_port(port, server, log, STARTUP_TIMEOUT)
         endpoint = f"http://127.0.0.1:{port}"
         _wait_ready(endpoint, server)
+        if not stack:
+            return server, endpoint
         try:
             api_id = deploy(endpoint, endpoint, node)
         except Exception as exc:

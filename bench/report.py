@@ -248,6 +248,7 @@ def render(
     report: cost.CostReport | None,
     host: dict[str, str],
     chat_report: chat.ChatReport | None = None,
+    issue23: str = "",
 ) -> str:
     skipped = "".join(f"\n- **{LABELS[k]}**: skipped: {why}" for k, why in c.skipped.items())
     return f"""# Performance
@@ -319,6 +320,7 @@ beside it in every round (no inspector page was open in either).
 {inspector_section(c)}
 
 {chat.section(chat_report) if chat_report else ""}
+{issue23}
 ## Cost per message
 
 {cost_section(report) if report else "Not run."}
@@ -333,12 +335,14 @@ def write(
     report: cost.CostReport | None,
     host: dict[str, str],
     chat_report: chat.ChatReport | None = None,
+    issue23: str = "",
 ) -> Path:
+    """Write docs/performance.md; ``issue23`` is :func:`bench.issue23_report.section`'s."""
     DOCS.mkdir(exist_ok=True)
     (DOCS / PLOT_NAME).write_text(latency_plot(c))
     path = DOCS / "performance.md"
     old = path.read_text() if path.is_file() else ""
     kept = old[old.index(BY_HAND) :] if BY_HAND in old else ""  # not measured here yet
-    text = render(c, report, host, chat_report)
+    text = render(c, report, host, chat_report, issue23)
     path.write_text(text.rstrip("\n") + "\n\n" + kept if kept else text)
     return path

@@ -148,7 +148,7 @@ class Running:
             processes.stop(process)
 
 
-def _start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_server(setup: Setup, workdir: Path) -> tuple[subprocess.Popen[str], str, str]:
     """Start the server under test; returns it, its WebSocket URL and its version."""
     log = workdir / f"{setup.key}.log"
     if setup.key == "floor":
@@ -196,7 +196,7 @@ def start(
         running = Running(setup, measured=driver, driver=driver, helpers=[server])
         watch(setup.key, driver.pid)
     else:
-        measured, url, version = _start_server(setup, workdir)
+        measured, url, version = start_server(setup, workdir)
         watch(setup.key, measured.pid)
         loadgen = processes.python(
             "bench.loadgen", url, "--rooms", ",".join(map(str, rooms)), "--senders", str(senders)

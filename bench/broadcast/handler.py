@@ -9,6 +9,9 @@ The ``@connections`` endpoint is built from the event's ``domainName`` and ``sta
 as on AWS. ``CONNECTIONS_ENDPOINT`` overrides it, the way projects on emulators whose
 events name no reachable endpoint do (an ``IS_OFFLINE``-style switch); the report says
 which emulator needed it. The same file runs unchanged on every emulator in the bench.
+
+An ``echo`` message (``{"action": "echo", "data": ...}``) is posted back to its sender
+alone: the round trip of one invocation and one post, with no table (issue 23's echo).
 """
 
 from __future__ import annotations
@@ -69,4 +72,11 @@ def broadcast(event: dict[str, Any], context: object) -> dict[str, Any]:
             management.post_to_connection(ConnectionId=connection_id, Data=data)
         except management.exceptions.GoneException:
             TABLE.delete_item(Key={"connectionId": connection_id})
+    return {"statusCode": 200}
+
+
+def echo(event: dict[str, Any], context: object) -> dict[str, Any]:
+    request = event["requestContext"]
+    data = str(json.loads(event.get("body") or "{}").get("data", "")).encode()
+    _management(request).post_to_connection(ConnectionId=request["connectionId"], Data=data)
     return {"statusCode": 200}

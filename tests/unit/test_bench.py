@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 
-from bench import compare, cost, plot
+from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot
 from bench.meter import Call, Window, attribute_size, item_size
 
 
@@ -70,3 +73,67 @@ def test_chart_draws_one_line_per_series() -> None:
     svg = plot.chart([panel], "x", "y")
     assert svg.startswith("<svg")
     assert svg.count("<polyline") == 2
+
+
+DASH = "\N{EN DASH}"  # the report's ranges are typeset
+
+
+def _issue23(ours_wall: list[float], ministack_wall: list[float]) -> issue23.Issue23:
+    startup = {key: issue23.Startup() for key in ("ours-example", "ours-chat", "ours")}
+    startup["ours-example"] = issue23.Startup(
+        [0.8, 0.9, 1.4], [90 * 2**20] * 3, [80 * 2**20] * 3, [1] * 3
+    )
+    startup["ours-chat"] = issue23.Startup(
+        [2.5, 3.0, 3.5], [200 * 2**20] * 3, [190 * 2**20] * 3, [2] * 3
+    )
+    startup["ministack"] = issue23.Startup(failed="Unavailable: not installed")
+    ours = issue23.PytestCost(20, [8.0, 12.0], [2.0, 2.5], [70.0, 80.0], ours_wall)
+    ministack = issue23.PytestCost(20, [300.0], [0.3], [280.0], ministack_wall)
+    echo = {key: issue23.Echo() for key in ("ours", "serverless-offline", "ministack", "bound")}
+    echo["ours"] = issue23.Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
+    echo["bound"] = issue23.Echo([0.0008] * 100, [0.0008])
+    pytest_costs = {"ours": ours, "ministack": ministack}
+    imports = {"ours-chat": issue23.Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
+    return issue23.Issue23(3, 100, startup, imports, pytest_costs, echo, 200.0)
+
+
+def _row(text: str, start: str) -> list[str]:
+    line = next(line for line in text.splitlines() if line.startswith(f"| {start}"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_issue23_section_says_which_targets_this_run_met() -> None:
+    text = issue23_report.section(_issue23([6.0, 7.0], [9.0]))
+    assert _row(text, "spawn → Ready, the example project")[1:2] == [f"0.90 s (0.80{DASH}1.40)"]
+    assert _row(text, "spawn → Ready, the example project")[-1] == "met"
+    assert _row(text, "spawn → Ready, the chat")[-1] == "**missed**"
+    assert _row(text, "idle memory, the example project")[-1] == "met"
+    bench_stack = _row(text, "spawn → Ready, the bench's stack")
+    assert bench_stack[1:4] == [DASH, DASH, "failed: Unavailable: not installed"]
+    assert _row(text, "pytest, `isolation")[1] == f"10 ms (8{DASH}12)"
+    assert _row(text, "pytest, `isolation")[-1] == "met"
+    whole = _row(text, "pytest, 20 tests, whole run")
+    assert whole[-2:] == ["well under MiniStack's (9.0 s)", "met"]
+    echo = _row(text, "echo round trip, p50")
+    assert echo[1] == f"1.90 ms (1.80{DASH}2.00)"
+    assert echo[-1] == "**missed**"
+    assert _row(text, "echo round trip, p99")[1] == "10.00 ms"
+    assert _row(text, "the chat") == [
+        "the chat",
+        "4.00 s",
+        "2.50 s",
+        "`moto.server` 1.25 s, `boto3` 0.50 s",
+    ]
+
+
+def test_issue23_whole_run_is_held_to_the_issues_figure_without_ministack() -> None:
+    text = issue23_report.section(_issue23([22.0], []))
+    whole = _row(text, "pytest, 20 tests, whole run")
+    assert whole[-2:] == ["well under MiniStack's (21.0 s)", "**missed**"]
+
+
+def test_the_ministack_zip_posts_to_the_connections_endpoint() -> None:
+    with zipfile.ZipFile(io.BytesIO(ministack_pytest._package())) as archive:
+        source = archive.read("counter.py").decode()
+    assert "os.environ['CONNECTIONS_ENDPOINT']" in source
+    assert "domainName" not in source
