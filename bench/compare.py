@@ -157,15 +157,7 @@ def measure(running: setups.Running, cell: Cell) -> Run:
 
 def settle(running: setups.Running, timeout: float = 60) -> None:
     """Wait until a setup's tree is idle (below 5% of a core), e.g. after lost messages."""
-    root = running.measured.pid
-    deadline = time.monotonic() + timeout
-    before = proctree.tree_cpu(root)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        after = proctree.tree_cpu(root)
-        if after - before < 0.025:
-            return
-        before = after
+    proctree.wait_idle(running.measured.pid, timeout)
 
 
 def stop_all(running: list[setups.Running]) -> None:

@@ -129,18 +129,6 @@ def _spawn(spawned: Spawned, workdir: Path) -> subprocess.Popen[str]:
     return process
 
 
-def _idle(root: int) -> None:
-    """Wait until the tree spends under 5% of a core (or IDLE_TIMEOUT passes)."""
-    deadline = time.monotonic() + IDLE_TIMEOUT
-    before = proctree.tree_cpu(root)
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        after = proctree.tree_cpu(root)
-        if after - before < 0.025:
-            return
-        before = after
-
-
 def _startup_round(spawned: Spawned, workdir: Path, result: Startup) -> None:
     # A directory of its own: a log read for the announcement must be this process's.
     workdir = workdir / f"spawn-{spawned.key}-{len(result.ready_s) + 1}"
@@ -149,7 +137,7 @@ def _startup_round(spawned: Spawned, workdir: Path, result: Startup) -> None:
     process = _spawn(spawned, workdir)
     try:
         result.ready_s.append(time.monotonic() - started)
-        _idle(process.pid)
+        proctree.wait_idle(process.pid, IDLE_TIMEOUT)
         members = proctree.tree(process.pid)
         result.rss.append(proctree.rss_bytes(members))
         result.pss.append(proctree.pss_bytes(members))

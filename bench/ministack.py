@@ -19,6 +19,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from bench import processes
 from bench.peers import Installed, Unavailable
@@ -87,19 +88,24 @@ def deploy(endpoint: str, public: str, node: bool = False) -> str:
                 }
             },
         )
-        integration = apigw.create_integration(
-            ApiId=api_id,
-            IntegrationType="AWS_PROXY",
-            IntegrationUri=(
-                "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-                f"{function['FunctionArn']}/invocations"
-            ),
-        )
-        apigw.create_route(
-            ApiId=api_id, RouteKey=route, Target=f"integrations/{integration['IntegrationId']}"
-        )
+        route_to(apigw, api_id, route, str(function["FunctionArn"]))
     apigw.create_stage(ApiId=api_id, StageName=STAGE, AutoDeploy=True)
     return api_id
+
+
+def route_to(apigw: Any, api_id: str, route: str, function_arn: str) -> None:
+    """The route ``route`` of the API, invoking the function (a Lambda proxy integration)."""
+    integration = apigw.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=(
+            f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}"
+            "/invocations"
+        ),
+    )
+    apigw.create_route(
+        ApiId=api_id, RouteKey=route, Target=f"integrations/{integration['IntegrationId']}"
+    )
 
 
 def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.ministack import ROLE
+from bench.ministack import ROLE, route_to
 from bench.workload import TIMEOUT_S
 from emulator.targets import Target
 
@@ -90,17 +90,7 @@ def deploy(endpoint: str, name: str) -> Deployed:
             }
         },
     )
-    integration = apigw.create_integration(
-        ApiId=api_id,
-        IntegrationType="AWS_PROXY",
-        IntegrationUri=(
-            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-            f"{function['FunctionArn']}/invocations"
-        ),
-    )
-    apigw.create_route(
-        ApiId=api_id, RouteKey="count", Target=f"integrations/{integration['IntegrationId']}"
-    )
+    route_to(apigw, api_id, "count", str(function["FunctionArn"]))
     apigw.create_stage(ApiId=api_id, StageName=STAGE, AutoDeploy=True)
     url = endpoint.replace("http://", "ws://") + f"/_aws/execute-api/{api_id}/{STAGE}"
     return Deployed(url, api_id, str(function["FunctionName"]), table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -145,3 +146,15 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def wait_idle(root: int, timeout: float) -> None:
+    """Wait until the tree spends under 5% of a core (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    before = tree_cpu(root)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        after = tree_cpu(root)
+        if after - before < 0.025:
+            return
+        before = after

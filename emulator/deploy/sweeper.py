@@ -23,11 +23,12 @@ def removal_plan(ctx: Context) -> list[Step]:
     asked = ctx.target.name == "aws" or ctx.options.budget_usd is not None
     if asked and ctx.offers("budgets"):
         steps += budget.removal(ctx)
-    if watched(ctx) and ctx.offers("cloudwatch"):
-        steps += dashboard.remove_dashboard(ctx)
-        steps += monitoring.remove_alarms(ctx)
-    if watched(ctx) and ctx.offers("sns"):
-        steps += monitoring.remove_topic(ctx)
+    if watched(ctx):
+        if ctx.offers("cloudwatch"):
+            steps += dashboard.remove_dashboard(ctx)
+            steps += monitoring.remove_alarms(ctx)
+        if ctx.offers("sns"):
+            steps += monitoring.remove_topic(ctx)
     if stack.website is not None:
         steps += website.remove_bucket(ctx, stack.website_bucket(ctx.refs.account))
     for name in stack.buckets:
