@@ -16,7 +16,7 @@ import { clearConnectionErrors, clearFormError, closePanels, grow, showFormError
 import * as roomsView from "./rooms-view.js";
 import { noticesNow, savedOutbox, sortedRooms } from "./selectors.js";
 import { initialState, reduce } from "./state.js";
-import { KEYS, keep, randomHex, secretKey, signedIn, stored } from "./storage.js";
+import { KEYS, keep, randomHex, secretKey, signedIn, stored, storedKeys } from "./storage.js";
 import { friendly } from "./text.js";
 
 const config = window.CHAT_CONFIG || {};
@@ -86,7 +86,7 @@ function connect() {
     url,
     WebSocket,
     clock: { now: () => Date.now(), setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (t) => clearTimeout(t), random: Math.random },
-    storage: { get: (key) => stored(key, null), set: keep },
+    storage: { get: (key) => stored(key, null), set: keep, keys: storedKeys, remove: (key) => localStorage.removeItem(key) },
     on: {
       open: () => connection.request("listRooms", {}, { hello: true }, "background"),
       event: onServer,

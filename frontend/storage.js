@@ -14,6 +14,9 @@ export const stored = (key, fallback) => {
 export const keep = (key, value) => {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage full or off */ }
 };
+export const storedKeys = (prefix) => {
+  try { return Object.keys(localStorage).filter((key) => key.startsWith(prefix)); } catch { return []; }
+};
 export const randomHex = (bytes) => Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
 
 // The reader's identity: a random 128-bit key that never leaves this browser but on connect.
