@@ -8,7 +8,7 @@
 //   view reconnect at once instead of waiting out the backoff.
 // - Reconnection with backoff: min(cap, 1 s × 2^attempt) × a random 0.5–1, the cap 5 s
 //   while the page is visible and 30 s while it is hidden; retryNow() skips the wait.
-// - Pacing within the server's rates (docs/protocol.md §7): every request passes a
+// - Pacing within the server's rates (pacing.js, docs/protocol.md §7): every request passes a
 //   sliding-window count of this connection's frames and of the user's (all tabs,
 //   through shared storage), so no fixed window of the server's holds more than the
 //   rate. The server counts a frame when its function runs, which on a busy server is
@@ -19,17 +19,12 @@
 // No DOM here: the WebSocket, the clock and the storage are passed in (see app.js), so
 // Node's test runner drives it with stand-ins.
 
-export const RATES = { windowMs: 10000, perConnection: 100, perUser: 200 };
-// What share of each rate a kind of request may use: the user's own actions first.
-const SHARE = { action: 0.9, background: 0.7 };
+import { Pacer, RATES } from "./pacing.js";
+
+export { RATES };
 const HEARTBEAT_MS = 25000;
 const DEADLINE_MS = 10000;
 const HELLO_MS = 30000; // for the answer to listRooms, which is slow for a user in many rooms
-// Each tab keeps its frames of the last window under a key of its own (one writer per
-// key: tabs writing one shared list would lose each other's entries).
-const SENT_STORE = "chat.sent.";
-let created = 0; // connections made by this page: part of the tab's key
-const OPEN_MS = 30000; // a frame unanswered for this long counts as answered then
 
 export class Connection {
   /**
@@ -49,10 +44,7 @@ export class Connection {
     this.pending = new Map(); // ref -> {action, payload, context, kind, written, again}
     this.resent = new Set(); // refs of reads sent twice: the second answer is dropped
     this.queue = []; // requests waiting for room in the rate: {frame, ref, kind}
-    // This tab's frames of the last window: {t, ref, open}; t is when it was sent or, once
-    // answered, when the answer came (the server counted it in between).
-    this.log = [];
-    this.tab = `${this.ref()}${this.ref()}.${(created += 1)}`;
+    this.pacer = new Pacer({ clock, storage, rates, tab: `${this.ref()}${this.ref()}` });
     this.pausedUntil = 0;
     this.lastSent = 0;
     this.lastHeard = 0;
@@ -127,7 +119,7 @@ export class Connection {
 
   lost(code) {
     this.detach(1000);
-    this.closeAll();
+    this.pacer.closeAll();
     this.clear("heartbeat");
     this.clear("deadline");
     this.clear("attempt");
@@ -217,7 +209,7 @@ export class Connection {
 
   /** A typing notice: sent only if the rates have plenty of room, never queued. */
   hint(action, payload) {
-    if (!this.open || this.room("background") < 10) return false;
+    if (!this.open || this.pacer.room("background") < 10) return false;
     this.write({ action, ...payload }, { kind: "hint" });
     return true;
   }
@@ -252,11 +244,11 @@ export class Connection {
     this.queue.sort((a, b) => (a.kind === "action" ? 0 : 1) - (b.kind === "action" ? 0 : 1));
     while (this.queue.length && this.open) {
       const next = this.queue[0];
-      if (this.room(next.kind) < 1) break;
+      if (this.pacer.room(next.kind) < 1) break;
       this.queue.shift();
       this.write(next.frame, next);
     }
-    if (this.queue.length) this.schedule("flush", this.nextRoomIn(), () => this.flush());
+    if (this.queue.length) this.schedule("flush", this.pacer.nextRoomIn(), () => this.flush());
   }
 
   write(frame, { kind, ref }) {
@@ -264,8 +256,7 @@ export class Connection {
     const now = this.clock.now();
     const pending = ref ? this.pending.get(ref) : undefined;
     if (pending) pending.written = true;
-    this.log.push({ t: now, ref: frame.ref ?? null, open: true });
-    this.publish(now);
+    this.pacer.sent(frame.ref ?? null);
     this.lastSent = now;
     if (kind !== "ping") this.probeIfSilent(now);
     this.socket.send(JSON.stringify(frame));
@@ -278,79 +269,8 @@ export class Connection {
     });
   }
 
-  // The server has counted the frame by now: it counts for a window from here. A frame
-  // with a ref closes with its answer; one without (ping, typing) with the next thing heard.
-  answered(ref) {
-    const now = this.clock.now();
-    let changed = false;
-    for (const entry of this.log) {
-      if (!entry.open || (ref && entry.ref !== ref)) continue;
-      if (!ref && entry.ref) continue;
-      Object.assign(entry, { t: now, open: false });
-      changed = true;
-      if (ref) break;
-    }
-    if (changed) this.publish(now);
-  }
-
-  // Every frame unanswered is closed as of now (the socket is gone).
-  closeAll() {
-    const now = this.clock.now();
-    for (const entry of this.log) if (entry.open) Object.assign(entry, { t: now, open: false });
-    this.publish(now);
-  }
-
-  // When a frame stops counting: 10 s after its answer; an open one counts as of now.
-  static until(entry, now, windowMs) {
-    const answered = entry.open ? Math.min(now, entry.t + OPEN_MS) : entry.t;
-    return answered + windowMs;
-  }
-
-  counting(entries, now) {
-    return entries.filter((e) => Connection.until(e, now, this.rates.windowMs) > now);
-  }
-
-  publish(now) {
-    this.log = this.counting(this.log, now);
-    this.storage.set(SENT_STORE + this.tab, this.log.map((e) => [e.t, e.open ? 1 : 0]));
-  }
-
-  // The other tabs' frames still counting; a closed tab's key goes once nothing in it counts.
-  othersLog(now) {
-    const entries = [];
-    for (const key of this.storage.keys(SENT_STORE)) {
-      if (key === SENT_STORE + this.tab) continue;
-      const kept = this.storage.get(key);
-      const theirs = Array.isArray(kept)
-        ? kept.filter((e) => Array.isArray(e) && typeof e[0] === "number" && e[0] <= now + 1000).map(([t, open]) => ({ t, open: open === 1 }))
-        : [];
-      const counting = this.counting(theirs, now);
-      if (counting.length) entries.push(...counting);
-      else this.storage.remove(key);
-    }
-    return entries;
-  }
-
-  // How many more frames of this kind fit in the last window, of this connection and of the user.
-  room(kind) {
-    const now = this.clock.now();
-    this.log = this.counting(this.log, now);
-    const share = SHARE[kind] ?? SHARE.action;
-    const mine = Math.floor(this.rates.perConnection * share) - this.log.length;
-    const ours = Math.floor(this.rates.perUser * share) - this.log.length - this.othersLog(now).length;
-    return Math.min(mine, ours);
-  }
-
-  // When the oldest answered frame stops counting (open ones are waited for by polling).
-  nextRoomIn() {
-    const now = this.clock.now();
-    const closed = [...this.log, ...this.othersLog(now)].filter((e) => !e.open);
-    const soonest = Math.min(...closed.map((e) => Connection.until(e, now, this.rates.windowMs)), now + 500);
-    return Math.max(50, soonest - now + 10);
-  }
-
   receive(data) {
-    this.answered(data.ref ?? null);
+    this.pacer.answered(data.ref ?? null);
     if (!data.ref && !data.type && typeof data.message === "string") this.readsAgain();
     if (data.ref && this.resent.has(data.ref) && !this.pending.has(data.ref)) {
       this.resent.delete(data.ref); // the other answer to a read sent twice: taken already
