@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 
 import pytest
@@ -137,3 +138,11 @@ def test_the_ministack_zip_posts_to_the_connections_endpoint() -> None:
         source = archive.read("counter.py").decode()
     assert "os.environ['CONNECTIONS_ENDPOINT']" in source
     assert "domainName" not in source
+
+
+def test_the_cost_scenario_leaves_the_environment_as_it_found_it() -> None:
+    """The handlers' AWS settings are gone after: processes started later don't inherit them."""
+    before = dict(os.environ)
+    with cost._as_in_lambda({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}):
+        assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:9"
+    assert dict(os.environ) == before
