@@ -37,7 +37,7 @@ from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
-ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23
+ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23_echo
 ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
 
 
