@@ -147,7 +147,7 @@ round(s), with the rounds' range.
   process tree once it has stayed under 5% of a core for half a second, after Ready.
 - **pytest**: {p.tests} generated tests against the example project's template with
   `websocket_api_isolation = "test"`, each counting a word and checking its count is 1;
-  pytest's own setup and teardown durations; {len(p.wall_s)} run(s) each, interleaved.
+  pytest's own setup and teardown durations; {max(len(p.wall_s), len(m.wall_s))} run(s) each, interleaved.
   MiniStack runs the same test file with [bench/ministack_pytest.py](../bench/ministack_pytest.py)'s
   fixture: the same stack deployed with boto3 before each test and deleted after it (its
   handler's endpoint from `CONNECTIONS_ENDPOINT`). Without MiniStack the whole run is held
