@@ -24,7 +24,8 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,19 +279,38 @@ def _scenario(endpoint: str, posts: Mapping[str, str]) -> CostReport:
     target = Target.local(endpoint, REGION)
     Deployer(stack, target, Report(out=None)).deploy_tables()
     # What Lambda and deploy give every function: region, credentials, tables.
-    os.environ.update(
-        {
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
-            "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-            "AWS_CA_BUNDLE": posts["ca"],
-            "LOG_LEVEL": "WARNING",
-            **stack.environment(FUNCTIONS[0]),
-        }
-    )
+    lambda_environment = {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": EMULATOR_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_CREDENTIALS["aws_secret_access_key"],
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_CA_BUNDLE": posts["ca"],
+        "LOG_LEVEL": "WARNING",
+        **stack.environment(FUNCTIONS[0]),
+    }
+    with _as_in_lambda(lambda_environment):
+        return _metered(target, posts)
+
+
+@contextmanager
+def _as_in_lambda(environment: Mapping[str, str]) -> Iterator[None]:
+    """``environment`` in this process and a fresh default boto3 session, for the
+    handlers run here; both as they were after. Left behind, they reached every process
+    the bench started later: MiniStack's functions took ``AWS_ENDPOINT_URL_DYNAMODB``
+    (this run's moto, stopped by then) and all failed."""
+    saved_environment, saved_session = dict(os.environ), boto3.DEFAULT_SESSION
+    os.environ.update(environment)
     boto3.setup_default_session(region_name=REGION)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environment)
+        boto3.DEFAULT_SESSION = saved_session
+
+
+def _metered(target: Target, posts: Mapping[str, str]) -> CostReport:
     meter = Meter(boto3.DEFAULT_SESSION, target.client("dynamodb"))
     domain = posts["url"].removeprefix("https://").split("/")[0]
     handlers = _Handlers(meter, domain)

@@ -7,7 +7,10 @@ import statistics
 from collections.abc import Callable, Sequence
 
 from bench.compare import percentile
-from bench.issue23 import ECHO_WARM, READY_TARGET_S, Echo, Issue23, PytestCost, Startup
+from bench.issue23 import Issue23
+from bench.issue23_echo import ECHO_WARM, Echo
+from bench.issue23_pytest import PytestCost
+from bench.issue23_startup import READY_TARGET_S, Startup
 
 IDLE_TARGET_MB = 100.0
 PER_TEST_TARGET_MS = 100.0
@@ -27,6 +30,13 @@ def _spread(values: Sequence[float], unit: str, scale: float = 1.0, digits: int 
     return text
 
 
+def _no_figures(why: str) -> str:
+    """A cell without figures: why, in one line (a skip or a setup not run says so)."""
+    if not why:
+        return "–"
+    return why[:120] if why.startswith(("skipped", "not run")) else f"failed: {why[:120]}"
+
+
 def _met(value: float | None, target: float) -> str:
     if value is None:
         return "not measured"
@@ -37,7 +47,7 @@ def _startup(s: Startup | None, what: Callable[[Startup], str]) -> str:
     if s is None:
         return "–"
     if not s.ready_s or not s.rss:  # failed in its first round, or never ran
-        return f"failed: {s.failed[:80]}" if s.failed else "–"
+        return _no_figures(s.failed)
     return what(s)
 
 
@@ -56,7 +66,7 @@ def _echo(e: Echo | None, fraction: float) -> str:
     if e is None:
         return "–"
     if not e.latencies:
-        return f"failed: {e.failed[:80]}" if e.failed else "–"
+        return _no_figures(e.failed)
     text = f"{1000 * percentile(e.latencies, fraction):.2f} ms"
     if fraction == 0.5 and len(e.round_p50) > 1:
         text += f" ({1000 * min(e.round_p50):.2f}–{1000 * max(e.round_p50):.2f})"
@@ -86,7 +96,7 @@ def section(r: Issue23) -> str:
     ours_p50 = percentile(echo["ours"].latencies, 0.5) * 1000 if echo["ours"].latencies else None
 
     def runs(c: PytestCost, what: Callable[[PytestCost], str]) -> str:
-        return f"failed: {c.failed[:80]}" if c.failed and not c.wall_s else what(c)
+        return _no_figures(c.failed) if c.failed and not c.wall_s else what(c)
 
     rows = [
         ("spawn → Ready, the example project", _startup(example, _ready), "–", "–", "–",
@@ -126,9 +136,9 @@ def section(r: Issue23) -> str:
     return f"""## Issue 23: the local loop
 
 What a developer waits for between edits and test runs ([issue 23](../issues/23)),
-measured by `make bench` ([bench/issue23.py](../bench/issue23.py), {r.wall_s:.0f} s) on this
-machine under the load above: medians of {r.rounds} interleaved round(s), with the
-rounds' range.
+measured by `make bench` ([bench/issue23.py](../bench/issue23.py) and its modules,
+{r.wall_s:.0f} s) on this machine under the load above: medians of {r.rounds} interleaved
+round(s), with the rounds' range.
 
 - **spawn → Ready**: from starting the process to its serving: ours, the banner's
   WebSocket API line (`python -m emulator serve ... --port 0 --quiet`, warm template
@@ -137,7 +147,7 @@ rounds' range.
   process tree once it has stayed under 5% of a core for half a second, after Ready.
 - **pytest**: {p.tests} generated tests against the example project's template with
   `websocket_api_isolation = "test"`, each counting a word and checking its count is 1;
-  pytest's own setup and teardown durations; {len(p.wall_s)} run(s) each, interleaved.
+  pytest's own setup and teardown durations; {max(len(p.wall_s), len(m.wall_s))} run(s) each, interleaved.
   MiniStack runs the same test file with [bench/ministack_pytest.py](../bench/ministack_pytest.py)'s
   fixture: the same stack deployed with boto3 before each test and deleted after it (its
   handler's endpoint from `CONNECTIONS_ENDPOINT`). Without MiniStack the whole run is held

@@ -37,7 +37,7 @@ from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
-ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23
+ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23_echo
 ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
 
 
@@ -130,8 +130,14 @@ def start(
     """Start MiniStack on a free port and deploy the stack (its Node.js handler with
     ``node``); returns it and the stack's URL, or MiniStack's own without ``stack``."""
     port = processes.free_port()
-    env = processes.python_env({"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"})
-    env.pop("PYTHONPATH")
+    # Its functions inherit its environment, where an AWS_* setting of the bench's own
+    # (say AWS_ENDPOINT_URL_DYNAMODB) would send their SDK calls past MiniStack.
+    env = {
+        name: value
+        for name, value in processes.python_env().items()
+        if not name.startswith("AWS_") and name != "PYTHONPATH"
+    }
+    env |= {"GATEWAY_PORT": str(port), "LOG_LEVEL": "WARNING"}
     server = processes.launch([str(installed.root / "bin" / "ministack")], log, env=env)
     try:
         processes.wait_for_port(port, server, log, STARTUP_TIMEOUT)

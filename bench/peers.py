@@ -84,6 +84,7 @@ def ministack() -> Installed:
         if not _fresh(marker, MINISTACK_REQUIREMENTS):
             if root.exists():
                 shutil.rmtree(root)
+            cache_dir().mkdir(parents=True, exist_ok=True)
             _run([sys.executable, "-m", "venv", str(root)], cache_dir(), "python -m venv")
             pip = [str(root / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
             _run([*pip, "-r", str(MINISTACK_REQUIREMENTS)], root, "pip install ministack")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 
 import pytest
 
-from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot
+from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot, rounds
+from bench.issue23_echo import Echo
+from bench.issue23_pytest import PytestCost
+from bench.issue23_startup import Imports, Startup
 from bench.meter import Call, Window, attribute_size, item_size
 
 
@@ -79,21 +83,17 @@ DASH = "\N{EN DASH}"  # the report's ranges are typeset
 
 
 def _issue23(ours_wall: list[float], ministack_wall: list[float]) -> issue23.Issue23:
-    startup = {key: issue23.Startup() for key in ("ours-example", "ours-chat", "ours")}
-    startup["ours-example"] = issue23.Startup(
-        [0.8, 0.9, 1.4], [90 * 2**20] * 3, [80 * 2**20] * 3, [1] * 3
-    )
-    startup["ours-chat"] = issue23.Startup(
-        [2.5, 3.0, 3.5], [200 * 2**20] * 3, [190 * 2**20] * 3, [2] * 3
-    )
-    startup["ministack"] = issue23.Startup(failed="Unavailable: not installed")
-    ours = issue23.PytestCost(20, [8.0, 12.0], [2.0, 2.5], [70.0, 80.0], ours_wall)
-    ministack = issue23.PytestCost(20, [300.0], [0.3], [280.0], ministack_wall)
-    echo = {key: issue23.Echo() for key in ("ours", "serverless-offline", "ministack", "bound")}
-    echo["ours"] = issue23.Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
-    echo["bound"] = issue23.Echo([0.0008] * 100, [0.0008])
+    startup = {key: Startup() for key in ("ours-example", "ours-chat", "ours")}
+    startup["ours-example"] = Startup([0.8, 0.9, 1.4], [90 * 2**20] * 3, [80 * 2**20] * 3, [1] * 3)
+    startup["ours-chat"] = Startup([2.5, 3.0, 3.5], [200 * 2**20] * 3, [190 * 2**20] * 3, [2] * 3)
+    startup["ministack"] = Startup(failed="Unavailable: not installed")
+    ours = PytestCost(20, [8.0, 12.0], [2.0, 2.5], [70.0, 80.0], ours_wall)
+    ministack = PytestCost(20, [300.0], [0.3], [280.0], ministack_wall)
+    echo = {key: Echo() for key in ("ours", "serverless-offline", "ministack", "bound")}
+    echo["ours"] = Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
+    echo["bound"] = Echo([0.0008] * 100, [0.0008])
     pytest_costs = {"ours": ours, "ministack": ministack}
-    imports = {"ours-chat": issue23.Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
+    imports = {"ours-chat": Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
     return issue23.Issue23(3, 100, startup, imports, pytest_costs, echo, 200.0)
 
 
@@ -137,3 +137,43 @@ def test_the_ministack_zip_posts_to_the_connections_endpoint() -> None:
         source = archive.read("counter.py").decode()
     assert "os.environ['CONNECTIONS_ENDPOINT']" in source
     assert "domainName" not in source
+
+
+def test_issue23_cells_not_run_say_so_without_failed() -> None:
+    """A setup left out by --only reads "not run", not "failed"."""
+    result = _issue23([6.0], [9.0])
+    result.echo["serverless-offline"] = Echo(failed=rounds.NOT_SELECTED)
+    echo = _row(issue23_report.section(result), "echo round trip, p50")
+    assert echo[2] == rounds.NOT_SELECTED
+
+
+def test_issue23_only_names_measures_or_their_setups() -> None:
+    """--only pytest:ministack echo: MiniStack's pytest and every echo setup."""
+    chosen = issue23.selection(["pytest:ministack", "echo"])
+    assert chosen == {"pytest": ("ministack",), "echo": issue23.MEASURES["echo"]}
+    with pytest.raises(ValueError, match="pytest:nobody"):
+        issue23.selection(["pytest:nobody"])
+
+
+def test_interleave_rotates_and_drops_a_setup_that_fails() -> None:
+    """Each round starts one setup later; a failure is kept in one line, its setup dropped."""
+    results = {key: Echo() for key in ("a", "b", "c")}
+    order: list[str] = []
+
+    def measure(key: str) -> str:
+        order.append(key)
+        if key == "b":
+            raise ValueError("refused\nby the server")
+        return "ok"
+
+    rounds.interleave(2, results, measure, "echo", say=lambda line: None)
+    assert order == ["a", "b", "c", "c", "a"]
+    assert results["b"].failed == "ValueError: refused by the server"
+
+
+def test_the_cost_scenario_leaves_the_environment_as_it_found_it() -> None:
+    """The handlers' AWS settings are gone after: processes started later don't inherit them."""
+    before = dict(os.environ)
+    with cost._as_in_lambda({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}):
+        assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:9"
+    assert dict(os.environ) == before
