@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 from wsgiref.types import WSGIApplication
 
-import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -47,8 +46,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from emulator import moto_dynamodb, origins
-from emulator.targets import EMULATOR_CREDENTIALS, Target
+from emulator import moto_dynamodb, moto_startup, origins
+from emulator.targets import EMULATOR_CREDENTIALS, Target, new_session
 
 log = logging.getLogger("emulator.controlplane")
 
@@ -215,6 +214,7 @@ class ControlPlane:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_dynamodb.install()
+        moto_startup.install()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._server.start()
         self._started = True
@@ -227,7 +227,8 @@ class ControlPlane:
     def new_account(self, region: str, account_id: str | None = None) -> Target:
         """A target in a new, empty account of this server (a random id by default)."""
         account_id = account_id or new_account_id()
-        iam = boto3.client("iam", endpoint_url=self.url, region_name=region, **EMULATOR_CREDENTIALS)
+        session = new_session(region_name=region, **EMULATOR_CREDENTIALS)
+        iam = session.client("iam", endpoint_url=self.url)
 
         def act_as_account(request: Any, **_: Any) -> None:
             request.headers[_ACCOUNT_HEADER] = account_id
@@ -235,7 +236,8 @@ class ControlPlane:
         iam.meta.events.register("before-send.iam", act_as_account)
         iam.create_user(UserName="emulator")
         key = iam.create_access_key(UserName="emulator")["AccessKey"]
-        return Target.local(self.url, region, (key["AccessKeyId"], key["SecretAccessKey"]))
+        credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+        return Target.local(self.url, region, credentials, account=account_id)
 
     def add_middleware(self, wrap: Callable[[WSGIApplication], WSGIApplication]) -> None:
         """Put ``wrap(app)`` in front of the server's WSGI application (once started)."""

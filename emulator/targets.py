@@ -73,15 +73,20 @@ def _models() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
-def new_session(**settings: Any) -> boto3.Session:
-    """A boto3 session whose clients share the services' models with every other one.
+def botocore_session() -> botocore.session.Session:
+    """A botocore session that shares the services' models with every other one.
 
     Each session would otherwise read the models from disk again: about a second for
     the dozen clients a deploy makes, paid by every new account a harness or test opens.
     """
     core = botocore.session.Session()
     core.register_component("data_loader", _models())
-    return boto3.Session(botocore_session=core, **settings)
+    return core
+
+
+def new_session(**settings: Any) -> boto3.Session:
+    """A boto3 session whose clients share the services' models (:func:`botocore_session`)."""
+    return boto3.Session(botocore_session=botocore_session(), **settings)
 
 
 class TargetError(Exception):
@@ -100,12 +105,19 @@ class Target:
     api_home: Target | None = None
     # Attempts per call, throttling and 5xx answers retried with botocore's backoff.
     max_attempts: int = 5
+    # The account, when whoever made the target knows it (an embedded emulator's account):
+    # :meth:`account_id` then needs no call to STS.
+    account: str | None = None
 
     @classmethod
     def local(
-        cls, endpoint_url: str, region: str, credentials: tuple[str, str] | None = None
+        cls,
+        endpoint_url: str,
+        region: str,
+        credentials: tuple[str, str] | None = None,
+        account: str | None = None,
     ) -> Target:
-        return cls("local", region, endpoint_url, credentials)
+        return cls("local", region, endpoint_url, credentials, account=account)
 
     @classmethod
     def localstack(cls, region: str, endpoint_url: str = LOCALSTACK_ENDPOINT) -> Target:
@@ -169,6 +181,8 @@ class Target:
 
     def account_id(self) -> str:
         """Who we are on the target; turns the usual set-up mistakes into one-line advice."""
+        if self.account is not None:
+            return self.account
         try:
             return str(self.client("sts").get_caller_identity()["Account"])
         except EndpointConnectionError as exc:
