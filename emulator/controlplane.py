@@ -158,7 +158,32 @@ class Guard:
 
 
 class _Dispatcher(DomainDispatcherApplication):
-    """moto's dispatcher, with API Gateway v2 requests served by its own module."""
+    """moto's dispatcher, with API Gateway v2 requests served by its own module, and the
+    first request of each service served alone.
+
+    moto fills its caches of a service (its model read from disk, the router of a REST
+    service) on the service's first request, in ``functools.cache`` functions that don't
+    lock: a deploy's parallel look-ups (:data:`emulator.deploy.executor.LOOKUPS_AT_ONCE`)
+    each filled them again, the chat's seven functions seven times. Requests that
+    arrive during a service's first wait for it, then go on in parallel.
+    """
+
+    def __init__(self, create_app: Callable[[Any], Any]) -> None:
+        super().__init__(create_app)
+        self._served: set[int] = set()  # the services (their apps) past their first request
+        self._firsts: dict[int, threading.Lock] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        app = self.get_application(environ)
+        if id(app) in self._served:
+            return app(environ, start_response)
+        with self.lock:
+            first = self._firsts.setdefault(id(app), threading.Lock())
+        with first:
+            try:
+                return app(environ, start_response)
+            finally:
+                self._served.add(id(app))
 
     def get_application(self, environ: dict[str, Any]) -> Any:
         scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("/")
