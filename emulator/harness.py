@@ -20,7 +20,7 @@ from typing import Any, TextIO, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator import runtimes
+from emulator import memory, runtimes
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.debugging import DebugTarget, targets_for
@@ -191,6 +191,7 @@ class Harness:
         if self.persistence is not None:
             assert self.target is not None
             await self.persistence.start_saving(self.target.client("sts"), stack.region)
+        memory.give_back()  # what deploy's models and threads left free
 
     def _find_pythons(self, stack: Stack) -> None:
         """Look for the interpreter of each python3.X runtime the stack uses, ahead of the
