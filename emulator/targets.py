@@ -34,6 +34,8 @@ from botocore.exceptions import (
     WaiterError,
 )
 
+from emulator import model_cache
+
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
 EMULATOR_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -78,13 +80,18 @@ class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
     Python 3.7 and that nothing it or moto does with a model depends on otherwise: they
     took twice the time to read and half as much memory again (lambda's model: 10 ms and
     1.9 MB as OrderedDicts, 5 ms and 1.2 MB as dicts; the endpoints file 6.7 MB, 3.9 MB).
+    Decoded, they are kept between runs (:mod:`emulator.model_cache`).
     """
 
     def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
         if not os.path.isfile(full_path):
             return None
-        with open_method(full_path, "rb") as file:
-            return json.loads(file.read().decode("utf-8"))
+
+        def decode() -> Any:
+            with open_method(full_path, "rb") as file:
+                return json.loads(file.read().decode("utf-8"))
+
+        return model_cache.load(full_path, decode)
 
 
 @cache
