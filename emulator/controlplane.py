@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 from wsgiref.types import WSGIApplication
 
-import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -47,8 +46,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from emulator import moto_dynamodb, origins
-from emulator.targets import EMULATOR_CREDENTIALS, Target
+from emulator import moto_dynamodb, moto_startup, origins
+from emulator.targets import EMULATOR_CREDENTIALS, Target, new_session
 
 log = logging.getLogger("emulator.controlplane")
 
@@ -159,7 +158,32 @@ class Guard:
 
 
 class _Dispatcher(DomainDispatcherApplication):
-    """moto's dispatcher, with API Gateway v2 requests served by its own module."""
+    """moto's dispatcher, with API Gateway v2 requests served by its own module, and the
+    first request of each service served alone.
+
+    moto fills its caches of a service (its model read from disk, the router of a REST
+    service) on the service's first request, in ``functools.cache`` functions that don't
+    lock: a deploy's parallel look-ups (:data:`emulator.deploy.executor.LOOKUPS_AT_ONCE`)
+    each filled them again, the chat's seven functions seven times. Requests that
+    arrive during a service's first wait for it, then go on in parallel.
+    """
+
+    def __init__(self, create_app: Callable[[Any], Any]) -> None:
+        super().__init__(create_app)
+        self._served: set[int] = set()  # the services (their apps) past their first request
+        self._firsts: dict[int, threading.Lock] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        app = self.get_application(environ)
+        if id(app) in self._served:
+            return app(environ, start_response)
+        with self.lock:
+            first = self._firsts.setdefault(id(app), threading.Lock())
+        with first:
+            try:
+                return app(environ, start_response)
+            finally:
+                self._served.add(id(app))
 
     def get_application(self, environ: dict[str, Any]) -> Any:
         scope = str(environ.get("HTTP_AUTHORIZATION", "")).split("/")
@@ -215,6 +239,7 @@ class ControlPlane:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_dynamodb.install()
+        moto_startup.install()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._server.start()
         self._started = True
@@ -227,7 +252,8 @@ class ControlPlane:
     def new_account(self, region: str, account_id: str | None = None) -> Target:
         """A target in a new, empty account of this server (a random id by default)."""
         account_id = account_id or new_account_id()
-        iam = boto3.client("iam", endpoint_url=self.url, region_name=region, **EMULATOR_CREDENTIALS)
+        session = new_session(region_name=region, **EMULATOR_CREDENTIALS)
+        iam = session.client("iam", endpoint_url=self.url)
 
         def act_as_account(request: Any, **_: Any) -> None:
             request.headers[_ACCOUNT_HEADER] = account_id
@@ -235,7 +261,8 @@ class ControlPlane:
         iam.meta.events.register("before-send.iam", act_as_account)
         iam.create_user(UserName="emulator")
         key = iam.create_access_key(UserName="emulator")["AccessKey"]
-        return Target.local(self.url, region, (key["AccessKeyId"], key["SecretAccessKey"]))
+        credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+        return Target.local(self.url, region, credentials, account=account_id)
 
     def add_middleware(self, wrap: Callable[[WSGIApplication], WSGIApplication]) -> None:
         """Put ``wrap(app)`` in front of the server's WSGI application (once started)."""

@@ -20,6 +20,7 @@ from typing import Any, TextIO, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from emulator import memory, runtimes
 from emulator.api import ApiConfig, load_api
 from emulator.controlplane import LOOPBACK, ControlPlane
 from emulator.debugging import DebugTarget, targets_for
@@ -31,6 +32,7 @@ from emulator.inspector.callers import Callers
 from emulator.inspector.describe import describe_api
 from emulator.inspector.record import Record
 from emulator.inspector.server import InspectorServer
+from emulator.interpreters import InterpreterError, Pythons
 from emulator.package import PackageError
 from emulator.persistence import Persistence
 from emulator.runner import LambdaRunner, runtime_library
@@ -89,6 +91,7 @@ class Harness:
         self.inspector: InspectorServer | None = None
         self.debugged: list[DebugTarget] = []  # functions a debugger can attach to
         self._prewarming: set[asyncio.Task[None]] = set()
+        self.pythons = Pythons(settings.pythons)  # which interpreter runs each python3.X
 
     @property
     def workdir(self) -> Path:
@@ -165,7 +168,13 @@ class Harness:
         )
         self.gateway.observer = self.record
         await self.gateway.start()
-        api = await self._deploy(stack, self.report)
+        # Finding the interpreters runs other Pythons (pyenv's shims: a tenth of a second
+        # each): it goes on while deploy works, not after it.
+        finding = asyncio.create_task(asyncio.to_thread(self._find_pythons, stack))
+        try:
+            api = await self._deploy(stack, self.report)
+        finally:
+            await finding
         if self.persistence is not None:
             self.restored = await self._restore(stack)
         runner = self.runner_for(api, certificates.ca_path)
@@ -182,6 +191,19 @@ class Harness:
         if self.persistence is not None:
             assert self.target is not None
             await self.persistence.start_saving(self.target.client("sts"), stack.region)
+        memory.give_back()  # what deploy's models and threads left free
+
+    def _find_pythons(self, stack: Stack) -> None:
+        """Look for the interpreter of each python3.X runtime the stack uses, ahead of the
+        runner. An interpreter given by hand that is none is not kept: the runner looks
+        again, and says so, where it always has."""
+        for function in stack.all_functions:
+            runtime = runtimes.parse(function.runtime)
+            if runtime.family == runtimes.PYTHON:
+                try:
+                    self.pythons.find((runtime.version[0], runtime.version[1]))
+                except InterpreterError:
+                    continue
 
     async def _restore(self, stack: Stack) -> Restored:
         """Put back the saved tables the stack has (just deployed, so empty)."""
@@ -314,7 +336,7 @@ class Harness:
             log_dir=self.log_dir,
             resolve={domain: (LOOPBACK, self.gateway.connections_port)},
             idle_timeout=self.settings.worker_idle,
-            pythons=self.settings.pythons,
+            pythons=self.pythons,
         )
         return self.runner
 

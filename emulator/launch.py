@@ -57,7 +57,8 @@ class Plan:
 class Launcher:
     """Starts workers; ``library`` is boto3/botocore for the emulator's own interpreter.
 
-    ``pythons`` are interpreters given by hand (``{"3.12": path}``); ``resolve`` maps
+    ``pythons`` are interpreters given by hand (``{"3.12": path}``), or a
+    :class:`~emulator.interpreters.Pythons` that may have found some already; ``resolve`` maps
     hostnames to the local ``(address, port)`` that serves them, inside workers only.
     """
 
@@ -66,13 +67,13 @@ class Launcher:
         runtime_env: Mapping[str, str],
         library: Path,
         resolve: Mapping[str, tuple[str, int]] | None = None,
-        pythons: Mapping[str, Path] | None = None,
+        pythons: Mapping[str, Path] | Pythons | None = None,
         fork: bool = True,
     ) -> None:
         self._runtime_env = dict(runtime_env)
         self._library = library
         self._resolve = dict(resolve or {})
-        self._pythons = Pythons(pythons)
+        self._pythons = pythons if isinstance(pythons, Pythons) else Pythons(pythons)
         self._fork = fork and can_fork()
         self._plans: dict[str, Plan] = {}
         self._templates: dict[Path, Template] = {}

@@ -28,6 +28,7 @@ from emulator.debugging import DebugTarget
 from emulator.forking import RESULT_LIMIT
 from emulator.functions import FunctionLogs, FunctionSpec, InvocationError, log
 from emulator.inspector.observer import Observer
+from emulator.interpreters import Pythons
 from emulator.launch import WORKER_SCRIPT, Launcher
 from emulator.workers import Worker, WorkerFailure
 
@@ -84,7 +85,8 @@ class LambdaRunner:
     ``runtime`` is the folder of :func:`runtime_library` (boto3 for the emulator's own
     interpreter); ``resolve`` maps hostnames (an API's ``execute-api`` name) to the
     local ``(address, port)`` that serves them; ``pythons`` are interpreters given by
-    hand for ``python3.X`` functions (``{"3.12": Path(...)}``).
+    hand for ``python3.X`` functions (``{"3.12": Path(...)}``), or a
+    :class:`~emulator.interpreters.Pythons` that has looked for some already.
     """
 
     def __init__(
@@ -97,7 +99,7 @@ class LambdaRunner:
         max_workers: int = MAX_WORKERS_PER_FUNCTION,
         idle_timeout: float = IDLE_WORKER_SECONDS,
         fork: bool = True,
-        pythons: Mapping[str, Path] | None = None,
+        pythons: Mapping[str, Path] | Pythons | None = None,
     ) -> None:
         self.functions = dict(functions)
         self.logs = FunctionLogs(log_dir)

@@ -133,3 +133,9 @@ def test_only_localstacks_501_means_a_service_is_missing() -> None:
     """AWS and the embedded emulator offer every service without being asked."""
     assert AWS.offers("cloudfront")
     assert Target.local("http://127.0.0.1:1", "us-east-1").offers("budgets")
+
+
+def test_an_account_known_is_not_asked_for() -> None:
+    """An embedded emulator's account, known when it was made, needs no call to STS."""
+    target = Target.local("http://127.0.0.1:1", "us-east-1", account="210987654321")
+    assert target.account_id() == "210987654321"
