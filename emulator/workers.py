@@ -57,6 +57,7 @@ class Worker:
         self.function = spec.name
         self.idle_since = time.monotonic()
         self.stopped = False
+        self._proc_fds: dict[str, int] = {}  # descriptors of its /proc files, by name
         self.log_tasks = [asyncio.create_task(self._relay_logs(s, logs)) for s in output]
 
     async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
@@ -73,21 +74,37 @@ class Worker:
         """Still running, as far as the kernel says (not only as far as asyncio noticed)."""
         if self.process.returncode is not None:
             return False
-        try:
-            state = Path(f"/proc/{self.process.pid}/stat").read_text().split(") ")[-1][0]
-        except (OSError, IndexError):
+        stat = self._read_proc("stat")
+        if stat is None:
             return False
-        return state not in "ZX"  # a zombie or dead process can't take a request
+        state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+        return state not in (b"", b"Z", b"X")  # a zombie or dead process can't take a request
 
     def peak_memory_mb(self) -> int:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
+        status = self._read_proc("status")
+        start = -1 if status is None else status.find(b"\nVmHWM:")
+        if status is None or start < 0:
             return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-        return 0
+        return int(status[start + 7 : status.index(b"\n", start + 1)].split()[0]) // 1024
+
+    def _read_proc(self, name: str) -> bytes | None:
+        """``/proc/<pid>/<name>`` now, or None once the process is gone. Read on every
+        invocation, so its descriptor stays open: one ``pread`` a time, not an open, read
+        and close. It names this process only; after its end, reading it fails."""
+        if self.stopped:
+            return None
+        fd = self._proc_fds.get(name)
+        try:
+            if fd is None:
+                fd = self._proc_fds[name] = os.open(f"/proc/{self.pid}/{name}", os.O_RDONLY)
+            return os.pread(fd, 16 * 1024, 0)
+        except OSError:
+            return None
+
+    def _close_proc(self) -> None:
+        for fd in self._proc_fds.values():
+            os.close(fd)
+        self._proc_fds.clear()
 
     async def call(
         self, request_id: str, deadline_ms: int, event: Mapping[str, Any], timeout: float
@@ -100,6 +117,7 @@ class Worker:
 
     async def stop(self) -> None:
         self.stopped = True
+        self._close_proc()
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
