@@ -323,7 +323,7 @@ class Gateway:
             raise Gone(connection_id)
         return connection
 
-    async def post(self, connection_id: str, data: bytes) -> None:
+    def post(self, connection_id: str, data: bytes) -> None:
         connection = self._open_connection(connection_id)
         try:
             data.decode("utf-8")
@@ -337,7 +337,7 @@ class Gateway:
         if self.observer is not None:
             self.observer.frame_out(connection_id, data, "post")
 
-    async def describe(self, connection_id: str) -> dict[str, Any]:
+    def describe(self, connection_id: str) -> dict[str, Any]:
         connection = self._open_connection(connection_id)
         info = connection.info
         return {
