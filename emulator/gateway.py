@@ -278,7 +278,9 @@ class Gateway:
                     if not connection.has_room():
                         await asyncio.wait_for(connection.room(), end_of_life - loop.time())
                     wait = min(self.limits.idle_timeout, end_of_life - loop.time())
-                    frame = await asyncio.wait_for(socket.recv(), timeout=max(wait, 0))
+                    # A timeout on this task, not wait_for's task per frame (Python 3.11).
+                    async with asyncio.timeout(max(wait, 0)):
+                        frame = await socket.recv()
                 except TimeoutError:
                     connection.closed_by_server = (GOING_AWAY, "Going away")
                     await socket.close(GOING_AWAY, "Going away")

@@ -32,6 +32,8 @@ from emulator.functions import FunctionLogs, FunctionSpec
 from emulator.node_debug import PauseWatch
 from emulator.runtime_api import Invocation, RuntimeApi
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one for every event (not one a call)
+
 
 class WorkerFailure(Exception):
     """The worker gave no result: ``kind`` is Timeout, Crash or ResponseTooLarge."""
@@ -152,7 +154,8 @@ class PythonWorker(Worker):
             if self.debugged:
                 line = await debugging.result_line(process.stdout, timeout)
             else:
-                line = await asyncio.wait_for(process.stdout.readline(), timeout=timeout)
+                async with asyncio.timeout(timeout):  # not wait_for's task a call (3.11)
+                    line = await process.stdout.readline()
         except TimeoutError:
             raise WorkerFailure("Timeout", f"timed out after {timeout:g} s") from None
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -225,7 +228,7 @@ class ApiWorker(Worker):
     ) -> dict[str, Any]:
         invocation = Invocation(
             request_id=request_id,
-            event=json.dumps(event, separators=(",", ":")).encode(),
+            event=_COMPACT.encode(event).encode(),
             deadline_ms=deadline_ms,
             function_arn=self.spec.arn,
             trace_id=_trace_id(),
