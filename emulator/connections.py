@@ -239,29 +239,30 @@ class ConnectionsApi:
         try:
             await self._backend.close(connection_id)
         except Exception as exc:
-            return self._failed(request, exc)
+            return self._failed(connection_id, exc)
         return _Reply(HTTPStatus.NO_CONTENT)
 
     def _operate(self, request: _Request) -> _Reply:
         """A POST's or a GET's reply (any other method's: 405)."""
         try:
             connection_id = self._target(request)
+        except _Reply as reply:
+            return reply
+        try:
             if request.method == "POST":
                 self._backend.post(connection_id, b"".join(request.body))
                 return _Reply(HTTPStatus.OK)
             if request.method == "GET":
                 return _Reply(HTTPStatus.OK, self._backend.describe(connection_id))
-            raise _Reply(
-                HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{request.method} is not supported"}
-            )
-        except _Reply as reply:
-            return reply
         except Exception as exc:
-            return self._failed(request, exc)
+            return self._failed(connection_id, exc)
+        return _Reply(
+            HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{request.method} is not supported"}
+        )
 
-    def _failed(self, request: _Request, exc: Exception) -> _Reply:
+    def _failed(self, connection_id: str, exc: Exception) -> _Reply:
+        """What the client hears of a backend's error: its error type, or 500 (logged)."""
         if isinstance(exc, Gone):
-            connection_id = self._target(request)
             return _Reply(
                 HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
             )
