@@ -8,9 +8,11 @@ pages (another ``Origin``, a ``Sec-Fetch-Site`` of another site, or a ``Host`` t
 neither the API's ``execute-api`` name nor this port on loopback: DNS rebinding) are
 refused with 403 (:mod:`emulator.origins`).
 
-It runs on the gateway's own event loop (asyncio streams with TLS, HTTP/1.1 by the
-``h11`` library, kept-alive connections), so a post reaches the connection's outbox
-without a thread or a hand-off. A body's length is checked before the body is read.
+It runs on the gateway's own event loop (an asyncio protocol with TLS, HTTP/1.1 parsed
+by ``httptools``, kept-alive connections), so a post reaches the connection's outbox
+without a thread or a hand-off: a POST or GET is answered in the callback that parsed
+it, a DELETE (which waits for the close) in a task. Requests on one connection are
+answered in order. A body's length is checked before the body is read.
 ``post_latency`` delays each request, as the network between Lambda and API Gateway
 would, so that fan-out designs can be judged locally.
 """
@@ -18,15 +20,15 @@ would, so that fan-out designs can be judged locally.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import ssl
+from collections import deque
 from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-import h11
+import httptools
 
 from emulator import origins
 from emulator.inspector.observer import Observer
@@ -38,7 +40,6 @@ log = logging.getLogger("emulator.connections")
 # client sees the answer; a larger one is refused at once and the connection closed.
 DISCARD_LIMIT = 16
 _HEAD_LIMIT = 64 * 1024  # request line and headers
-_READ = 64 * 1024
 
 
 class Gone(Exception):
@@ -53,6 +54,7 @@ class ConnectionsBackend(Protocol):
     """What the API needs from the gateway; all of it runs on the gateway's loop.
 
     A posted body is never over ``max_body``: the API refuses it before reading it.
+    ``post`` and ``describe`` answer at once; ``close`` waits for the socket to close.
     """
 
     @property
@@ -63,9 +65,9 @@ class ConnectionsBackend(Protocol):
         """The names functions reach this API by (the API's ``execute-api`` host)."""
         ...
 
-    async def post(self, connection_id: str, data: bytes) -> None: ...
+    def post(self, connection_id: str, data: bytes) -> None: ...
 
-    async def describe(self, connection_id: str) -> dict[str, Any]: ...
+    def describe(self, connection_id: str) -> dict[str, Any]: ...
 
     async def close(self, connection_id: str) -> None: ...
 
@@ -96,6 +98,38 @@ def _too_large(size: int, limit: int, close: bool = False) -> _Reply:
     )
 
 
+class _Request:
+    """One request as parsed: its head, and its body once it has all come."""
+
+    __slots__ = ("body", "close", "early", "headers", "limit", "method", "size", "target")
+
+    def __init__(self, method: str, target: str, headers: dict[str, str], limit: int) -> None:
+        self.method = method
+        self.target = target
+        self.headers = headers  # names in lower case; a repeated name keeps its last value
+        self.limit = limit  # the body kept: past it, the rest is read and dropped
+        self.size = 0
+        self.body: list[bytes] = []
+        self.early: _Reply | None = None  # answered from its head alone, body unread
+        self.close = False  # the client asked for no keep-alive (or spoke HTTP/1.0)
+
+
+def _response(reply: _Reply, close: bool) -> bytes:
+    """The reply's bytes: a status line with no reason phrase, the headers, the body."""
+    data = json.dumps(reply.body).encode() if reply.body is not None else b""
+    lines = [f"HTTP/1.1 {int(reply.status)} ", "Content-Type: application/json"]
+    if reply.status != HTTPStatus.NO_CONTENT:
+        lines.append(f"Content-Length: {len(data)}")
+    if reply.error:
+        lines.append(f"x-amzn-ErrorType: {reply.error}")
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
+
+
+_OK = _response(_Reply(HTTPStatus.OK), close=False)  # a post's answer, nearly every time
+
+
 class ConnectionsApi:
     def __init__(
         self,
@@ -114,7 +148,8 @@ class ConnectionsApi:
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(certificates.cert_path, certificates.key_path)
         self._server: asyncio.Server | None = None
-        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._clients: set[_Client] = set()
+        self._hosts_of: tuple[frozenset[str], frozenset[str]] | None = None
         self.refusals = origins.Refusals("@connections", log)
         self.observer: Observer | None = None  # told of every request answered (the inspector)
 
@@ -124,8 +159,9 @@ class ConnectionsApi:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._serve, self._host, self._port, ssl=self._context
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Client(self), self._host, self._port, ssl=self._context
         )
 
     async def stop(self) -> None:
@@ -133,172 +169,284 @@ class ConnectionsApi:
             self._server.close()
         # Kept-alive connections from warm workers: dropped, not closed politely (a TLS
         # close waits for the other side, and the workers are stopped after this).
-        # Not cancelled: asyncio's stream callback would log each cancelled task.
-        for writer in list(self._clients.values()):
-            writer.transport.abort()
-        await asyncio.gather(*self._clients, return_exceptions=True)
+        clients = list(self._clients)
+        for client in clients:
+            client.abort()
+        await asyncio.gather(*(c.task for c in clients if c.task), return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients[task] = writer
-        http = h11.Connection(h11.SERVER, max_incomplete_event_size=_HEAD_LIMIT)
-        try:
-            while await self._one_request(http, reader, writer):
-                http.start_next_cycle()
-        except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
-            pass  # the client went away, or spoke no HTTP: nothing to answer
-        except ssl.SSLError:
-            pass
-        finally:
-            self._clients.pop(task, None)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), timeout=1)
 
     def _hosts(self) -> frozenset[str]:
         """The ``Host`` values a request may carry: the API's names, and this port's."""
         names = self._backend.hosts
-        return origins.local_hosts(self.port) | names | {f"{name}:443" for name in names}
+        if self._hosts_of is None or self._hosts_of[0] != names:
+            hosts = origins.local_hosts(self.port) | names | {f"{name}:443" for name in names}
+            self._hosts_of = names, hosts
+        return self._hosts_of[1]
 
-    async def _event(self, http: h11.Connection, reader: asyncio.StreamReader) -> Any:
-        while True:
-            event = http.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            http.receive_data(await reader.read(_READ))
-
-    async def _one_request(
-        self, http: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Serve one request; False when the connection should end."""
-        try:
-            request = await self._event(http, reader)
-        except h11.RemoteProtocolError as exc:  # e.g. Content-Length: -1
-            reply = _Reply(HTTPStatus.BAD_REQUEST, {"message": str(exc)}, "BadRequestException")
-            with contextlib.suppress(h11.LocalProtocolError):  # if h11 allows an answer
-                await self._send(http, writer, reply, close=True)
-            return False
-        if isinstance(request, h11.ConnectionClosed):
-            return False
-        assert isinstance(request, h11.Request)
-        try:
-            result = await self._handle(http, reader, request)
-        except _Reply as reply:
-            self._observe(request, reply, writer)
-            await self._send(http, writer, reply, close=reply.close)
-            return not reply.close
-        except Exception:
-            log.exception("@connections request failed")
-            result = _Reply(
-                HTTPStatus.INTERNAL_SERVER_ERROR,
-                {"message": "Internal server error"},
-                "InternalServerErrorException",
-            )
-        self._observe(request, result, writer)
-        await self._send(http, writer, result, close=False)
-        return http.our_state is h11.DONE and http.their_state is h11.DONE
-
-    def _observe(self, request: h11.Request, reply: _Reply, writer: asyncio.StreamWriter) -> None:
-        if self.observer is None:
-            return
-        path = unquote(request.target.decode().split("?", 1)[0])
-        connection_id = path.removeprefix(self._prefix) if path.startswith(self._prefix) else ""
-        size = dict(request.headers).get(b"content-length", b"0")
-        self.observer.management_call(
-            request.method.decode(), connection_id, int(reply.status), int(size or 0), writer
-        )
-
-    async def _handle(
-        self, http: h11.Connection, reader: asyncio.StreamReader, request: h11.Request
-    ) -> _Reply:
-        method = request.method.decode()
-        headers = {name.decode().lower(): value.decode() for name, value in request.headers}
+    def request_for(self, method: str, target: str, headers: dict[str, str]) -> _Request:
+        """A request whose head has come: refused now (a web page, a length that can't
+        be), or read on (how much of its body to keep)."""
+        limit = self._backend.max_body if method == "POST" else 0
+        request = _Request(method, target, headers, limit)
         refused = origins.refusal(headers, self._hosts())
         if refused is not None:  # a web page: not even its body is read
-            self.refusals.record(refused, f"{method} {request.target.decode()}")
-            raise _Reply(HTTPStatus.FORBIDDEN, {"message": refused}, "ForbiddenException", True)
-        body = b""
-        if method == "POST":
-            body = await self._body(http, reader, headers)
-        else:
-            await self._body(http, reader, headers, limit=0)
-        path = unquote(request.target.decode().split("?", 1)[0])
-        if not path.startswith(self._prefix) or len(path) == len(self._prefix):
-            raise _Reply(HTTPStatus.FORBIDDEN, {"message": "Forbidden"}, "ForbiddenException")
-        connection_id = path[len(self._prefix) :]
-        if self.post_latency:
-            await asyncio.sleep(self.post_latency)
-        backend = self._backend
-        try:
-            if method == "POST":
-                await backend.post(connection_id, body)
-                return _Reply(HTTPStatus.OK)
-            if method == "GET":
-                return _Reply(HTTPStatus.OK, await backend.describe(connection_id))
-            if method == "DELETE":
-                await backend.close(connection_id)
-                return _Reply(HTTPStatus.NO_CONTENT)
-        except Gone:
-            raise _Reply(
-                HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
-            ) from None
-        except LimitExceeded as exc:
-            raise _Reply(
-                HTTPStatus.TOO_MANY_REQUESTS, {"message": str(exc)}, "LimitExceededException"
-            ) from None
-        raise _Reply(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{method} is not supported"})
-
-    async def _body(
-        self,
-        http: h11.Connection,
-        reader: asyncio.StreamReader,
-        headers: dict[str, str],
-        limit: int | None = None,
-    ) -> bytes:
-        """The request's body, checked against the limit before any of it is read."""
-        limit = self._backend.max_body if limit is None else limit
-        if limit and "content-length" not in headers and "transfer-encoding" not in headers:
-            raise _Reply(  # a POST must say how long its body is
+            self.refusals.record(refused, f"{method} {target}")
+            request.early = _Reply(
+                HTTPStatus.FORBIDDEN, {"message": refused}, "ForbiddenException", True
+            )
+        elif limit and "content-length" not in headers and "transfer-encoding" not in headers:
+            request.early = _Reply(  # a POST must say how long its body is
                 HTTPStatus.LENGTH_REQUIRED,
                 {"message": "a POST needs a Content-Length of 0 or more bytes"},
                 "BadRequestException",
                 close=True,
             )
-        declared = int(headers.get("content-length", "0") or 0)
-        if declared > DISCARD_LIMIT * max(limit, 1):
+        elif int(headers.get("content-length", "0") or 0) > DISCARD_LIMIT * max(limit, 1):
             # The rest must not be taken as a request: answer, then close.
-            raise _too_large(declared, self._backend.max_body, close=True)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            event = await self._event(http, reader)
-            if isinstance(event, h11.EndOfMessage):
-                break
-            if isinstance(event, h11.Data):
-                size += len(event.data)
-                if size <= limit:
-                    chunks.append(bytes(event.data))  # past the limit it is read and dropped
-        if size > limit:
-            raise _too_large(size, limit)
-        return b"".join(chunks)
+            declared = int(headers["content-length"])
+            request.early = _too_large(declared, self._backend.max_body, close=True)
+        return request
 
-    async def _send(
-        self, http: h11.Connection, writer: asyncio.StreamWriter, reply: _Reply, close: bool
-    ) -> None:
-        data = json.dumps(reply.body).encode() if reply.body is not None else b""
-        headers = [("Content-Type", "application/json")]
-        if reply.status != HTTPStatus.NO_CONTENT:
-            headers.append(("Content-Length", str(len(data))))
-        if reply.error:
-            headers.append(("x-amzn-ErrorType", reply.error))
+    def _target(self, request: _Request) -> str:
+        """The connection id the request's path names; 403 for any other path."""
+        if request.size > request.limit:
+            raise _too_large(request.size, request.limit)
+        path = unquote(request.target.split("?", 1)[0])
+        if not path.startswith(self._prefix) or len(path) == len(self._prefix):
+            raise _Reply(HTTPStatus.FORBIDDEN, {"message": "Forbidden"}, "ForbiddenException")
+        return path[len(self._prefix) :]
+
+    def answer_now(self, request: _Request) -> _Reply | None:
+        """The reply to a request that needs no waiting; None for one that does (a
+        DELETE, which waits for the close, or any request under ``post_latency``)."""
+        if request.early is not None:
+            return request.early
+        if self.post_latency or request.method == "DELETE":
+            return None
+        return self._operate(request)
+
+    async def answer_later(self, request: _Request) -> _Reply:
+        """The reply to a request that :meth:`answer_now` left to wait."""
+        try:
+            connection_id = self._target(request)
+        except _Reply as reply:
+            return reply
+        if self.post_latency:
+            await asyncio.sleep(self.post_latency)
+        if request.method != "DELETE":
+            return self._operate(request)
+        try:
+            await self._backend.close(connection_id)
+        except Exception as exc:
+            return self._failed(connection_id, exc)
+        return _Reply(HTTPStatus.NO_CONTENT)
+
+    def _operate(self, request: _Request) -> _Reply:
+        """A POST's or a GET's reply (any other method's: 405)."""
+        try:
+            connection_id = self._target(request)
+        except _Reply as reply:
+            return reply
+        try:
+            if request.method == "POST":
+                self._backend.post(connection_id, b"".join(request.body))
+                return _Reply(HTTPStatus.OK)
+            if request.method == "GET":
+                return _Reply(HTTPStatus.OK, self._backend.describe(connection_id))
+        except Exception as exc:
+            return self._failed(connection_id, exc)
+        return _Reply(
+            HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"{request.method} is not supported"}
+        )
+
+    def _failed(self, connection_id: str, exc: Exception) -> _Reply:
+        """What the client hears of a backend's error: its error type, or 500 (logged)."""
+        if isinstance(exc, Gone):
+            return _Reply(
+                HTTPStatus.GONE, {"message": f"Connection {connection_id} is gone"}, "GoneException"
+            )
+        if isinstance(exc, LimitExceeded):
+            return _Reply(
+                HTTPStatus.TOO_MANY_REQUESTS, {"message": str(exc)}, "LimitExceededException"
+            )
+        log.error("@connections request failed", exc_info=exc)
+        return _Reply(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            {"message": "Internal server error"},
+            "InternalServerErrorException",
+        )
+
+    def observe(self, request: _Request, reply: _Reply, client: asyncio.BaseTransport) -> None:
+        if self.observer is None:
+            return
+        path = unquote(request.target.split("?", 1)[0])
+        connection_id = path.removeprefix(self._prefix) if path.startswith(self._prefix) else ""
+        size = request.headers.get("content-length", "0")
+        self.observer.management_call(
+            request.method, connection_id, int(reply.status), int(size or 0), client
+        )
+
+
+class _Client(asyncio.Protocol):
+    """One kept-alive TLS connection: requests parsed as bytes come, answered in order."""
+
+    def __init__(self, api: ConnectionsApi) -> None:
+        self._api = api
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._waiting: deque[_Request] = deque()  # parsed, not yet answered
+        self._closing = False  # answered with Connection: close, or broken: read no more
+        self.task: asyncio.Task[None] | None = None  # answering a request that waits
+        # The request being parsed: its target, headers and the head's size so far.
+        self._url = b""
+        self._fields: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._request: _Request | None = None
+
+    # --- asyncio --------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._api._clients.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._waiting.clear()
+        self._api._clients.discard(self)
+
+    def pause_writing(self) -> None:
+        # A client that doesn't read its answers: stop reading its requests meanwhile.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and not self._closing:
+            self._transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # It speaks something else next: answer what came, then end.
+            self._closing = True
+            if self._waiting:
+                self._waiting[-1].close = True
+            elif self._transport is not None:
+                self._transport.close()
+        except httptools.HttpParserError as exc:  # e.g. Content-Length: -1
+            cause = exc.__context__  # what a callback of ours raised, if one did
+            if not isinstance(cause, _Stop):
+                self._refuse(str(cause or exc) or type(exc).__name__)
+        self._answer()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    # --- httptools' callbacks ---------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._fields = []
+        self._head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._grow(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._fields.append((name, value))
+        self._grow(len(name) + len(value) + 4)
+
+    def _grow(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > _HEAD_LIMIT:
+            raise ValueError(f"the request's head is over {_HEAD_LIMIT} bytes")
+
+    def on_headers_complete(self) -> None:
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._fields
+        }
+        method = self._parser.get_method().decode("latin-1")
+        request = self._api.request_for(method, self._url.decode("latin-1"), headers)
+        request.close = not self._parser.should_keep_alive()
+        self._request = request
+        if request.early is not None:
+            self._waiting.append(request)
+            if request.early.close:  # its body is not read: nothing after it can be parsed
+                self._closing = True
+                raise _Stop
+
+    def on_body(self, chunk: bytes) -> None:
+        request = self._request
+        assert request is not None
+        request.size += len(chunk)
+        if request.size <= request.limit:
+            request.body.append(chunk)  # past the limit it is read and dropped
+
+    def on_message_complete(self) -> None:
+        request = self._request
+        assert request is not None
+        self._request = None
+        if request.early is None:
+            request.close = request.close or not self._parser.should_keep_alive()
+            self._waiting.append(request)
+
+    # --- answers ----------------------------------------------------------------------
+
+    def _refuse(self, message: str) -> None:
+        """What the client sent is no HTTP this server reads: 400, then close."""
+        self._closing = True
+        request = _Request("", "", {}, 0)  # no method: not observed, it was no request
+        request.early = _Reply(
+            HTTPStatus.BAD_REQUEST, {"message": message}, "BadRequestException", True
+        )
+        self._waiting.append(request)
+
+    def _answer(self) -> None:
+        """Answer the waiting requests in order, up to one that must wait (in a task)."""
+        api = self._api
+        while self._waiting and self.task is None:
+            request = self._waiting[0]
+            reply = api.answer_now(request)
+            if reply is None:
+                self.task = asyncio.get_running_loop().create_task(self._answer_later(request))
+                return
+            self._waiting.popleft()
+            if not self._send(request, reply):
+                return
+
+    async def _answer_later(self, request: _Request) -> None:
+        reply = await self._api.answer_later(request)
+        self.task = None
+        if self._waiting and self._waiting[0] is request:
+            self._waiting.popleft()
+            if self._send(request, reply):
+                self._answer()
+
+    def _send(self, request: _Request, reply: _Reply) -> bool:
+        """Write the reply; False when the connection ends with it."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return False
+        if request.method:
+            self._api.observe(request, reply, transport)
+        close = reply.close or request.close
+        if reply.status == HTTPStatus.OK and reply.body is None and not reply.error and not close:
+            transport.write(_OK)
+        else:
+            transport.write(_response(reply, close))
         if close:
-            headers.append(("Connection", "close"))
-        chunks = [http.send(h11.Response(status_code=int(reply.status), headers=headers))]
-        if data:
-            chunks.append(http.send(h11.Data(data=data)))
-        chunks.append(http.send(h11.EndOfMessage()))
-        writer.write(b"".join(c for c in chunks if c))
-        await writer.drain()
+            self._closing = True
+            self._waiting.clear()
+            transport.close()
+            return False
+        return True
+
+
+class _Stop(Exception):
+    """Parse no further: the request was answered from its head, and the connection ends."""

@@ -9,6 +9,7 @@ routes add ``body`` and ``messageId``, ``$disconnect`` adds the close status.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 from collections.abc import Sequence
@@ -46,7 +47,13 @@ def new_request_id() -> str:
 
 def clf_time(epoch_ms: int) -> str:
     """``requestTime`` in Common Log Format: ``24/Nov/2026:19:47:55 +0000``."""
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    return _clf_second(epoch_ms // 1000)
+
+
+@functools.lru_cache(maxsize=4)
+def _clf_second(epoch_s: int) -> str:
+    # Whole seconds: every event of one second shares the string (formatted once).
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _multi(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:

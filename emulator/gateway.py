@@ -278,7 +278,9 @@ class Gateway:
                     if not connection.has_room():
                         await asyncio.wait_for(connection.room(), end_of_life - loop.time())
                     wait = min(self.limits.idle_timeout, end_of_life - loop.time())
-                    frame = await asyncio.wait_for(socket.recv(), timeout=max(wait, 0))
+                    # A timeout on this task, not wait_for's task per frame (Python 3.11).
+                    async with asyncio.timeout(max(wait, 0)):
+                        frame = await socket.recv()
                 except TimeoutError:
                     connection.closed_by_server = (GOING_AWAY, "Going away")
                     await socket.close(GOING_AWAY, "Going away")
@@ -323,7 +325,7 @@ class Gateway:
             raise Gone(connection_id)
         return connection
 
-    async def post(self, connection_id: str, data: bytes) -> None:
+    def post(self, connection_id: str, data: bytes) -> None:
         connection = self._open_connection(connection_id)
         try:
             data.decode("utf-8")
@@ -337,7 +339,7 @@ class Gateway:
         if self.observer is not None:
             self.observer.frame_out(connection_id, data, "post")
 
-    async def describe(self, connection_id: str) -> dict[str, Any]:
+    def describe(self, connection_id: str) -> dict[str, Any]:
         connection = self._open_connection(connection_id)
         info = connection.info
         return {

@@ -110,6 +110,10 @@ def _decimal(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# json.dumps with ``default`` makes an encoder a call; the results share one.
+_RESULTS = json.JSONEncoder(default=_decimal)
+
+
 def _die_with_parent() -> None:
     """Linux: be killed when the runner's process dies, however it dies (even SIGKILL).
 
@@ -201,7 +205,7 @@ def serve(
         sys.stdout.flush()
         sys.stderr.flush()
         try:
-            line = json.dumps(reply, default=_decimal)
+            line = _RESULTS.encode(reply)
         except (TypeError, ValueError) as exc:  # a result JSON can't carry
             error = _error(exc, "Runtime.MarshalError")
             error["errorMessage"] = f"Unable to marshal response: {exc}"

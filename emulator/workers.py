@@ -32,6 +32,8 @@ from emulator.functions import FunctionLogs, FunctionSpec
 from emulator.node_debug import PauseWatch
 from emulator.runtime_api import Invocation, RuntimeApi
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # one for every event (not one a call)
+
 
 class WorkerFailure(Exception):
     """The worker gave no result: ``kind`` is Timeout, Crash or ResponseTooLarge."""
@@ -57,6 +59,7 @@ class Worker:
         self.function = spec.name
         self.idle_since = time.monotonic()
         self.stopped = False
+        self._proc_fds: dict[str, int] = {}  # descriptors of its /proc files, by name
         self.log_tasks = [asyncio.create_task(self._relay_logs(s, logs)) for s in output]
 
     async def _relay_logs(self, stream: asyncio.StreamReader, logs: FunctionLogs) -> None:
@@ -73,21 +76,37 @@ class Worker:
         """Still running, as far as the kernel says (not only as far as asyncio noticed)."""
         if self.process.returncode is not None:
             return False
-        try:
-            state = Path(f"/proc/{self.process.pid}/stat").read_text().split(") ")[-1][0]
-        except (OSError, IndexError):
+        stat = self._read_proc("stat")
+        if stat is None:
             return False
-        return state not in "ZX"  # a zombie or dead process can't take a request
+        state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+        return state not in (b"", b"Z", b"X")  # a zombie or dead process can't take a request
 
     def peak_memory_mb(self) -> int:
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
+        status = self._read_proc("status")
+        start = -1 if status is None else status.find(b"\nVmHWM:")
+        if status is None or start < 0:
             return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-        return 0
+        return int(status[start + 7 : status.index(b"\n", start + 1)].split()[0]) // 1024
+
+    def _read_proc(self, name: str) -> bytes | None:
+        """``/proc/<pid>/<name>`` now, or None once the process is gone. Read on every
+        invocation, so its descriptor stays open: one ``pread`` a time, not an open, read
+        and close. It names this process only; after its end, reading it fails."""
+        if self.stopped:
+            return None
+        fd = self._proc_fds.get(name)
+        try:
+            if fd is None:
+                fd = self._proc_fds[name] = os.open(f"/proc/{self.pid}/{name}", os.O_RDONLY)
+            return os.pread(fd, 16 * 1024, 0)
+        except OSError:
+            return None
+
+    def _close_proc(self) -> None:
+        for fd in self._proc_fds.values():
+            os.close(fd)
+        self._proc_fds.clear()
 
     async def call(
         self, request_id: str, deadline_ms: int, event: Mapping[str, Any], timeout: float
@@ -100,6 +119,7 @@ class Worker:
 
     async def stop(self) -> None:
         self.stopped = True
+        self._close_proc()
         if self.process.returncode is None:
             self.process.kill()
         await self.process.wait()
@@ -134,7 +154,8 @@ class PythonWorker(Worker):
             if self.debugged:
                 line = await debugging.result_line(process.stdout, timeout)
             else:
-                line = await asyncio.wait_for(process.stdout.readline(), timeout=timeout)
+                async with asyncio.timeout(timeout):  # not wait_for's task a call (3.11)
+                    line = await process.stdout.readline()
         except TimeoutError:
             raise WorkerFailure("Timeout", f"timed out after {timeout:g} s") from None
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -207,7 +228,7 @@ class ApiWorker(Worker):
     ) -> dict[str, Any]:
         invocation = Invocation(
             request_id=request_id,
-            event=json.dumps(event, separators=(",", ":")).encode(),
+            event=_COMPACT.encode(event).encode(),
             deadline_ms=deadline_ms,
             function_arn=self.spec.arn,
             trace_id=_trace_id(),

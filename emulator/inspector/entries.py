@@ -236,9 +236,13 @@ def route_of(event: Any) -> tuple[str | None, str | None]:
     )
 
 
+# json.dumps with ``default`` makes an encoder a call; every invocation's result is sized.
+_SIZER = json.JSONEncoder(default=str)
+
+
 def json_size(value: Any) -> int:
     try:
-        return len(json.dumps(value, default=str))
+        return len(_SIZER.encode(value))
     except (TypeError, ValueError):
         return 0
 

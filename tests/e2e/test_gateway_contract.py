@@ -13,6 +13,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import time
@@ -623,6 +624,53 @@ def test_connections_checks_the_length_before_reading_the_body(
 ) -> None:
     """A bad or oversized Content-Length is answered at once; no body is read or awaited."""
     assert _raw_post(api, headers) == (status, error)
+
+
+def _raw_exchange(api: Harness, data: bytes) -> bytes:
+    """Send ``data`` to @connections on one TLS connection; all it answers until it closes."""
+    assert api.gateway is not None
+    port = api.gateway.connections_port
+    context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=seconds(15)) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(data)
+        reply = b""
+        while chunk := tls.recv(65536):
+            reply += chunk
+    return reply
+
+
+def test_pipelined_requests_are_answered_in_order(api: Harness) -> None:
+    """Requests sent at once on one kept-alive connection are each answered, in order."""
+    assert api.gateway is not None
+    host = f"Host: localhost:{api.gateway.connections_port}\r\n"
+    with connect(url(api)) as ws:
+        target = connection_id(ws)
+        requests = [
+            f"POST /test/@connections/{target} HTTP/1.1\r\n{host}Content-Length: 3\r\n\r\none",
+            f"GET /test/@connections/bm90LWEtY29ubmVjdGlvbg== HTTP/1.1\r\n{host}\r\n",
+            f"DELETE /test/@connections/bm90LWEtY29ubmVjdGlvbg== HTTP/1.1\r\n{host}\r\n",
+            f"POST /test/@connections/{target} HTTP/1.1\r\n{host}Content-Length: 3\r\n"
+            "Connection: close\r\n\r\ntwo",
+        ]
+        reply = _raw_exchange(api, "".join(requests).encode())
+        assert [ws.recv(timeout=seconds(15)) for _ in range(2)] == ["one", "two"]
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) \r\n", reply)
+    assert statuses == [b"200", b"410", b"410", b"200"]
+    assert reply.rstrip().endswith(b"Connection: close")
+
+
+def test_a_head_over_64_kb_is_a_bad_request(api: Harness) -> None:
+    """Request line and headers over 64 KB: 400 BadRequestException, and the connection ends."""
+    assert api.gateway is not None
+    host = f"Host: localhost:{api.gateway.connections_port}\r\n"
+    padding = "".join(f"X-Pad-{n}: {'x' * 1000}\r\n" for n in range(70))
+    head = f"GET /test/@connections/abc HTTP/1.1\r\n{host}{padding}\r\n"
+    reply = _raw_exchange(api, head.encode())
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert b"x-amzn-ErrorType: BadRequestException" in reply
 
 
 def test_deeply_nested_json_is_just_unmatched(
