@@ -82,8 +82,11 @@ local: venv  ## run the chat on localhost (embedded AWS emulator + gateway); Ctr
 	$(BIN)/python -m emulator serve scripts.stack:CHAT $(SERVE_PORTS) --outputs $(OUTPUTS) \
 	  --watch --state-dir $(STATE_DIR) $(if $(FRESH),--fresh)
 
+# Two pytest processes (pytest-xdist), a test file each at a time: one process holds the
+# stack, moto and the tests under one lock and so uses about one core (24 min → ~11 here).
+# The reliability tier stays in one process: its bounds measure latency.
 test: venv chromium axe-core client-unit  ## the client's unit tests, then unit, end-to-end and browser tests
-	$(BIN)/python -m pytest --ignore=tests/reliability
+	$(BIN)/python -m pytest --ignore=tests/reliability -n 2 --dist loadfile
 
 test-reliability: venv  ## property tests, 10,000 fuzzed frames, fault injection, 1,000 connections, floods (~5 min)
 	$(BIN)/python -m pytest tests/reliability

@@ -9,6 +9,7 @@ reaching them is quick.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,25 @@ LIMITS = SMALL_LIMITS
 pytestmark = LIMITED
 
 
+def in_a_fresh_window(needed: float = 20.0) -> float:
+    """Now, or when the next of the server's rate windows begins if this one has less than
+    ``needed`` seconds left, so that a burst fits in one window however slow the machine
+    is short of extreme; returns the time the burst starts."""
+    length = LIMITS["rate_window_seconds"]
+    left = length - time.time() % length
+    if left < needed:
+        time.sleep(left + 0.05)  # waiting for the clock's edge, not for a guess
+    return time.time()
+
+
+def windows_touched(start: float) -> int:
+    """How many of the server's fixed rate windows (§7: they start at multiples of their
+    length) the time from ``start`` to now touches: a burst across a window's edge may
+    pass the rate once in each, and a loaded machine stretches a burst across one."""
+    length = LIMITS["rate_window_seconds"]
+    return int(time.time() // length) - int(start // length) + 1
+
+
 def test_a_flooding_connection_is_rate_limited_and_others_are_not(
     stack: Harness, make_client: Callable[..., ChatClient]
 ) -> None:
@@ -36,16 +56,19 @@ def test_a_flooding_connection_is_rate_limited_and_others_are_not(
     alice, bob = make_client("Alice"), make_client("Bob")
     room_id = create_room(alice)
     join(alice, bob, room_id)
+    start = in_a_fresh_window()
     for i in range(100):
         bob.send("sendMessage", roomId=room_id, text=f"flood {i}", ref=f"f{i}")
     replies = [bob.wait_for_ref(f"f{i}") for i in range(100)]
+    windows = windows_touched(start)
     limited_ = [r for r in replies if r.get("code") == "RATE_LIMITED"]
-    assert len(limited_) >= 100 - LIMITS["rate_per_connection"]
+    assert len(limited_) >= 100 - windows * LIMITS["rate_per_connection"]
     assert all(0 < r["retryAfter"] <= LIMITS["rate_window_seconds"] for r in limited_)
     assert {r["type"] for r in replies} <= {"messageSent", "error"}
     assert say_ok(alice, room_id, "still heard")
     stored = store_for(stack).messages(room_id, None, 50)[0]
-    assert sum(1 for m in stored if m.text.startswith("flood")) <= LIMITS["rate_per_connection"]
+    flood = sum(1 for m in stored if m.text.startswith("flood"))
+    assert flood <= windows * LIMITS["rate_per_connection"]
 
 
 def say_ok(client: ChatClient, room_id: str, text: str) -> bool:
@@ -56,13 +79,14 @@ def test_a_users_tabs_share_the_users_rate(make_client: Callable[..., ChatClient
     """Three tabs of one user, each under its own rate, together meet the user's."""
     first = make_client("Tabs")
     tabs = [first, make_client("Tabs", key=first.key), make_client("Tabs", key=first.key)]
+    start = in_a_fresh_window()
     codes = [
         tab.request("getRoom", expect="roomInfo", roomId="abcdefghjk")["code"]
         for _ in range(20)
         for tab in tabs
     ]
     assert codes.count("RATE_LIMITED") > 0
-    assert codes.count("ROOM_NOT_FOUND") <= LIMITS["rate_per_user"]
+    assert codes.count("ROOM_NOT_FOUND") <= windows_touched(start) * LIMITS["rate_per_user"]
 
 
 def refused_status(stack: Harness, name: str, key: str) -> int | None:
