@@ -59,15 +59,11 @@ class FunctionLogs:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._files: dict[str, IO[str]] = {}
-        self._paths: dict[str, Path] = {}
         self._unflushed: set[IO[str]] = set()
         self.observer: Observer | None = None  # told of each line, by worker (the inspector)
 
     def path(self, function: str) -> Path:
-        path = self._paths.get(function)
-        if path is None:
-            path = self._paths[function] = self.directory / f"{function}.log"
-        return path
+        return self.directory / f"{function}.log"
 
     def _file(self, function: str) -> IO[str]:
         file = self._files.get(function)

@@ -17,7 +17,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,32 +41,14 @@ def entry(path: str) -> Path | None:
 
 
 def load(path: str, decode: Callable[[], Any]) -> Any:
-    """The model file at ``path`` decoded: read from the cache, or ``decode()``'s, kept."""
+    """The model file at ``path`` decoded: read from the cache, or ``decode()``'s, kept;
+    None when there is no such file (as botocore's file loader answers)."""
     kept = entry(path)
     if kept is None:
-        return decode()
+        return None
     try:
         return marshal.loads(kept.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         decoded = decode()  # not kept yet, or unreadable: decoded, and kept anew
-    _write(kept, marshal.dumps(decoded))
+    template_cache.keep_file(kept, marshal.dumps(decoded), KEEP)
     return decoded
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "wb", dir=path.parent, prefix=".", suffix=".tmp", delete=False
-        ) as file:
-            file.write(data)
-        os.replace(file.name, path)
-        _prune(path.parent)
-    except OSError:
-        return  # the next run decodes it again
-
-
-def _prune(directory: Path) -> None:
-    entries = sorted(directory.glob("*.marshal"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
-        old.unlink(missing_ok=True)

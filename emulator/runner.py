@@ -247,7 +247,6 @@ class LambdaRunner:
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
         trigger = f" (API Gateway request {trigger_id})" if trigger_id else ""
         self.logs.frame(spec.name, f"START RequestId: {request_id} Version: $LATEST{trigger}")
-        log_path = self.logs.path(spec.name)
         try:
             return await worker.call(request_id, deadline_ms, event, spec.timeout)
         except WorkerFailure as exc:
@@ -259,7 +258,7 @@ class LambdaRunner:
             else:
                 self.logs.write(spec.name, f"{request_id} {exc.detail}")
                 detail = exc.detail
-            raise InvocationError(spec.name, exc.kind, detail, log_path) from exc
+            raise InvocationError(spec.name, exc.kind, detail, self.logs.path(spec.name)) from exc
         finally:
             duration = (time.monotonic() - started) * 1000
             used = worker.peak_memory_mb()

@@ -10,7 +10,6 @@ any target into one line naming the service and the next step.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -84,9 +83,6 @@ class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
     """
 
     def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
-        if not os.path.isfile(full_path):
-            return None
-
         def decode() -> Any:
             with open_method(full_path, "rb") as file:
                 return json.loads(file.read().decode("utf-8"))

@@ -53,26 +53,27 @@ def cached(kind: str, name: str, compute: Callable[[], T], keep: Callable[[], bo
     except (TypeError, ValueError):
         return computed  # not JSON: not cached
     if keep():
-        _write(path, text)
+        keep_file(path, text.encode(), KEEP)
     # What a later run reads back, so that the first run sees exactly the same.
     fresh: T = json.loads(text)["answer"]
     return fresh
 
 
-def _write(path: Path, text: str) -> None:
+def keep_file(path: Path, data: bytes, keep: int) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it), then keep
+    only the ``keep`` newest files of its kind (its suffix) in its folder. A cache that
+    can't be written is skipped: the next run computes the answer again."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".", suffix=".tmp", delete=False
+            "wb", dir=path.parent, prefix=".", suffix=".tmp", delete=False
         ) as file:
-            file.write(text)
+            file.write(data)
         os.replace(file.name, path)
-        _prune(path.parent)
+        entries = sorted(
+            path.parent.glob(f"*{path.suffix}"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for old in entries[keep:]:
+            old.unlink(missing_ok=True)
     except OSError:
-        pass  # the next run computes it again
-
-
-def _prune(directory: Path) -> None:
-    entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
-        old.unlink(missing_ok=True)
+        pass

@@ -79,7 +79,8 @@ class Worker:
         stat = self._read_proc("stat")
         if stat is None:
             return False
-        state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+        end = stat.rfind(b")")  # the command may hold ") " itself: the last one ends it
+        state = stat[end + 2 : end + 3]
         return state not in (b"", b"Z", b"X")  # a zombie or dead process can't take a request
 
     def peak_memory_mb(self) -> int:

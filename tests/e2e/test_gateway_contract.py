@@ -19,6 +19,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -586,8 +587,9 @@ def test_a_full_outbox_refuses_posts_with_limit_exceeded(api: Harness) -> None:
         silent.close()
 
 
-def _raw_post(api: Harness, headers: str, body: bytes = b"") -> tuple[int, str]:
-    """A hand-written POST to @connections; returns the status and the error type."""
+@contextmanager
+def _connections_socket(api: Harness) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection of our own to @connections, trusting the stack's CA."""
     assert api.gateway is not None
     port = api.gateway.connections_port
     context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
@@ -595,6 +597,14 @@ def _raw_post(api: Harness, headers: str, body: bytes = b"") -> tuple[int, str]:
         socket.create_connection(("127.0.0.1", port), timeout=seconds(15)) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
+        yield tls
+
+
+def _raw_post(api: Harness, headers: str, body: bytes = b"") -> tuple[int, str]:
+    """A hand-written POST to @connections; returns the status and the error type."""
+    assert api.gateway is not None
+    port = api.gateway.connections_port
+    with _connections_socket(api) as tls:
         head = f"POST /test/@connections/abc HTTP/1.1\r\nHost: localhost:{port}\r\n{headers}"
         tls.sendall(f"{head}\r\n".encode() + body)
         reply = b""
@@ -628,13 +638,7 @@ def test_connections_checks_the_length_before_reading_the_body(
 
 def _raw_exchange(api: Harness, data: bytes) -> bytes:
     """Send ``data`` to @connections on one TLS connection; all it answers until it closes."""
-    assert api.gateway is not None
-    port = api.gateway.connections_port
-    context = ssl.create_default_context(cafile=str(api.gateway.certificates.ca_path))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=seconds(15)) as raw,
-        context.wrap_socket(raw, server_hostname="localhost") as tls,
-    ):
+    with _connections_socket(api) as tls:
         tls.sendall(data)
         reply = b""
         while chunk := tls.recv(65536):
