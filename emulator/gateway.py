@@ -33,7 +33,7 @@ from emulator.quotas import TokenBucket
 from emulator.routing import Dropped, now_ms
 from emulator.runner import MAX_WORKERS_PER_FUNCTION, LambdaRunner
 from emulator.scheduler import FairScheduler
-from emulator.session import OutboxFull, Session
+from emulator.session import ClientConnection, OutboxFull, Session
 from emulator.tls import Certificates, execute_api_host
 
 log = logging.getLogger("emulator.gateway")
@@ -110,6 +110,7 @@ class Gateway:
             self._session,
             self.host,
             self._port,
+            create_connection=ClientConnection,
             process_request=self._handshake,
             select_subprotocol=self._select_subprotocol,
             max_size=(self.limits.message_bytes, self.limits.frame_bytes),

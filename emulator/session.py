@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket as sockets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,41 @@ from emulator.quotas import Limits
 # connection's queue is full: a flooding client then writes megabytes before its send
 # waits, and the machine spends its time copying frames that wait for minutes.
 RECEIVE_BUFFER = 64 * 1024
+
+
+class ClientConnection(ServerConnection):
+    """A client's WebSocket connection that, when the client resets it, still reads the
+    frames its client sent before the reset.
+
+    This machine's TCP acknowledged those frames, so for the client they were sent; but
+    asyncio forgets a socket's unread bytes when a write to it fails, and a write often
+    comes first: a task that posts to the client (a broadcast) runs in the same loop
+    round as the read of frames that arrived just before the reset, and ahead of it. The
+    socket is still open when ``connection_lost`` runs, so its unread bytes (at most
+    :data:`RECEIVE_BUFFER`) are read there and parsed as if they had arrived in time; the
+    gateway then reads those frames before it hears the connection is closed.
+    """
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(exc, OSError):  # the peer reset; not a close of ours (exc None)
+            for data in _unread(self.transport):
+                self.data_received(data)
+        super().connection_lost(exc)
+
+
+def _unread(transport: asyncio.BaseTransport) -> Iterator[bytes]:
+    """What the kernel still holds of what the peer sent on ``transport``'s socket."""
+    raw = transport.get_extra_info("socket")
+    if raw is None or raw.fileno() < 0:
+        return
+    while True:
+        try:
+            data = os.read(raw.fileno(), RECEIVE_BUFFER)  # non-blocking, as asyncio set it
+        except OSError:  # nothing more for now, or the reset itself once read up to it
+            return
+        if not data:
+            return
+        yield data
 
 
 class OutboxFull(Exception):

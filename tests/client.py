@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
+import socket
+import struct
+import termios
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
@@ -11,7 +15,7 @@ from urllib.parse import urlencode
 
 from websockets.sync.client import ClientConnection, connect
 
-from tests.timing import seconds
+from tests.timing import seconds, settles
 
 
 class ChatClient:
@@ -93,8 +97,29 @@ class ChatClient:
         drained, self.events = self.events, []
         return drained
 
+    def drop(self) -> None:
+        """Reset the TCP connection, no close frame, once the server's TCP has taken
+        every frame sent (see :func:`reset`)."""
+        reset(self.socket.socket)
+
     def close(self) -> None:
         self._exit.close()
+
+
+def reset(raw: socket.socket) -> None:
+    """Reset ``raw``'s TCP connection once the peer's TCP has acknowledged every byte
+    written to it. Bytes still in this machine's send queue when a connection is reset
+    never leave it (on a loaded machine the last frames often still wait there), so no
+    server could read them; what the server's TCP took, the gateway must not lose."""
+    assert settles(lambda: _unacknowledged(raw) == 0), "the server never took the frames"
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+
+
+def _unacknowledged(raw: socket.socket) -> int:
+    """Bytes written to ``raw`` that the peer's TCP hasn't acknowledged (SIOCOUTQ)."""
+    out = fcntl.ioctl(raw.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    return int(struct.unpack("i", out)[0])
 
 
 def _matches(event: dict[str, Any], kind: str, match: dict[str, Any]) -> bool:

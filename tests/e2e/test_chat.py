@@ -195,7 +195,7 @@ def test_vanished_connections_do_not_stop_delivery(stack: Harness, make_client: 
         ExpressionAttributeValues={":c": {"SS": stale}},
     )
     # And one real client that drops its TCP connection without a close frame.
-    carol.socket.socket.close()
+    carol.drop()
 
     say(alice, room_id, "still here?")
     assert heard(bob) == "still here?"

@@ -78,7 +78,7 @@ def test_a_sender_whose_connection_drops_has_everything_it_sent_stored(
     ids = [secrets.token_hex(8) for _ in range(20)]
     for i, message_id in enumerate(ids):
         bob.send("sendMessage", roomId=room_id, messageId=message_id, text=f"burst {i}")
-    bob.socket.socket.close()  # no close frame: the gateway sees the TCP connection drop
+    bob.drop()  # no close frame: the gateway sees the TCP connection reset
     store = store_for(stack)
 
     def stored() -> set[str]:

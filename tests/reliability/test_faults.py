@@ -163,14 +163,15 @@ def test_frozen_workers_delay_but_lose_nothing(
 def test_senders_dropping_their_connection_lose_nothing(
     harness: Harness, connect: Callable[..., ChatClient]
 ) -> None:
-    """Three members each send 15 messages and drop their TCP connection at once, no
-    close frame: all 45 are stored, and the one who stayed receives them all."""
+    """Three members each send 15 messages and reset their TCP connection as soon as
+    the gateway's TCP took them, no close frame: all 45 are stored, and the one who
+    stayed receives them all."""
     clients, room_id = room_of(connect, 4)
     ids = {c.name: [secrets.token_hex(8) for _ in range(15)] for c in clients[1:]}
     for client in clients[1:]:
         for message_id in ids[client.name]:
             client.send("sendMessage", roomId=room_id, messageId=message_id, text=message_id)
-        client.socket.socket.close()
+        client.drop()
     every_id = [m for group in ids.values() for m in group]
     store = store_for(harness)
 
@@ -210,7 +211,7 @@ def test_gone_connections_in_the_middle_of_a_fan_out(
     for n, message_id in enumerate(ids):
         sender.send("sendMessage", roomId=room_id, messageId=message_id, text="x", ref=message_id)
         if n % 3 == 0 and dropping:
-            dropping.pop().socket.socket.close()  # mid fan-out: no close frame
+            dropping.pop().drop()  # mid fan-out: no close frame
         assert collect_acks(sender, {message_id}, answers) == {message_id}
     assert set(answers) == {"messageSent"}
     check_delivery(harness, room_id, ids, stayers)
