@@ -20,7 +20,6 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
 from emulator.events import ConnectionInfo
 from emulator.quotas import Limits
@@ -44,29 +43,6 @@ class ClientConnection(ServerConnection):
     :data:`RECEIVE_BUFFER`) are read there and parsed as if they had arrived in time; the
     gateway then reads those frames before it hears the connection is closed.
     """
-
-    def send_now(self, data: bytes, text: bool) -> bool:
-        """Write one frame in this call if the socket takes it at once; False if the
-        frame must wait its turn (:meth:`send`, from the outbox's task).
-
-        A post's frame then leaves in the callback that parsed the post, before the
-        post's own answer is written: not a loop round later, after the answer has
-        woken the function's worker (which then competes for a core).
-        """
-        transport = self.transport
-        if (
-            self.protocol.state is not State.OPEN
-            or transport.is_closing()
-            or transport.get_write_buffer_size()  # it isn't keeping up: wait for drain
-        ):
-            return False
-        if text:
-            self.protocol.send_text(data)
-        else:
-            self.protocol.send_binary(data)
-        for chunk in self.protocol.data_to_send():
-            transport.write(chunk)  # an open connection has no end of stream to send
-        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if isinstance(exc, OSError):  # the peer reset; not a close of ours (exc None)
@@ -100,31 +76,19 @@ class Outbox:
     A post is accepted once queued, as on AWS: a client that reads slowly must not hold
     up the handler posting to it. What is queued is bounded by ``limit`` bytes; the
     gateway's own short replies may go past it (``force``), and ``on_sent`` hears each
-    time a frame has gone out. ``send_now`` (the socket's
-    :meth:`ClientConnection.send_now`) writes a frame at once when nothing waits
-    ahead of it, so the frames' order is the order they were put in either way.
+    time a frame has gone out.
     """
 
-    def __init__(
-        self,
-        limit: int,
-        on_sent: Callable[[], None] = lambda: None,
-        send_now: Callable[[bytes, bool], bool] | None = None,
-    ) -> None:
+    def __init__(self, limit: int, on_sent: Callable[[], None] = lambda: None) -> None:
         self.limit = limit
-        self.queued = 0  # bytes put and not yet sent, the one being sent included
+        self.queued = 0
         self.on_sent = on_sent
-        self._send_now = send_now
         self._queue: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()
 
     def put(self, data: bytes, text: bool, force: bool = False) -> None:
-        """Queue one frame, or send it now; ``force`` is for the gateway's own short
-        replies."""
+        """Queue one frame; ``force`` is for the gateway's own short replies."""
         if not force and self.queued + len(data) > self.limit:
             raise OutboxFull(f"{self.queued} bytes are waiting for this client")
-        if not self.queued and self._send_now is not None and self._send_now(data, text):
-            self.on_sent()
-            return
         self.queued += len(data)
         self._queue.put_nowait((data, text))
 
@@ -161,8 +125,7 @@ class Session:
     _room: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        send_now = self.socket.send_now if isinstance(self.socket, ClientConnection) else None
-        self.outbox = Outbox(self.limits.outbox_bytes, self._wake, send_now)
+        self.outbox = Outbox(self.limits.outbox_bytes, on_sent=self._wake)
         self._room.set()
         raw = self.socket.transport.get_extra_info("socket")
         if raw is not None:
