@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from typing import Any, TextIO
 
@@ -132,6 +132,9 @@ class Target:
     # The account, when whoever made the target knows it (an embedded emulator's account):
     # :meth:`account_id` then needs no call to STS.
     account: str | None = None
+    # A botocore ``before-send`` handler that answers every call of this target's clients
+    # itself: the embedded control plane's, in process (:mod:`emulator.controlplane_local`).
+    transport: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def local(
@@ -140,8 +143,9 @@ class Target:
         region: str,
         credentials: tuple[str, str] | None = None,
         account: str | None = None,
+        transport: Callable[..., Any] | None = None,
     ) -> Target:
-        return cls("local", region, endpoint_url, credentials, account=account)
+        return cls("local", region, endpoint_url, credentials, account=account, transport=transport)
 
     @classmethod
     def localstack(cls, region: str, endpoint_url: str = LOCALSTACK_ENDPOINT) -> Target:
@@ -241,6 +245,8 @@ class Target:
         except ProfileNotFound as exc:
             raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc
         client.meta.events.register("after-call", _name_the_service)
+        if self.transport is not None:
+            client.meta.events.register("before-send", self.transport)
         return client
 
 
