@@ -21,9 +21,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HeadersDict
+from moto.core.request import (
+    PRESERVED_HEADER_NAMES_ENVIRON_KEY,
+    environ_key_for_header,
+    should_preserve_original_header_name,
+)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+_NOT_PASSED = {"CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_EXPECT", "HTTP_HOST"}
 
 
 class _Body(io.BytesIO):
@@ -52,7 +58,8 @@ def _request_body(request: AWSPreparedRequest) -> bytes:
 
 
 def environ_for(request: AWSPreparedRequest, body: bytes) -> dict[str, Any]:
-    """The WSGI environ werkzeug's server builds for this request (moto's reads it)."""
+    """The WSGI environ moto's server (werkzeug's, with moto's request handler) builds for
+    this request."""
     url = urlsplit(request.url)
     target = url.path + (f"?{url.query}" if url.query else "")
     environ: dict[str, Any] = {
@@ -77,14 +84,22 @@ def environ_for(request: AWSPreparedRequest, body: bytes) -> dict[str, Any]:
         "HTTP_HOST": url.netloc,
         "CONTENT_LENGTH": str(len(body)),
     }
-    for name, value in request.headers.items():
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        key = name.upper().replace("-", "_")
-        if key in ("CONTENT_LENGTH", "TRANSFER_ENCODING", "EXPECT", "HOST"):
+    headers = [
+        (name, value.decode("latin-1") if isinstance(value, bytes) else str(value))
+        for name, value in request.headers.items()
+    ]
+    dashed = {environ_key_for_header(name) for name, _ in headers if "_" not in name}
+    preserved: dict[str, str] = {}
+    for name, text in headers:
+        key = environ_key_for_header(name)
+        if key in _NOT_PASSED:
             continue  # the body is whole, and already here
-        if key != "CONTENT_TYPE":
-            key = f"HTTP_{key}"
+        if "_" in name:  # as werkzeug's server drops them, and moto's keeps S3 metadata
+            if not should_preserve_original_header_name(name) or key in dashed:
+                continue
+            preserved.setdefault(key, name)
         environ[key] = f"{environ[key]},{text}" if key in environ else text
+    environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
     return environ
 
 
