@@ -9,6 +9,7 @@ any target into one line naming the service and the next step.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -87,7 +88,21 @@ class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
             with open_method(full_path, "rb") as file:
                 return json.loads(file.read().decode("utf-8"))
 
+        if model_cache.unextended(full_path, _extras_roots()):  # moto's loader reads it too
+            return model_cache.load_shared(full_path, decode)
         return model_cache.load(full_path, decode)
+
+
+@cache
+def _extras_roots() -> tuple[str, ...]:
+    """Where a model's extras files may be: botocore's data (and the user's own), and
+    moto's models when moto is installed (found without importing it)."""
+    loader = botocore.loaders.Loader
+    roots = [loader.BUILTIN_DATA_PATH, loader.CUSTOMER_DATA_PATH]
+    moto = importlib.util.find_spec("moto")
+    if moto is not None and moto.submodule_search_locations:
+        roots += list(moto.submodule_search_locations)
+    return tuple(roots)
 
 
 @cache
