@@ -14,12 +14,12 @@ needs again. Two parts of it are pure waste here; :func:`install` removes them:
   already read (:func:`emulator.targets.botocore_session`).
 
 And moto reads its own copy of each service's model (with its additions) as plain
-dicts, as our clients do (:class:`emulator.targets.ModelFiles`), with one loader for the
-process: moto made a new one for each model it read, and each new loader lists every
-service botocore and moto have (a ``stat`` of each of their 400-odd model folders, 30 to
-45 ms) before reading one file. moto's look-up of a service's name from its package
-name, when it formats an error, made a whole botocore session of its own to list them
-once more; it asks the shared one.
+dicts, as our clients do (:class:`emulator.model_files.ModelFiles`), with one loader for
+the process that checks a service's name from its own folder: moto made a new loader for
+each model it read, and each new loader listed every service botocore and moto have (a
+``stat`` of each of their 400-odd model folders, 30 to 45 ms) before reading one file.
+moto's look-up of a service's name from its package name, when it formats an error, made
+a whole botocore session of its own to list them once more; it asks the shared one.
 
 The first encrypted DynamoDB table of an account makes moto create that account's
 ``alias/aws/dynamodb`` KMS key, and every KMS key generates a 2048-bit RSA private key
@@ -48,7 +48,8 @@ from moto.core.routing import SmithyRule
 from moto.dynamodb.models.table import Table
 from werkzeug.routing import Rule
 
-from emulator.targets import ModelFiles, botocore_session
+from emulator.model_files import ModelFiles, QuickServiceCheck
+from emulator.targets import botocore_session
 
 _LOCK = threading.Lock()
 _installed = False
@@ -71,16 +72,22 @@ def _model_loader() -> loaders.Loader:
     """moto's loader of its models (botocore's, plus moto's additions), into plain dicts;
     one for the process, so its list of the services is made once (its caches don't lock:
     two threads may fill one twice, with the same answer)."""
-    return loaders.Loader(extra_search_paths=[loaders.moto_root], file_loader=ModelFiles())
+    return _MotoLoader(extra_search_paths=[loaders.moto_root], file_loader=ModelFiles())
+
+
+class _MotoLoader(QuickServiceCheck, loaders.Loader):
+    """moto's loader, checking a service's name from its own folder."""
 
 
 @functools.cache
 def _service_name(package: str) -> str:
     """The botocore name of a moto package's service (``awslambda``: ``lambda``), as moto's
-    own answers it (hyphens are dropped from package names), from the shared session."""
-    names: dict[str, str] = {
-        name.replace("-", ""): name for name in botocore_session().get_available_services()
-    }
+    own answers it (hyphens are dropped from package names), from the shared session: a
+    package named as its service is checked alone, without listing them all."""
+    services = botocore_session().get_available_services()
+    if package in services:
+        return package
+    names: dict[str, str] = {name.replace("-", ""): name for name in services}
     return names.get(package, package)
 
 

@@ -9,12 +9,10 @@ any target into one line naming the service and the next step.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any, TextIO
 
 import boto3
@@ -34,7 +32,7 @@ from botocore.exceptions import (
     WaiterError,
 )
 
-from emulator import model_cache
+from emulator import model_files
 
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
@@ -73,45 +71,6 @@ API_IN_EMBEDDED_CONTROL_PLANE = (
 )
 
 
-class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
-    """Reads the services' model files into plain dicts.
-
-    botocore reads them into OrderedDicts, for an order that plain dicts have kept since
-    Python 3.7 and that nothing it or moto does with a model depends on otherwise: they
-    took twice the time to read and half as much memory again (lambda's model: 10 ms and
-    1.9 MB as OrderedDicts, 5 ms and 1.2 MB as dicts; the endpoints file 6.7 MB, 3.9 MB).
-    Decoded, they are kept between runs (:mod:`emulator.model_cache`).
-    """
-
-    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
-        def decode() -> Any:
-            with open_method(full_path, "rb") as file:
-                return json.loads(file.read().decode("utf-8"))
-
-        if model_cache.unextended(full_path, _extras_roots()):  # moto's loader reads it too
-            return model_cache.load_shared(full_path, decode)
-        return model_cache.load(full_path, decode)
-
-
-@cache
-def _extras_roots() -> tuple[str, ...]:
-    """Where a model's extras files may be: botocore's data (and the user's own), and
-    moto's models when moto is installed (found without importing it)."""
-    loader = botocore.loaders.Loader
-    roots = [loader.BUILTIN_DATA_PATH, loader.CUSTOMER_DATA_PATH]
-    moto = importlib.util.find_spec("moto")
-    if moto is not None and moto.submodule_search_locations:
-        roots += list(moto.submodule_search_locations)
-    return tuple(roots)
-
-
-@cache
-def _models() -> botocore.loaders.Loader:
-    loader = botocore.loaders.create_loader()
-    loader.file_loader = ModelFiles()
-    return loader
-
-
 def botocore_session() -> botocore.session.Session:
     """A botocore session that shares the services' models with every other one.
 
@@ -119,7 +78,7 @@ def botocore_session() -> botocore.session.Session:
     the dozen clients a deploy makes, paid by every new account a harness or test opens.
     """
     core = botocore.session.Session()
-    core.register_component("data_loader", _models())
+    core.register_component("data_loader", model_files.shared_loader())
     return core
 
 
