@@ -261,11 +261,13 @@ class ControlPlane:
 
         transport = InProcess(self._app)
         iam.meta.events.register("before-send.iam", act_as_account)
-        iam.meta.events.register("before-send.iam", transport)
+        transport.attach(iam)
         iam.create_user(UserName="emulator")
         key = iam.create_access_key(UserName="emulator")["AccessKey"]
         credentials = (key["AccessKeyId"], key["SecretAccessKey"])
-        return Target.local(self.url, region, credentials, account=account_id, transport=transport)
+        return Target.local(
+            self.url, region, credentials, account=account_id, transport=transport.attach
+        )
 
     def _app(self) -> WsgiApp:
         """The server's WSGI application as it is now (with any middleware added since)."""

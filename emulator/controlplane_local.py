@@ -3,13 +3,16 @@
 Deploy, the load of what it made and the website's reads are a few dozen to two hundred
 calls (the chat: about two hundred), and over HTTP each paid for a socket, a thread of
 moto's server, the request parsed on both sides and the response again: more than the
-work moto does for most of them. :class:`InProcess` is a botocore ``before-send``
-handler that hands the signed request to the control plane's WSGI application in the
-calling thread, with the environ its server would have built, and gives botocore the
-answer as if it had come over the wire. Everything in front of moto (the guard, its
-locks, whatever middleware the control plane has) still sees every call; only the
-transport is skipped. The functions' own clients, and anybody else's, still reach the
-control plane over HTTP, as they would reach AWS.
+work moto does for most of them. :class:`InProcess` takes the place of a client's HTTP
+session (``client._endpoint.http_session``: botocore has no public way to give a client
+a transport of its own): it hands the signed request to the control plane's WSGI
+application in the calling thread, with the environ its server would have built, and
+gives botocore the answer as if it had come over the wire. It sits where the socket
+was, so everything botocore does around a send (retries, ``before-send`` handlers that
+answer instead, as the tests' throttling does) is unchanged. Everything in front of
+moto (the guard, its locks, whatever middleware the control plane has) still sees every
+call; only the transport is skipped. The functions' own clients, and anybody else's,
+still reach the control plane over HTTP, as they would reach AWS.
 """
 
 from __future__ import annotations
@@ -104,13 +107,20 @@ def environ_for(request: AWSPreparedRequest, body: bytes) -> dict[str, Any]:
 
 
 class InProcess:
-    """A ``before-send`` handler answering from ``app()`` (the control plane's WSGI
+    """An HTTP session for botocore answering from ``app()`` (the control plane's WSGI
     application as it is at the time of the call: middleware may be added later)."""
 
     def __init__(self, app: Callable[[], WsgiApp]) -> None:
         self._app = app
 
-    def __call__(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+    def attach(self, client: Any) -> None:
+        """Make ``client`` send its requests here."""
+        client._endpoint.http_session = self
+
+    def close(self) -> None:
+        """Nothing to close (botocore closes a client's session with the client)."""
+
+    def send(self, request: AWSPreparedRequest) -> AWSResponse:
         body = _request_body(request)
         answer: dict[str, Any] = {}
 

@@ -106,8 +106,8 @@ class Target:
     # The account, when whoever made the target knows it (an embedded emulator's account):
     # :meth:`account_id` then needs no call to STS.
     account: str | None = None
-    # A botocore ``before-send`` handler that answers every call of this target's clients
-    # itself: the embedded control plane's, in process (:mod:`emulator.controlplane_local`).
+    # Gives a new client of this target another way to send its requests: the embedded
+    # control plane's, in process (:mod:`emulator.controlplane_local`).
     transport: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -220,7 +220,7 @@ class Target:
             raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc
         client.meta.events.register("after-call", _name_the_service)
         if self.transport is not None:
-            client.meta.events.register("before-send", self.transport)
+            self.transport(client)
         return client
 
 
