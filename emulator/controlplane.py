@@ -47,6 +47,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from emulator import moto_dynamodb, moto_startup, origins
+from emulator.controlplane_local import InProcess
 from emulator.targets import EMULATOR_CREDENTIALS, Target, new_session
 
 log = logging.getLogger("emulator.controlplane")
@@ -258,11 +259,21 @@ class ControlPlane:
         def act_as_account(request: Any, **_: Any) -> None:
             request.headers[_ACCOUNT_HEADER] = account_id
 
+        transport = InProcess(self._app)
         iam.meta.events.register("before-send.iam", act_as_account)
+        transport.attach(iam)
         iam.create_user(UserName="emulator")
         key = iam.create_access_key(UserName="emulator")["AccessKey"]
         credentials = (key["AccessKeyId"], key["SecretAccessKey"])
-        return Target.local(self.url, region, credentials, account=account_id)
+        return Target.local(
+            self.url, region, credentials, account=account_id, transport=transport.attach
+        )
+
+    def _app(self) -> WsgiApp:
+        """The server's WSGI application as it is now (with any middleware added since)."""
+        server = self._server._server
+        assert server is not None, "start the control plane first"
+        return server.app
 
     def add_middleware(self, wrap: Callable[[WSGIApplication], WSGIApplication]) -> None:
         """Put ``wrap(app)`` in front of the server's WSGI application (once started)."""

@@ -14,7 +14,17 @@ needs again. Two parts of it are pure waste here; :func:`install` removes them:
   already read (:func:`emulator.targets.botocore_session`).
 
 And moto reads its own copy of each service's model (with its additions) as plain
-dicts, as our clients do (:class:`emulator.targets.ModelFiles`).
+dicts, as our clients do (:class:`emulator.model_files.ModelFiles`), with one loader for
+the process that checks a service's name from its own folder: moto made a new loader for
+each model it read, and each new loader listed every service botocore and moto have (a
+``stat`` of each of their 400-odd model folders, 30 to 45 ms) before reading one file.
+moto's look-up of a service's name from its package name, when it formats an error, made
+a whole botocore session of its own to list them once more; it asks the shared one.
+
+The first encrypted DynamoDB table of an account makes moto create that account's
+``alias/aws/dynamodb`` KMS key, and every KMS key generates a 2048-bit RSA private key
+(40 to 90 ms) used only to sign and verify, which a deploy never asks for: a key's private
+key is generated the first time it is used (:class:`_LazyPrivateKey`).
 
 Two more costs are paid on every request, not only the first: moto's server lists its
 own package's folders (a ``listdir`` and a ``stat`` of each of its 150-odd services)
@@ -35,12 +45,15 @@ from moto import backends
 from moto.core import loaders, responses, utils
 from moto.core.base_backend import AccountSpecificBackend
 from moto.core.routing import SmithyRule
+from moto.dynamodb.models.table import Table
 from werkzeug.routing import Rule
 
-from emulator.targets import ModelFiles, botocore_session
+from emulator.model_files import ModelFiles, QuickServiceCheck
+from emulator.targets import botocore_session
 
 _LOCK = threading.Lock()
 _installed = False
+_KEY_LOCK = threading.Lock()
 
 
 def _lazy_builder(self: Rule, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
@@ -54,9 +67,62 @@ def _lazy_builder(self: Rule, append_unknown: bool = True) -> Callable[..., tupl
     return build
 
 
+@functools.cache
 def _model_loader() -> loaders.Loader:
-    """moto's loader of its models (botocore's, plus moto's additions), into plain dicts."""
-    return loaders.Loader(extra_search_paths=[loaders.moto_root], file_loader=ModelFiles())
+    """moto's loader of its models (botocore's, plus moto's additions), into plain dicts;
+    one for the process, so its list of the services is made once (its caches don't lock:
+    two threads may fill one twice, with the same answer)."""
+    return _MotoLoader(extra_search_paths=[loaders.moto_root], file_loader=ModelFiles())
+
+
+class _MotoLoader(QuickServiceCheck, loaders.Loader):
+    """moto's loader, checking a service's name from its own folder."""
+
+
+@functools.cache
+def _service_name(package: str) -> str:
+    """The botocore name of a moto package's service (``awslambda``: ``lambda``), as moto's
+    own answers it (hyphens are dropped from package names), from the shared session: a
+    package named as its service is checked alone, without listing them all."""
+    services = botocore_session().get_available_services()
+    if package in services:
+        return package
+    names: dict[str, str] = {name.replace("-", ""): name for name in services}
+    return names.get(package, package)
+
+
+class _LazyPrivateKey:
+    """A moto KMS key's private key, generated when first used (sign, verify, public key)."""
+
+    def __init__(self, key_spec: str, generate: Callable[[str], Any]) -> None:
+        self._key_spec = key_spec
+        self._generate = generate
+        self._key: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy and pickle probe these: the object's own answer
+            raise AttributeError(name)
+        with _KEY_LOCK:  # one for all keys: an object with a lock of its own can't be copied
+            if self._key is None:
+                self._key = self._generate(self._key_spec)
+        return getattr(self._key, name)
+
+
+def _lazy_kms_keys(default_key: Callable[..., str]) -> Callable[..., str]:
+    """DynamoDB's default-key look-up, making moto's KMS keys lazy the first time it runs
+    (moto imports its KMS module there, and only a stack with an encrypted table pays it)."""
+
+    def get_default_key(table: Table, account_id: str, region: str) -> str:
+        from moto.kms import models as kms_models
+
+        generate = vars(kms_models)["generate_private_key"]
+        if not isinstance(generate, functools.partial):
+            vars(kms_models)["generate_private_key"] = functools.partial(
+                _LazyPrivateKey, generate=generate
+            )
+        return default_key(table, account_id, region)
+
+    return get_default_key
 
 
 def install() -> None:
@@ -71,6 +137,10 @@ def install() -> None:
         session = botocore_session()
         AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
         vars(utils)["create_loader"] = _model_loader  # what its get_service_model calls
+        vars(utils)["service_name_from_moto_package_name"] = _service_name
+        Table._get_default_encryption_key = _lazy_kms_keys(  # type: ignore[method-assign]
+            Table._get_default_encryption_key
+        )
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
         # What call_action calls, by the name it imported.

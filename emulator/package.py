@@ -12,7 +12,10 @@ Two shapes of code:
   one zip and editing the shared core changes them all.
 
 The same files always give the same bytes (sorted entries, fixed times and modes), so
-deploy compares hashes and leaves code that didn't change alone.
+deploy compares hashes and leaves code that didn't change alone. So a zip is also kept
+between runs, by what it is made of (``packages`` beside the dependencies' cache): a
+start-up builds into a fresh folder, and compressing the chat's eighteen zips took a
+fifth of a second each time.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from emulator import nodejs
+from emulator import nodejs, template_cache
 from emulator.stack import Function
 
 REQUIREMENTS = "requirements.txt"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 _PIP_HEADLINE = "\u00d7"  # the mark before pip's summary of a failed step
 _SKIPPED_DIRS = {"__pycache__", ".git", ".aws-sam", ".pytest_cache", ".mypy_cache"}
+_ZIP_FORMAT = "1"  # part of a kept zip's name: change it when _zip's output changes
+KEEP_ZIPS = 256  # zips kept between runs, the oldest removed first
 
 
 class PackageError(Exception):
@@ -178,6 +183,18 @@ def _fingerprint(files: dict[str, Path]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+def _zip(files: dict[str, Path], executable: set[str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for arcname in sorted(files):
+            info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
+            # A bootstrap stays executable.
+            info.external_attr = (0o755 if arcname in executable else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[arcname].read_bytes())
+    return buffer.getvalue()
+
+
 def build(
     function: Function,
     name: str,
@@ -196,15 +213,16 @@ def build(
     fingerprint = _fingerprint(files)
     if path.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         return Package(path=path, data=path.read_bytes())
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for arcname in sorted(files):
-            info = zipfile.ZipInfo(arcname, date_time=_EPOCH)
-            executable = os.access(files[arcname], os.X_OK)  # a bootstrap stays executable
-            info.external_attr = (0o755 if executable else 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, files[arcname].read_bytes())
-    data = buffer.getvalue()
+    executable = {arcname for arcname in files if os.access(files[arcname], os.X_OK)}
+    kept_name = hashlib.sha256(
+        f"{_ZIP_FORMAT}\0{fingerprint}\0{sorted(executable)}".encode()
+    ).hexdigest()
+    kept = (cache_dir or default_cache_dir()).parent / "packages" / f"{kept_name}.zip"
+    try:
+        data = kept.read_bytes()
+    except OSError:
+        data = _zip(files, executable)
+        template_cache.keep_file(kept, data, KEEP_ZIPS)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_bytes() != data:
         path.write_bytes(data)

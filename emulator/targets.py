@@ -9,11 +9,10 @@ any target into one line naming the service and the next step.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import cache, cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, TextIO
 
 import boto3
@@ -33,7 +32,7 @@ from botocore.exceptions import (
     WaiterError,
 )
 
-from emulator import model_cache
+from emulator import model_files
 
 LOCALSTACK_ENDPOINT = "http://localhost:4566"
 # What the emulators accept; real AWS never sees these.
@@ -72,31 +71,6 @@ API_IN_EMBEDDED_CONTROL_PLANE = (
 )
 
 
-class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
-    """Reads the services' model files into plain dicts.
-
-    botocore reads them into OrderedDicts, for an order that plain dicts have kept since
-    Python 3.7 and that nothing it or moto does with a model depends on otherwise: they
-    took twice the time to read and half as much memory again (lambda's model: 10 ms and
-    1.9 MB as OrderedDicts, 5 ms and 1.2 MB as dicts; the endpoints file 6.7 MB, 3.9 MB).
-    Decoded, they are kept between runs (:mod:`emulator.model_cache`).
-    """
-
-    def _load_file(self, full_path: str, open_method: Callable[..., Any]) -> Any:
-        def decode() -> Any:
-            with open_method(full_path, "rb") as file:
-                return json.loads(file.read().decode("utf-8"))
-
-        return model_cache.load(full_path, decode)
-
-
-@cache
-def _models() -> botocore.loaders.Loader:
-    loader = botocore.loaders.create_loader()
-    loader.file_loader = ModelFiles()
-    return loader
-
-
 def botocore_session() -> botocore.session.Session:
     """A botocore session that shares the services' models with every other one.
 
@@ -104,7 +78,7 @@ def botocore_session() -> botocore.session.Session:
     the dozen clients a deploy makes, paid by every new account a harness or test opens.
     """
     core = botocore.session.Session()
-    core.register_component("data_loader", _models())
+    core.register_component("data_loader", model_files.shared_loader())
     return core
 
 
@@ -132,6 +106,9 @@ class Target:
     # The account, when whoever made the target knows it (an embedded emulator's account):
     # :meth:`account_id` then needs no call to STS.
     account: str | None = None
+    # Gives a new client of this target another way to send its requests: the embedded
+    # control plane's, in process (:mod:`emulator.controlplane_local`).
+    transport: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def local(
@@ -140,8 +117,9 @@ class Target:
         region: str,
         credentials: tuple[str, str] | None = None,
         account: str | None = None,
+        transport: Callable[..., Any] | None = None,
     ) -> Target:
-        return cls("local", region, endpoint_url, credentials, account=account)
+        return cls("local", region, endpoint_url, credentials, account=account, transport=transport)
 
     @classmethod
     def localstack(cls, region: str, endpoint_url: str = LOCALSTACK_ENDPOINT) -> Target:
@@ -241,6 +219,8 @@ class Target:
         except ProfileNotFound as exc:
             raise TargetError(f"{exc}: check AWS_PROFILE (`aws configure list-profiles`)") from exc
         client.meta.events.register("after-call", _name_the_service)
+        if self.transport is not None:
+            self.transport(client)
         return client
 
 

@@ -8,6 +8,7 @@ each as it completes (in a dry run: reports them, runs nothing).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -47,12 +48,16 @@ class Context:
         self.target_runs_functions = True
         self._make_client = clients or target.client
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
         self._offers: dict[str, bool] = {}
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._make_client(service)
-        return self._clients[service]
+        # Locked: the first look-ups of a kind run in parallel (gather), and each thread
+        # made a client of its own (the chat's: eight Lambda clients, 10 to 40 ms each).
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self._make_client(service)
+            return self._clients[service]
 
     @property
     def tags(self) -> dict[str, str]:
@@ -75,7 +80,9 @@ class Context:
     def gather(self, look_up: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``look_up`` of each item (reads only), in parallel, in the items' order."""
         items = list(items)
-        if len(items) < 2:
+        # A target answered in process (the embedded control plane) does its work in this
+        # process, under the GIL: threads only took turns (the chat's start: 40 ms more).
+        if len(items) < 2 or self.target.transport is not None:
             return [look_up(item) for item in items]
         with ThreadPoolExecutor(min(LOOKUPS_AT_ONCE, len(items))) as pool:
             return list(pool.map(look_up, items))

@@ -331,3 +331,43 @@ def test_api_gateway_v2_is_served_without_importing_v1() -> None:
         [sys.executable, "-c", V2_ONLY], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.splitlines() == ["v1 imported: False", "v1 serves: ['rest']"]
+
+
+def test_the_emulators_own_clients_are_answered_in_process() -> None:
+    """A target's clients skip HTTP (no socket in the environ) yet pass the guard and its
+    middleware, and see what an HTTP client sees: objects, streamed bodies, errors."""
+    plane = ControlPlane()
+    plane.start()
+    seen: list[tuple[str, bool]] = []
+
+    def record(app: Any) -> Any:
+        def recorded(environ: dict[str, Any], start_response: Any) -> Any:
+            seen.append((environ["REQUEST_METHOD"], "werkzeug.socket" in environ))
+            return app(environ, start_response)
+
+        return recorded
+
+    try:
+        plane.add_middleware(record)
+        target = plane.new_account("us-east-1")
+        s3 = target.client("s3")
+        s3.create_bucket(Bucket="in-process")
+        s3.put_object(Bucket="in-process", Key="a b/ü.txt", Body=b"hello", Metadata={"x_y": "1"})
+        assert seen
+        assert not any(socket for _, socket in seen)
+        body = s3.get_object(Bucket="in-process", Key="a b/ü.txt")["Body"]
+        assert body.read() == b"hello"
+        with pytest.raises(ClientError) as missing:
+            s3.head_object(Bucket="in-process", Key="nothing")
+        assert missing.value.response["Error"]["Code"] == "404"
+        with pytest.raises(ClientError) as no_table:
+            target.client("dynamodb").describe_table(TableName="nothing")
+        assert no_table.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+        over_http = target.session.client("s3", endpoint_url=target.endpoint_url)
+        got = over_http.get_object(Bucket="in-process", Key="a b/ü.txt")
+        assert got["Body"].read() == b"hello"
+        assert got["Metadata"] == {"x_y": "1"}
+        assert seen[-1] == ("GET", True)
+    finally:
+        plane.stop()

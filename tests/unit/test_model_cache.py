@@ -89,3 +89,37 @@ def test_a_cache_that_cannot_be_written_is_skipped(
     assert model_cache.load(str(path), decoder(path, calls)) == {"ok": 1}
     assert model_cache.load(str(path), decoder(path, calls)) == {"ok": 1}
     assert len(calls) == 2
+
+
+def test_a_shared_file_is_one_object(tmp_path: Path) -> None:
+    """Two loaders reading the same file share one decoded copy, decoded once."""
+    path = tmp_path / "shared" / "service-2.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"operations": {}}))
+    calls: list[str] = []
+    first = model_cache.load_shared(str(path), decoder(path, calls))
+    assert model_cache.load_shared(str(path), refuse) is first
+    assert calls == [str(path)]
+
+
+@pytest.mark.parametrize(
+    ("extras", "shared"),
+    [
+        (None, True),
+        ("botocore/svc/2020-01-01/service-2.sdk-extras.json", False),
+        ("moto/svc/2020-01-01/service-2.moto-extras.json.gz", False),
+        ("moto/svc/2020-01-01/paginators-1.moto-extras.json.gz", True),
+    ],
+)
+def test_a_model_with_extras_is_not_shared(
+    tmp_path: Path, extras: str | None, shared: bool
+) -> None:
+    """A model some loader merges extras into (botocore's or moto's) stays each loader's own."""
+    roots = [str(tmp_path / "botocore"), str(tmp_path / "moto")]
+    model = tmp_path / "botocore" / "svc" / "2020-01-01" / "service-2.json.gz"
+    model.parent.mkdir(parents=True)
+    if extras is not None:
+        (tmp_path / extras).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / extras).write_text("{}")
+    assert model_cache.unextended(str(model), roots) is shared
+    assert model_cache.unextended(str(tmp_path / "botocore" / "endpoints.json"), roots)

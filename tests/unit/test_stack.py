@@ -187,6 +187,24 @@ def test_a_code_folder_is_zipped_whole_with_its_dependencies(tmp_path: Path) -> 
     assert again.sha256 == built.sha256
 
 
+def test_a_zip_is_kept_between_runs_until_a_file_changes(tmp_path: Path) -> None:
+    """A build into a fresh folder reuses the zip kept from an earlier run of the same
+    files (whatever that zip holds: it is not made again); a changed file makes a new one."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("X = 1\n")
+    function = Function("main", "app.handler", code=code)
+    cache = tmp_path / "deps"
+    first = package.build(function, "main", tmp_path / "run1", cache_dir=cache)
+    (kept,) = (tmp_path / "packages").glob("*.zip")
+    assert kept.read_bytes() == first.data
+    kept.write_bytes(b"kept")  # what the next run reads, if it reads the kept zip
+    assert package.build(function, "main", tmp_path / "run2", cache_dir=cache).data == b"kept"
+    (code / "app.py").write_text("X = 22\n")
+    changed = package.build(function, "main", tmp_path / "run3", cache_dir=cache)
+    assert _entries(changed.data, tmp_path)["app.py"] == b"X = 22\n"
+
+
 def test_requirements_pip_cannot_install_are_one_clear_error(tmp_path: Path) -> None:
     """A failed install names the function, the file and pip's reason; nothing is cached."""
     code = tmp_path / "code"
