@@ -29,6 +29,7 @@ from moto.core.request import (
     environ_key_for_header,
     should_preserve_original_header_name,
 )
+from werkzeug.test import run_wsgi_app
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -122,20 +123,12 @@ class InProcess:
 
     def send(self, request: AWSPreparedRequest) -> AWSResponse:
         body = _request_body(request)
-        answer: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
-            answer["status"] = int(status.split(" ", 1)[0])
-            answer["headers"] = headers
-
-        result = self._app()(environ_for(request, body), start_response)
-        try:
-            data = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        # werkzeug's own runner: start_response, exc_info, and the answer closed once read.
+        chunks, status, answer = run_wsgi_app(
+            self._app(), environ_for(request, body), buffered=True
+        )
         headers = HeadersDict()
-        for name, value in answer["headers"]:
+        for name, value in answer.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        return AWSResponse(request.url, answer["status"], headers, _Body(data))
+        code = int(status.split(" ", 1)[0])
+        return AWSResponse(request.url, code, headers, _Body(b"".join(chunks)))
