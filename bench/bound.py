@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from bench.serving import announce, until_stopped
-from emulator.tls import make_certificates
+from emulator.tls_authority import make_certificates
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"
 

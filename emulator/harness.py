@@ -39,7 +39,8 @@ from emulator.runner import LambdaRunner, runtime_library
 from emulator.stack import Stack
 from emulator.state import Restored, SavedState, StateError
 from emulator.targets import API_IN_EMBEDDED_CONTROL_PLANE, Target
-from emulator.tls import execute_api_host, make_certificates
+from emulator.tls import certificates as tls_certificates
+from emulator.tls import execute_api_host
 from emulator.website import WebsiteServer
 
 log = logging.getLogger("emulator.harness")
@@ -155,7 +156,7 @@ class Harness:
                 self._serve_website()
                 return
             self.report.note("the gateway emulator serves LocalStack's API and runs the functions")
-        certificates = make_certificates(self.workdir / "tls", stack.region)
+        certificates = tls_certificates(stack.region, self.workdir / "tls")
         self.gateway = Gateway(
             stack.stage,
             stack.region,

@@ -24,7 +24,9 @@ a whole botocore session of its own to list them once more; it asks the shared o
 The first encrypted DynamoDB table of an account makes moto create that account's
 ``alias/aws/dynamodb`` KMS key, and every KMS key generates a 2048-bit RSA private key
 (40 to 90 ms) used only to sign and verify, which a deploy never asks for: a key's private
-key is generated the first time it is used (:class:`_LazyPrivateKey`).
+key is generated the first time it is used (:class:`_LazyPrivateKey`). moto's IAM imports
+``cryptography.x509`` for certificates a stack never uploads (8 MB of memory): it runs
+when first used (:mod:`emulator.lazy_import`).
 
 Two more costs are paid on every request, not only the first: moto's server lists its
 own package's folders (a ``listdir`` and a ``stat`` of each of its 150-odd services)
@@ -48,6 +50,7 @@ from moto.core.routing import SmithyRule
 from moto.dynamodb.models.table import Table
 from werkzeug.routing import Rule
 
+from emulator import lazy_import
 from emulator.model_files import ModelFiles, QuickServiceCheck
 from emulator.targets import botocore_session
 
@@ -141,6 +144,7 @@ def install() -> None:
         Table._get_default_encryption_key = _lazy_kms_keys(  # type: ignore[method-assign]
             Table._get_default_encryption_key
         )
+        lazy_import.on_first_use("cryptography.x509")  # moto's IAM, for certificates only
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
         # What call_action calls, by the name it imported.

@@ -2,21 +2,32 @@
 
 The gateway serves ``@connections`` over HTTPS with a certificate for the API's AWS
 hostname (``*.execute-api.{region}.amazonaws.com``), ``localhost`` and 127.0.0.1,
-signed by a CA made on the spot; functions get ``AWS_CA_BUNDLE`` pointing at it, so
-botocore verifies the connection as it would on AWS.
+signed by a CA of our own; functions get ``AWS_CA_BUNDLE`` pointing at it, so botocore
+verifies the connection as it would on AWS.
+
+Making them takes ``cryptography`` (about 8 MB of memory once loaded, and 20-30 ms), so
+they are kept between runs in the user's cache (``XDG_CACHE_HOME``, else ``~/.cache``:
+``ws-emulator/tls``), one folder per region named by when its certificates expire, and
+made again when less than :data:`RENEW_BEFORE` is left. Only the server's key is kept
+(readable by its owner only); the CA's key is thrown away once it has signed, so the
+kept CA can vouch for nothing else. A cache that can't be written is skipped: the
+certificates are made in the run's own folder, as they are for one run.
 """
 
 from __future__ import annotations
 
 import datetime
-import ipaddress
+import shutil
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from emulator import template_cache
+
+LIFETIME = datetime.timedelta(days=30)
+RENEW_BEFORE = datetime.timedelta(days=2)  # a run started now outlives none it can meet
+_FILES = ("ca.pem", "cert.pem", "key.pem")
 
 
 @dataclass(frozen=True)
@@ -25,9 +36,9 @@ class Certificates:
     cert_path: Path
     key_path: Path
 
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    @classmethod
+    def in_folder(cls, folder: Path) -> Certificates:
+        return cls(*(folder / name for name in _FILES))
 
 
 def execute_api_host(api_id: str, region: str) -> str:
@@ -35,76 +46,55 @@ def execute_api_host(api_id: str, region: str) -> str:
     return f"{api_id}.execute-api.{region}.amazonaws.com"
 
 
-def make_certificates(directory: Path, region: str) -> Certificates:
-    now = datetime.datetime.now(datetime.UTC)
-    lifetime = datetime.timedelta(days=2)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("chat local gateway CA"))
-        .issuer_name(_name("chat local gateway CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + lifetime)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(execute_api_host("*", region)),
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = Certificates(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    paths.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
+def cache_dir() -> Path:
+    return template_cache.cache_dir().parent / "tls"
+
+
+def _kept(home: Path, region: str) -> list[tuple[float, Path]]:
+    """The region's kept folders (``{region}.{expiry}.{suffix}``) and when each expires,
+    soonest first; a folder still being written (its name starts with a dot) is not one."""
+    kept = []
+    for folder in home.glob(f"{region}.*"):
+        _, _, rest = folder.name.partition(".")
+        expiry, _, _ = rest.partition(".")
+        if expiry.isdigit() and all((folder / name).is_file() for name in _FILES):
+            kept.append((float(expiry), folder))
+    return sorted(kept)
+
+
+def _keep_new(home: Path, region: str, now: float) -> Certificates:
+    from emulator.tls_authority import make_certificates
+
+    home.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{region}.", dir=home))
+    try:
+        make_certificates(staging, region, LIFETIME)
+        # Named once complete (a rename is atomic), so a run starting alongside sees the
+        # folder whole or not at all; the staging suffix keeps two runs' names apart.
+        expiry = int(now + LIFETIME.total_seconds() - 60)
+        folder = home / f"{region}.{expiry}{staging.name.removeprefix(f'.{region}')}"
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for when, old in _kept(home, region):
+        if when < now:  # expired: no run can still be using it
+            shutil.rmtree(old, ignore_errors=True)
+    return Certificates.in_folder(folder)
+
+
+def certificates(region: str, fallback: Path) -> Certificates:
+    """The certificates for ``region``'s APIs: kept ones with more than
+    :data:`RENEW_BEFORE` left, else new ones, kept for the next runs; made in
+    ``fallback`` (for this run only) when the cache can't be written."""
+    home = cache_dir()
+    now = time.time()
+    try:
+        kept = _kept(home, region)
+        if kept and kept[-1][0] - now > RENEW_BEFORE.total_seconds():
+            return Certificates.in_folder(kept[-1][1])
+        return _keep_new(home, region, now)
+    except OSError:
+        from emulator.tls_authority import make_certificates
+
+        return make_certificates(fallback, region)
