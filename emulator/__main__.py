@@ -1,4 +1,4 @@
-"""``python -m emulator serve …``: see :mod:`emulator.cli`."""
+"""``python -m emulator serve …`` and the ``ws-emulator`` command: see :mod:`emulator.cli`."""
 
 import gc
 import sys

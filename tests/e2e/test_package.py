@@ -155,7 +155,9 @@ def test_the_wheel_holds_the_emulator_package_only(installed: Installed) -> None
     assert {"emulator/js/runtime.mjs", "emulator/js/sdk/package-lock.json"} <= set(names)
     entry = configparser.ConfigParser()
     entry.read_string(declared)
-    assert entry["console_scripts"]["ws-emulator"] == "emulator.cli:main"
+    # As `python -m emulator`: the cyclic collector held during the imports, what they
+    # made frozen (test_console_script_and_module_both_serve checks the freeze).
+    assert entry["console_scripts"]["ws-emulator"] == "emulator.__main__:main"
     assert entry["pytest11"]["websocket_api"] == "emulator.pytest_plugin"
     # The package's page on an index is the harness's own README, not the chat's.
     assert "Description-Content-Type: text/markdown" in description
@@ -172,6 +174,10 @@ def test_console_script_and_module_both_serve(installed: Installed) -> None:
         result = installed.run(*command)
         assert result.returncode == 0, result.stderr
         assert "template.yaml" in result.stdout
+    frozen = installed.run(
+        installed.bin / "python", "-c", "import gc, emulator.__main__; print(gc.get_freeze_count())"
+    )
+    assert int(frozen.stdout) > 10_000, frozen.stderr
 
 
 def test_every_module_imports_from_the_venv_alone(installed: Installed) -> None:
