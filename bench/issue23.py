@@ -31,7 +31,7 @@ from pathlib import Path
 from bench import issue23_echo, issue23_pytest, issue23_startup
 from bench.issue23_echo import Echo
 from bench.issue23_pytest import PytestCost
-from bench.issue23_startup import Imports, Startup
+from bench.issue23_startup import Imports, Resident, Startup
 
 MEASURES: dict[str, tuple[str, ...]] = {
     "startup": issue23_startup.SETUPS,
@@ -46,6 +46,7 @@ class Issue23:
     echo_messages: int
     startup: dict[str, Startup]
     imports: dict[str, Imports]  # the spawns of ours that missed READY_TARGET_S
+    resident: dict[str, Resident]  # the example, if its idle memory missed IDLE_TARGET_MB
     pytest: dict[str, PytestCost]  # "ours" (isolation = "test"), "ministack" (a deploy each)
     echo: dict[str, Echo]
     wall_s: float
@@ -66,6 +67,7 @@ def run(
         say(f"Issue 23: spawn → Ready and idle memory, {rounds} interleaved rounds...")
         startup = issue23_startup.measure_startup(rounds, workdir, say, only.get("startup", ()))
         imports = issue23_startup.profile_slow_spawns(startup, workdir, say)
+        resident = issue23_startup.profile_big_spawns(startup, workdir, say)
         say(f"Issue 23: pytest, {tests} tests, a fresh stack each...")
         pytest_costs = issue23_pytest.measure_pytest(
             max(1, rounds - 1), tests, workdir, say, only.get("pytest", ())
@@ -73,7 +75,7 @@ def run(
         say(f"Issue 23: echo, {echo_messages} messages a round...")
         echo = issue23_echo.measure_echo(rounds, echo_messages, workdir, say, only.get("echo", ()))
     wall = time.monotonic() - started
-    return Issue23(rounds, echo_messages, startup, imports, pytest_costs, echo, wall)
+    return Issue23(rounds, echo_messages, startup, imports, resident, pytest_costs, echo, wall)
 
 
 def selection(items: list[str]) -> dict[str, tuple[str, ...]]:

@@ -10,9 +10,8 @@ from bench.compare import percentile
 from bench.issue23 import Issue23
 from bench.issue23_echo import ECHO_WARM, Echo
 from bench.issue23_pytest import PytestCost
-from bench.issue23_startup import READY_TARGET_S, Startup
+from bench.issue23_startup import IDLE_TARGET_MB, READY_TARGET_S, Startup
 
-IDLE_TARGET_MB = 100.0
 PER_TEST_TARGET_MS = 100.0
 WHOLE_RUN_REFERENCE_S = 21.0  # MiniStack's 20 tests, a deploy each, by hand (issue 23)
 ECHO_TARGET_MS = 1.0
@@ -159,7 +158,7 @@ round(s), with the rounds' range.
   The broadcast rows of the issue are the tables above.
 
 {table}
-{imports_section(r)}
+{imports_section(r)}{resident_section(r)}
 Where an invocation's time goes (the echo's and the broadcast's misses) is in
 [profile.md](profile.md) (`make profile`: the gateway's and a worker's CPU, by function).
 """
@@ -185,4 +184,23 @@ def imports_section(r: Issue23) -> str:
         lines.append(
             f"| {labels.get(key, key)} | {imports.ready_s:.2f} s | {imports.total_s:.2f} s | {top} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def resident_section(r: Issue23) -> str:
+    """Where the example's idle memory is, when it missed its target."""
+    if not r.resident:
+        return ""
+    lines = [
+        "**Why idle memory misses**: one more spawn of the example project, idle, its",
+        "resident memory by what it is mapped from (`/proc/<pid>/smaps`): a package under",
+        "`site-packages` is its compiled extensions' code and data, `[heap]` and",
+        "`[anonymous]` hold the Python objects (every module imported, moto's backends).",
+        "",
+        "| spawn | RSS | the most resident |",
+        "|---|---|---|",
+    ]
+    for key, resident in r.resident.items():
+        top = ", ".join(f"`{owner}` {size / MB:.1f} MB" for owner, size in resident.top)
+        lines.append(f"| {key} | {resident.rss / MB:.1f} MB | {top} |")
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ EXAMPLE = processes.ROOT / "tests" / "fixtures" / "example-project"
 STARTUP_TIMEOUT = 120
 IDLE_TIMEOUT = 20.0  # for the tree to go quiet after Ready (workers warmed in the background)
 READY_TARGET_S = 1.0  # issue 23's: a spawn slower than this is profiled (its imports)
+IDLE_TARGET_MB = 100.0  # issue 23's, the example project's idle tree (RSS): a miss is profiled
 IMPORT_TOP = 8
 
 
@@ -67,6 +68,14 @@ class Imports:
     ready_s: float
     total_s: float  # every module's own import time
     top: list[tuple[str, float]]  # (top-level package, its modules' own seconds), slowest first
+
+
+@dataclass(frozen=True)
+class Resident:
+    """Where one idle spawn's resident memory is, by what it is mapped from."""
+
+    rss: int
+    top: list[tuple[str, int]]  # (package, library or anonymous memory, bytes), most first
 
 
 def _spawn(spawned: Spawned, workdir: Path) -> subprocess.Popen[str]:
@@ -156,3 +165,36 @@ def profile_slow_spawns(
             continue
         say(f"  importtime {spawned.key}: {imports[spawned.key].total_s:.2f} s of imports")
     return imports
+
+
+def memory_profile(spawned: Spawned, workdir: Path, top: int = IMPORT_TOP) -> Resident:
+    """Spawn once more and, once idle, where its tree's resident memory is."""
+    workdir = workdir / f"memory-{spawned.key}"
+    workdir.mkdir()
+    process = _spawn(spawned, workdir)
+    try:
+        proctree.wait_idle(process.pid, IDLE_TIMEOUT)
+        members = proctree.tree(process.pid)
+        owners = proctree.resident_by_owner(members)
+        rss = proctree.rss_bytes(members)
+    finally:
+        processes.stop(process)
+    return Resident(rss, sorted(owners.items(), key=lambda o: -o[1])[:top])
+
+
+def profile_big_spawns(
+    startup: dict[str, Startup], workdir: Path, say: Callable[[str], None]
+) -> dict[str, Resident]:
+    """Where the memory is, for the example project if its median idle RSS missed
+    IDLE_TARGET_MB (the one spawn with a memory target)."""
+    spawned = SPAWNED[0]
+    rss = startup[spawned.key].rss
+    if not rss or statistics.median(rss) / 2**20 <= IDLE_TARGET_MB:
+        return {}
+    try:
+        resident = memory_profile(spawned, workdir)
+    except Exception as exc:  # reported in its row; the bench goes on
+        say(f"  memory {spawned.key}: failed: {why(exc)}")
+        return {}
+    say(f"  memory {spawned.key}: {resident.rss / 2**20:,.0f} MB RSS, by mapping")
+    return {spawned.key: resident}

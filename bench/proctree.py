@@ -77,6 +77,38 @@ def rss_bytes(pids: Iterable[int]) -> int:
     return total
 
 
+def resident_by_owner(pids: Iterable[int]) -> dict[str, int]:
+    """Resident bytes (``Rss`` of /proc/<pid>/smaps) added up by what each mapping is: a
+    package's folder or file under ``site-packages``, a library's file name, or the
+    kernel's name for anonymous memory (``[heap]``; ``[anonymous]`` when it has none):
+    for CPython the heap and anonymous mappings hold the Python objects."""
+    owners: dict[str, int] = {}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/smaps").read_text()
+        except OSError:
+            continue
+        owner = "[anonymous]"
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) >= 5 and "-" in fields[0] and ":" in fields[3]:  # a mapping's line
+                owner = _owner(fields[5] if len(fields) > 5 else "")
+            elif fields and fields[0] == "Rss:":
+                owners[owner] = owners.get(owner, 0) + int(fields[1]) * 1024
+    return owners
+
+
+def _owner(path: str) -> str:
+    if not path:
+        return "[anonymous]"
+    if path.startswith("["):
+        return path
+    _, packages, inside = path.partition("site-packages/")
+    if packages:
+        return inside.split("/")[0].split(".")[0]
+    return path.rsplit("/", 1)[-1]
+
+
 def pss_bytes(pids: Iterable[int]) -> int:
     """Proportional set sizes added up, from /proc/<pid>/smaps_rollup."""
     total = 0

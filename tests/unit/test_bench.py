@@ -8,10 +8,10 @@ import zipfile
 
 import pytest
 
-from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot, rounds
+from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot, proctree, rounds
 from bench.issue23_echo import Echo
 from bench.issue23_pytest import PytestCost
-from bench.issue23_startup import Imports, Startup
+from bench.issue23_startup import Imports, Resident, Startup
 from bench.meter import Call, Window, attribute_size, item_size
 
 
@@ -94,7 +94,10 @@ def _issue23(ours_wall: list[float], ministack_wall: list[float]) -> issue23.Iss
     echo["bound"] = Echo([0.0008] * 100, [0.0008])
     pytest_costs = {"ours": ours, "ministack": ministack}
     imports = {"ours-chat": Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
-    return issue23.Issue23(3, 100, startup, imports, pytest_costs, echo, 200.0)
+    resident = {
+        "ours-example": Resident(104 * 2**20, [("[heap]", 60 * 2**20), ("_rust", 8 * 2**20)])
+    }
+    return issue23.Issue23(3, 100, startup, imports, resident, pytest_costs, echo, 200.0)
 
 
 def _row(text: str, start: str) -> list[str]:
@@ -124,6 +127,23 @@ def test_issue23_section_says_which_targets_this_run_met() -> None:
         "2.50 s",
         "`moto.server` 1.25 s, `boto3` 0.50 s",
     ]
+    assert _row(text, "ours-example") == [
+        "ours-example",
+        "104.0 MB",
+        "`[heap]` 60.0 MB, `_rust` 8.0 MB",
+    ]
+
+
+def test_resident_memory_is_told_by_what_it_is_mapped_from() -> None:
+    """This process's resident memory by owner adds up to its RSS; a compiled extension
+    under site-packages is named by its package."""
+    import yaml  # noqa: F401  # its C extension: site-packages/yaml/_yaml.cpython-*.so
+
+    me = [os.getpid()]
+    owners = proctree.resident_by_owner(me)
+    assert abs(sum(owners.values()) - proctree.rss_bytes(me)) < 0.1 * proctree.rss_bytes(me)
+    assert "yaml" in owners
+    assert {"[heap]", "[anonymous]"} & set(owners)
 
 
 def test_issue23_whole_run_is_held_to_the_issues_figure_without_ministack() -> None:
