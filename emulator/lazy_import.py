@@ -1,4 +1,5 @@
-"""A module imported by name now and run when first used: :func:`on_first_use`.
+"""Modules run later than imported (:func:`on_first_use`), or followed by our own work
+once they have run (:func:`after_import`).
 
 moto's IAM imports ``cryptography.x509`` when it is imported, for the server and
 signing certificates a stack never uploads, and that loads ``cryptography``'s Rust
@@ -11,14 +12,20 @@ The standard library's ``importlib.util.LazyLoader`` does the same, but before P
 3.12 two threads touching the module at once could see it half-run; the emulator's
 control plane answers on threads, so here the first use runs it under a lock and any
 other thread waits for it.
+
+:func:`after_import` is the other half: work that needs a module, done the moment the
+module has run, whoever imports it and whenever (moto's KMS, :mod:`emulator.moto_kms`).
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import threading
 import types
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _LOCK = threading.RLock()
@@ -60,3 +67,43 @@ def on_first_use(name: str) -> None:
         parent, _, child = name.rpartition(".")
         if parent:
             setattr(sys.modules[parent], child, module)
+
+
+class _Then(importlib.abc.MetaPathFinder):
+    """Finds ``name`` as the finders after it would, and has its loader call ``then``
+    with the module once the module's code has run."""
+
+    def __init__(self, name: str, then: Callable[[types.ModuleType], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: types.ModuleType) -> None:
+            run(module)
+            self.then(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]  # this spec's own loader
+        return spec
+
+
+def after_import(name: str, then: Callable[[types.ModuleType], None]) -> None:
+    """Call ``then(module)`` as soon as module ``name`` has run (now, if it has)."""
+    with _LOCK:
+        module = sys.modules.get(name)
+        if module is None:
+            sys.meta_path.insert(0, _Then(name, then))
+            return
+    then(module)

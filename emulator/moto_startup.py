@@ -21,10 +21,9 @@ each model it read, and each new loader listed every service botocore and moto h
 moto's look-up of a service's name from its package name, when it formats an error, made
 a whole botocore session of its own to list them once more; it asks the shared one.
 
-The first encrypted DynamoDB table of an account makes moto create that account's
-``alias/aws/dynamodb`` KMS key, and every KMS key generates a 2048-bit RSA private key
-(40 to 90 ms) used only to sign and verify, which a deploy never asks for: a key's private
-key is generated the first time it is used (:class:`_LazyPrivateKey`). moto's IAM imports
+The first encrypted DynamoDB table of an account makes moto import its KMS and create
+that account's ``alias/aws/dynamodb`` key: the key is made when KMS is first loaded
+(:mod:`emulator.moto_kms`). moto's IAM imports
 ``cryptography.x509`` for certificates a stack never uploads (8 MB of memory): it runs
 when first used (:mod:`emulator.lazy_import`).
 
@@ -47,16 +46,14 @@ from moto import backends
 from moto.core import loaders, responses, utils
 from moto.core.base_backend import AccountSpecificBackend
 from moto.core.routing import SmithyRule
-from moto.dynamodb.models.table import Table
 from werkzeug.routing import Rule
 
-from emulator import lazy_import
+from emulator import lazy_import, moto_kms
 from emulator.model_files import ModelFiles, QuickServiceCheck
 from emulator.targets import botocore_session
 
 _LOCK = threading.Lock()
 _installed = False
-_KEY_LOCK = threading.Lock()
 
 
 def _lazy_builder(self: Rule, append_unknown: bool = True) -> Callable[..., tuple[str, str]]:
@@ -94,40 +91,6 @@ def _service_name(package: str) -> str:
     return names.get(package, package)
 
 
-class _LazyPrivateKey:
-    """A moto KMS key's private key, generated when first used (sign, verify, public key)."""
-
-    def __init__(self, key_spec: str, generate: Callable[[str], Any]) -> None:
-        self._key_spec = key_spec
-        self._generate = generate
-        self._key: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # copy and pickle probe these: the object's own answer
-            raise AttributeError(name)
-        with _KEY_LOCK:  # one for all keys: an object with a lock of its own can't be copied
-            if self._key is None:
-                self._key = self._generate(self._key_spec)
-        return getattr(self._key, name)
-
-
-def _lazy_kms_keys(default_key: Callable[..., str]) -> Callable[..., str]:
-    """DynamoDB's default-key look-up, making moto's KMS keys lazy the first time it runs
-    (moto imports its KMS module there, and only a stack with an encrypted table pays it)."""
-
-    def get_default_key(table: Table, account_id: str, region: str) -> str:
-        from moto.kms import models as kms_models
-
-        generate = vars(kms_models)["generate_private_key"]
-        if not isinstance(generate, functools.partial):
-            vars(kms_models)["generate_private_key"] = functools.partial(
-                _LazyPrivateKey, generate=generate
-            )
-        return default_key(table, account_id, region)
-
-    return get_default_key
-
-
 def install() -> None:
     """Make moto's routers compile their URL builders lazily, its region look-ups share
     our clients' models, its models be read into plain dicts, and the lists it made
@@ -141,9 +104,7 @@ def install() -> None:
         AccountSpecificBackend.get_session = classmethod(lambda cls: session)  # type: ignore[method-assign,assignment]
         vars(utils)["create_loader"] = _model_loader  # what its get_service_model calls
         vars(utils)["service_name_from_moto_package_name"] = _service_name
-        Table._get_default_encryption_key = _lazy_kms_keys(  # type: ignore[method-assign]
-            Table._get_default_encryption_key
-        )
+        moto_kms.install()
         lazy_import.on_first_use("cryptography.x509")  # moto's IAM, for certificates only
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
