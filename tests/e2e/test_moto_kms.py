@@ -63,8 +63,10 @@ def test_the_default_key_is_chosen_without_kms_and_made_when_kms_is_loaded() -> 
     seen = json.loads(done.stdout.splitlines()[-1])
     east_a, east_b = seen["east"]
     assert east_a == east_b  # one default key per account and region, as on AWS
-    assert east_a.startswith("arn:aws:kms:us-east-1:") and ":key/" in east_a
-    assert seen["west"].startswith("arn:aws:kms:eu-west-1:") and seen["west"] != east_a
+    assert east_a.startswith("arn:aws:kms:us-east-1:")
+    assert ":key/" in east_a
+    assert seen["west"].startswith("arn:aws:kms:eu-west-1:")
+    assert seen["west"] != east_a
     assert seen["kms_loaded_after_tables"] is False
     # KMS, once asked, has the very keys the tables name, under the managed alias.
     assert seen["kms_arns"] == {"us-east-1": east_a, "eu-west-1": seen["west"]}

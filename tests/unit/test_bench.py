@@ -8,7 +8,17 @@ import zipfile
 
 import pytest
 
-from bench import compare, cost, issue23, issue23_report, ministack_pytest, plot, proctree, rounds
+from bench import (
+    compare,
+    cost,
+    issue23,
+    issue23_report,
+    ministack_pytest,
+    plot,
+    proctree,
+    report,
+    rounds,
+)
 from bench.issue23_echo import Echo
 from bench.issue23_pytest import PytestCost
 from bench.issue23_startup import Imports, Resident, Startup
@@ -44,6 +54,28 @@ def test_summary_takes_the_median_round_and_cpu_per_thousand() -> None:
     summary = compare.Summary(runs)
     assert summary.rate == pytest.approx(500.0)
     assert summary.cpu_per_1000 == pytest.approx(1.0)
+
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def _comparison(rates: dict[str, float]) -> compare.Comparison:
+    """Every setup of ``rates`` at N=100 sequential, one round at that rate."""
+    cell = compare.Cell(100, 1)
+    run = {
+        key: compare.Run(int(rate), 1.0, 10, 0, [0.01], cpu_s=1000 / rate)
+        for key, rate in rates.items()
+    }
+    summaries = {key: {cell: compare.Summary([r])} for key, r in run.items()}
+    return compare.Comparison(summaries, {}, {}, {}, {}, {}, {}, {}, {}, {}, 1, 1.0, 1.0)
+
+
+def test_targets_hold_ours_to_the_boto3_bound_as_issue_23_says() -> None:
+    """0.8 times the bound's deliveries/s at N=100: 900 of 1,000 is met, 700 missed."""
+    for ours, verdict in ((900.0, "met"), (700.0, "missed")):
+        table = report.targets_section(_comparison({"ours": ours, "bound": 1000.0}))
+        label = f"(issue 23) ≥ 0.8{TIMES} the boto3 bound's deliveries/s, N=100 sequential"
+        assert _row(table, label)[1:] == [f"{ours / 1000:.2f}{TIMES}", verdict]
 
 
 def test_the_biggest_pipelined_cell_runs_in_one_round_only() -> None:
