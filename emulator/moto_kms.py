@@ -31,7 +31,8 @@ from emulator import lazy_import
 
 KMS_MODULE = "moto.kms.models"
 ALIAS = "alias/aws/dynamodb"
-_LOCK = threading.Lock()  # one for all keys: an object with a lock of its own can't be copied
+_LOCK = threading.Lock()  # the chosen keys and whether KMS is loaded
+_KEY_LOCK = threading.Lock()  # one for all private keys: an object with a lock can't be copied
 _chosen: dict[tuple[str, str], str] = {}  # (account, region): the default key's id, not made
 _kms_loaded = False
 
@@ -47,7 +48,7 @@ class _LazyPrivateKey:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # copy and pickle probe these: the object's own answer
             raise AttributeError(name)
-        with _LOCK:
+        with _KEY_LOCK:
             if self._key is None:
                 self._key = self._generate(self._key_spec)
         return getattr(self._key, name)
