@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
@@ -293,7 +293,7 @@ class Gateway:
                     connection.closed_by_server = (UNSUPPORTED_DATA, reason)
                     await socket.close(UNSUPPORTED_DATA, reason)
                     break
-                connection.run(self._dispatch(connection, frame), len(frame))
+                self._take(connection, frame)
         except ConnectionClosed:
             pass
         finally:
@@ -304,19 +304,65 @@ class Gateway:
             assert self._api is not None
             await routing.disconnected(connection, self._api, self._invoke, self.observer)
 
-    async def _dispatch(self, connection: Session, frame: str) -> None:
-        """Route one frame; whatever goes wrong, the client hears back and the log says."""
-        assert self._api is not None
+    def _take(self, connection: Session, frame: str) -> None:
+        """Run one frame in a task of its own. When a worker is free at once (nobody waits,
+        the connection is within its fair share), the request is written to it here, in
+        the loop step that read the frame, and the task only awaits the result; else the
+        task waits for the connection's turn. An earlier frame that took the task's way has
+        joined the scheduler's line by now (tasks start in the order made, before this
+        step comes back): frames still join their function's line in order."""
+        if self._stopping or self._api is None or self._runner is None:
+            connection.run(self._dispatch(connection, frame), len(frame))
+            return
+        connection_id = connection.info.connection_id
         try:
-            droppable = partial(self._invoke, droppable=True)
-            await routing.route_frame(
-                connection, frame, self._api, self._buckets, droppable, self.observer
+            routed = routing.select(connection, frame, self._api, self._buckets, self.observer)
+        except Exception:
+            log.exception("a frame from %s could not be routed", connection_id)
+            routing.reply_error(
+                connection, "Internal server error", events.new_request_id(), self.observer
             )
+            return
+        if routed is None:
+            return  # answered with an error frame
+        invoked: Awaitable[Any] | None = None
+        release = self.scheduler.turn_now(routed.function, connection_id)
+        if release is not None:
+            invoked = self._runner.invoke_now(routed.function, routed.event, routed.request_id)
+            if invoked is None:
+                release()
+        if invoked is None:
+            droppable = self._invoke(
+                routed.function, routed.event, routed.request_id, connection_id, droppable=True
+            )
+            work = routing.deliver(connection, routed, droppable, self.observer)
+        else:
+            assert release is not None
+            work = routing.deliver(
+                connection, routed, routing.releasing(invoked, release), self.observer
+            )
+        connection.run(self._guarded(connection, work), len(frame))
+
+    async def _guarded(self, connection: Session, work: Awaitable[None]) -> None:
+        """Await ``work``; whatever goes wrong, the client hears back and the log says."""
+        try:
+            await work
         except Exception:
             log.exception("a frame from %s could not be routed", connection.info.connection_id)
             routing.reply_error(
                 connection, "Internal server error", events.new_request_id(), self.observer
             )
+
+    async def _dispatch(self, connection: Session, frame: str) -> None:
+        """Route one frame; whatever goes wrong, the client hears back and the log says."""
+        assert self._api is not None
+        droppable = partial(self._invoke, droppable=True)
+        await self._guarded(
+            connection,
+            routing.route_frame(
+                connection, frame, self._api, self._buckets, droppable, self.observer
+            ),
+        )
 
     # --- the @connections backend --------------------------------------------------
 

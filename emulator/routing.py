@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from emulator import events
@@ -43,6 +44,72 @@ def log_failure(what: str, exc: InvocationError) -> None:
     log.warning("%s: %s failed: %s%s", what, exc.function, exc.detail, where)
 
 
+@dataclass(frozen=True)
+class Routed:
+    """A frame whose route was selected: the function to run and its event."""
+
+    route: str
+    function: str
+    event: dict[str, Any]
+    request_id: str
+    two_way: bool
+
+
+def select(
+    connection: Session,
+    frame: str,
+    api: ApiConfig,
+    buckets: Mapping[str, TokenBucket],
+    observer: Observer | None,
+) -> Routed | None:
+    """Select ``frame``'s route and take a token from its throttle; None when the client
+    has been answered with an error instead (no route, throttled, not base64)."""
+    info = connection.info
+    request_id = events.new_request_id()
+    route = events.select_route(api.route_selection_expression, frame, list(api.routes))
+    if observer is not None:
+        observer.frame_in(info.connection_id, frame, route, request_id)
+    if route is None:
+        reply_error(connection, "Forbidden", request_id, observer)
+        return None
+    target = api.routes[route]
+    bucket = buckets.get(route)
+    if bucket is not None and not bucket.take():
+        reply_error(connection, "Too Many Requests", request_id, observer)
+        return None
+    body: str | bytes = frame
+    if target.content_handling == "CONVERT_TO_BINARY":
+        try:
+            body = base64.b64decode(frame, validate=True)
+        except ValueError:
+            log.warning("route %s: CONVERT_TO_BINARY needs a base64 text frame", route)
+            reply_error(connection, "Internal server error", request_id, observer)
+            return None
+    event = events.message_event(info, route, body, request_id, events.new_request_id(), now_ms())
+    return Routed(route, target.function, event, request_id, target.two_way)
+
+
+async def deliver(
+    connection: Session, routed: Routed, invoked: Awaitable[Any], observer: Observer | None
+) -> None:
+    """Await the route's invocation; a two-way route's response goes back to the caller,
+    a failure as API Gateway's error frame. ``invoked`` raises Dropped for a frame still
+    waiting for a worker when the gateway stops."""
+    try:
+        result = await invoked
+    except Dropped:
+        return  # the gateway is stopping: the connection is closing too
+    except InvocationError as exc:
+        log_failure(f"route {routed.route}", exc)
+        reply_error(connection, "Internal server error", routed.request_id, observer)
+        return
+    if routed.two_way and isinstance(result, dict) and result.get("body") is not None:
+        # A route response: the integration's body goes back to the caller.
+        connection.outbox.put_text(str(result["body"]))
+        if observer is not None:
+            observer.frame_out(connection.info.connection_id, str(result["body"]), "reply")
+
+
 async def route_frame(
     connection: Session,
     frame: str,
@@ -51,44 +118,22 @@ async def route_frame(
     invoke: Invoke,
     observer: Observer | None,
 ) -> None:
-    """Select ``frame``'s route, take a token from its throttle and run its function;
-    a two-way route's response goes back to the caller. ``invoke`` raises Dropped for a
-    frame still waiting for a worker when the gateway stops."""
-    info = connection.info
-    request_id = events.new_request_id()
-    route = events.select_route(api.route_selection_expression, frame, list(api.routes))
-    if observer is not None:
-        observer.frame_in(info.connection_id, frame, route, request_id)
-    if route is None:
-        reply_error(connection, "Forbidden", request_id, observer)
+    """:func:`select` ``frame``'s route, run its function and :func:`deliver` the result."""
+    routed = select(connection, frame, api, buckets, observer)
+    if routed is None:
         return
-    target = api.routes[route]
-    bucket = buckets.get(route)
-    if bucket is not None and not bucket.take():
-        reply_error(connection, "Too Many Requests", request_id, observer)
-        return
-    body: str | bytes = frame
-    if target.content_handling == "CONVERT_TO_BINARY":
-        try:
-            body = base64.b64decode(frame, validate=True)
-        except ValueError:
-            log.warning("route %s: CONVERT_TO_BINARY needs a base64 text frame", route)
-            reply_error(connection, "Internal server error", request_id, observer)
-            return
-    event = events.message_event(info, route, body, request_id, events.new_request_id(), now_ms())
+    invoked = invoke(
+        routed.function, routed.event, routed.request_id, connection.info.connection_id
+    )
+    await deliver(connection, routed, invoked, observer)
+
+
+async def releasing(invoked: Awaitable[Any], release: Callable[[], None]) -> Any:
+    """Await ``invoked``, then ``release`` its worker's turn (whatever happened)."""
     try:
-        result = await invoke(target.function, event, request_id, info.connection_id)
-    except Dropped:
-        return  # the gateway is stopping: the connection is closing too
-    except InvocationError as exc:
-        log_failure(f"route {route}", exc)
-        reply_error(connection, "Internal server error", request_id, observer)
-        return
-    if target.two_way and isinstance(result, dict) and result.get("body") is not None:
-        # A route response: the integration's body goes back to the caller.
-        connection.outbox.put_text(str(result["body"]))
-        if observer is not None:
-            observer.frame_out(info.connection_id, str(result["body"]), "reply")
+        return await invoked
+    finally:
+        release()
 
 
 def reply_error(
