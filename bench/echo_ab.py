@@ -9,7 +9,9 @@ A first in even rounds and B first in odd ones, so both see the same machine loa
 
 It prints each side's p50 and p99 over all rounds, and the ratio B/A of the p50s; the
 spread is that of the rounds' own ratios (each round's B p50 over its A p50): their
-median and quartiles. Two identical trees show this tool's noise.
+median and quartiles. Two identical trees show this tool's noise. It also prints the CPU
+the ``serve`` process itself (the gateway, not its workers) used per echo, from
+``/proc/<pid>/stat``: less disturbed by the machine's load than the round trips.
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class Side:
     tree: Path
     latencies: list[float] = field(default_factory=list)
     round_p50: list[float] = field(default_factory=list)
+    pid: int = 0
+    cpu_s: float = 0.0  # the serve process's user + system time over the batches
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux's ``/proc``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start(side: Side, workdir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -85,7 +96,9 @@ async def alternate(sides: list[Side], urls: list[str], rounds: int, batch: int)
         for round_no in range(rounds):
             order = [0, 1] if round_no % 2 == 0 else [1, 0]
             for index in order:
+                before = cpu_seconds(sides[index].pid)
                 latencies = await echoes(sockets[index], batch)
+                sides[index].cpu_s += cpu_seconds(sides[index].pid) - before
                 sides[index].latencies += latencies
                 sides[index].round_p50.append(statistics.median(latencies))
     finally:
@@ -107,6 +120,7 @@ def report(a: Side, b: Side, load: tuple[float, float]) -> str:
         p50, p99 = percentile(side.latencies, 0.5), percentile(side.latencies, 0.99)
         lines.append(
             f"{side.name} {side.tree}: p50 {1000 * p50:.3f} ms  p99 {1000 * p99:.3f} ms"
+            f"  gateway CPU {1000 * side.cpu_s / len(side.latencies):.3f} ms/echo"
             f"  ({len(side.latencies)} echoes)"
         )
     overall = percentile(b.latencies, 0.5) / percentile(a.latencies, 0.5)
@@ -133,6 +147,7 @@ def main() -> None:
             for side in sides:
                 process, url = start(side, Path(workdir))
                 servers.append(process)
+                side.pid = process.pid
                 urls.append(url)
             before = os.getloadavg()[0]
             asyncio.run(alternate(sides, urls, args.rounds, args.batch))
