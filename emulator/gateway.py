@@ -271,8 +271,6 @@ class Gateway:
         writer = asyncio.create_task(connection.outbox.drain(socket))
         loop = asyncio.get_running_loop()
         end_of_life = loop.time() + self.limits.lifetime
-        if isinstance(socket, ClientConnection):  # frames taken as they are parsed
-            socket.on_text = partial(self._arrived, connection)
         try:
             while True:
                 try:
@@ -280,24 +278,15 @@ class Gateway:
                     # next frame waits in the client's buffers (never idle meanwhile).
                     if not connection.has_room():
                         await asyncio.wait_for(connection.room(), end_of_life - loop.time())
-                    idle = self.limits.idle_timeout - (loop.time() - connection.heard_at)
-                    wait = min(idle, end_of_life - loop.time())
+                    wait = min(self.limits.idle_timeout, end_of_life - loop.time())
                     # A timeout on this task, not wait_for's task per frame (Python 3.11).
                     async with asyncio.timeout(max(wait, 0)):
                         frame = await socket.recv()
-                    if not connection.has_room():  # taken by on_text while recv() waited
-                        await asyncio.wait_for(connection.room(), end_of_life - loop.time())
                 except TimeoutError:
-                    if loop.time() - connection.heard_at < self.limits.idle_timeout and (
-                        loop.time() < end_of_life
-                    ):
-                        continue  # frames came meanwhile, taken as they were parsed
                     connection.closed_by_server = (GOING_AWAY, "Going away")
                     await socket.close(GOING_AWAY, "Going away")
                     break
-                if isinstance(socket, ClientConnection):
-                    socket.unread -= 1
-                connection.heard(now_ms())
+                connection.last_active_ms = now_ms()
                 if isinstance(frame, bytes):
                     # API Gateway takes no binary frames: it closes with 1003.
                     reason = "Binary frames are not supported"
@@ -309,22 +298,11 @@ class Gateway:
             pass
         finally:
             self._open.pop(info.connection_id, None)
-            if isinstance(socket, ClientConnection):
-                socket.on_text = None
             writer.cancel()
             if connection.tasks:
                 await asyncio.gather(*connection.tasks, return_exceptions=True)
             assert self._api is not None
             await routing.disconnected(connection, self._api, self._invoke, self.observer)
-
-    def _arrived(self, connection: Session, frame: str) -> bool:
-        """A text frame, taken as websockets parsed it, when the connection has room for
-        it (else recv() has it, once there is room)."""
-        if not connection.has_room():
-            return False
-        connection.heard(now_ms())
-        self._take(connection, frame)
-        return True
 
     def _take(self, connection: Session, frame: str) -> None:
         """Run one frame in a task of its own. When a worker is free at once (nobody waits,

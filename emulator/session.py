@@ -20,8 +20,6 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import DATA_OPCODES, Frame, Opcode
-from websockets.protocol import Event
 
 from emulator.events import ConnectionInfo
 from emulator.quotas import Limits
@@ -45,30 +43,6 @@ class ClientConnection(ServerConnection):
     :data:`RECEIVE_BUFFER`) are read there and parsed as if they had arrived in time; the
     gateway then reads those frames before it hears the connection is closed.
     """
-
-    # Set by the gateway while it serves the connection: takes a whole text message as
-    # soon as it is parsed, in the loop step that read it; False leaves it to recv().
-    on_text: Callable[[str], bool] | None = None
-    # Whole data messages queued for recv() and not yet taken from it: while any waits,
-    # on_text takes nothing, so messages are taken in the order they came.
-    unread = 0
-
-    def process_event(self, event: Event) -> None:
-        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
-            takes = self.on_text is not None and not self.unread and event.fin
-            if takes and event.opcode is Opcode.TEXT and self._took(event.data):
-                return
-            if event.fin:
-                self.unread += 1
-        super().process_event(event)
-
-    def _took(self, data: bytes | bytearray | memoryview) -> bool:
-        assert self.on_text is not None
-        try:
-            text = str(data, "utf-8")
-        except UnicodeDecodeError:
-            return False  # recv() fails the connection (1007), as for any other frame
-        return self.on_text(text)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if isinstance(exc, OSError):  # the peer reset; not a close of ours (exc None)
@@ -148,13 +122,7 @@ class Session:
     closed_by_server: tuple[int, str] | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     queued_bytes: int = 0
-    heard_at: float = field(default_factory=lambda: asyncio.get_running_loop().time())
     _room: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def heard(self, at_ms: int) -> None:
-        """A frame came from the client (``at_ms``, wall clock): it is not idle."""
-        self.last_active_ms = at_ms
-        self.heard_at = asyncio.get_running_loop().time()
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.limits.outbox_bytes, on_sent=self._wake)
