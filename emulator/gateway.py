@@ -15,7 +15,6 @@ import logging
 import weakref
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -311,9 +310,8 @@ class Gateway:
         task waits for the connection's turn. An earlier frame that took the task's way has
         joined the scheduler's line by now (tasks start in the order made, before this
         step comes back): frames still join their function's line in order."""
-        if self._stopping or self._api is None or self._runner is None:
-            connection.run(self._dispatch(connection, frame), len(frame))
-            return
+        assert self._api is not None
+        assert self._runner is not None
         connection_id = connection.info.connection_id
         try:
             routed = routing.select(connection, frame, self._api, self._buckets, self.observer)
@@ -326,7 +324,9 @@ class Gateway:
         if routed is None:
             return  # answered with an error frame
         invoked: Awaitable[Any] | None = None
-        release = self.scheduler.turn_now(routed.function, connection_id)
+        release = (
+            None if self._stopping else self.scheduler.turn_now(routed.function, connection_id)
+        )
         if release is not None:
             invoked = self._runner.invoke_now(routed.function, routed.event, routed.request_id)
             if invoked is None:
@@ -352,17 +352,6 @@ class Gateway:
             routing.reply_error(
                 connection, "Internal server error", events.new_request_id(), self.observer
             )
-
-    async def _dispatch(self, connection: Session, frame: str) -> None:
-        """Route one frame; whatever goes wrong, the client hears back and the log says."""
-        assert self._api is not None
-        droppable = partial(self._invoke, droppable=True)
-        await self._guarded(
-            connection,
-            routing.route_frame(
-                connection, frame, self._api, self._buckets, droppable, self.observer
-            ),
-        )
 
     # --- the @connections backend --------------------------------------------------
 
@@ -399,9 +388,7 @@ class Gateway:
         """Take ``frame`` as if that connection's client sent it (the inspector's action)."""
         connection = self._open_connection(connection_id)
         connection.last_active_ms = now_ms()
-        task = asyncio.create_task(self._dispatch(connection, frame))
-        connection.tasks.add(task)
-        task.add_done_callback(connection.tasks.discard)
+        self._take(connection, frame)
 
     async def close(self, connection_id: str) -> None:
         connection = self._open_connection(connection_id)

@@ -1,8 +1,10 @@
 """An open connection's frames: route selection, the route's integration, ``$disconnect``.
 
 Each function takes what it needs from the gateway (the API, the stage throttles, the
-observer) and an ``invoke`` that runs a function when the connection's turn for a
-worker comes (:meth:`emulator.gateway.Gateway._invoke`).
+observer): :func:`select` picks a frame's route and builds its event, :func:`deliver`
+awaits the invocation the gateway started for it (:meth:`emulator.gateway.Gateway._take`)
+and answers the client; ``$disconnect`` takes an ``invoke`` that runs a function when
+the connection's turn for a worker comes (:meth:`emulator.gateway.Gateway._invoke`).
 """
 
 from __future__ import annotations
@@ -108,24 +110,6 @@ async def deliver(
         connection.outbox.put_text(str(result["body"]))
         if observer is not None:
             observer.frame_out(connection.info.connection_id, str(result["body"]), "reply")
-
-
-async def route_frame(
-    connection: Session,
-    frame: str,
-    api: ApiConfig,
-    buckets: Mapping[str, TokenBucket],
-    invoke: Invoke,
-    observer: Observer | None,
-) -> None:
-    """:func:`select` ``frame``'s route, run its function and :func:`deliver` the result."""
-    routed = select(connection, frame, api, buckets, observer)
-    if routed is None:
-        return
-    invoked = invoke(
-        routed.function, routed.event, routed.request_id, connection.info.connection_id
-    )
-    await deliver(connection, routed, invoked, observer)
 
 
 async def releasing(invoked: Awaitable[Any], release: Callable[[], None]) -> Any:

@@ -90,6 +90,7 @@ class _Call:
     request_id: str
     deadline_ms: int
     started: float  # time.monotonic()
+    slots: Slots  # the ones taken from (debug() may give the function new ones meanwhile)
 
 
 class LambdaRunner:
@@ -215,7 +216,7 @@ class LambdaRunner:
         except BaseException:
             slots.release()
             raise
-        call = self._begin(worker, spec, event, request_id, trigger_id)
+        call = self._begin(worker, spec, slots, event, request_id, trigger_id)
         return await self._end(call, worker.call(request_id, call.deadline_ms, event, spec.timeout))
 
     def invoke_now(
@@ -224,7 +225,8 @@ class LambdaRunner:
         """:meth:`invoke`, its request written to a warm worker before this returns, or
         None when that can't be without waiting (no idle worker known to be alive, every
         worker in use, a runtime other than Python's, a debugged function): then
-        :meth:`invoke` it is. What is returned awaits the result as :meth:`invoke` does."""
+        :meth:`invoke` it is. What is returned awaits the result as :meth:`invoke` does,
+        and must be awaited: until then the worker and its slot stay taken."""
         spec = self.functions[function]
         idle = self._idle[function]
         slots = self._slots[function]
@@ -237,7 +239,7 @@ class LambdaRunner:
             return None
         idle.pop()
         request_id = str(uuid.uuid4())
-        call = self._begin(worker, spec, event, request_id, trigger_id)
+        call = self._begin(worker, spec, slots, event, request_id, trigger_id)
         worker.send(request_id, call.deadline_ms, event)
         return self._end(call, worker.receive(spec.timeout))
 
@@ -245,6 +247,7 @@ class LambdaRunner:
         self,
         worker: Worker,
         spec: FunctionSpec,
+        slots: Slots,
         event: Mapping[str, Any],
         request_id: str,
         trigger_id: str,
@@ -256,7 +259,7 @@ class LambdaRunner:
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
         trigger = f" (API Gateway request {trigger_id})" if trigger_id else ""
         self.logs.frame(spec.name, f"START RequestId: {request_id} Version: $LATEST{trigger}")
-        return _Call(worker, spec, request_id, deadline_ms, time.monotonic())
+        return _Call(worker, spec, request_id, deadline_ms, time.monotonic(), slots)
 
     async def _end(self, call: _Call, reply: Awaitable[dict[str, Any]]) -> Any:
         """Await the worker's ``reply``; the END and REPORT lines; the worker back to its
@@ -280,7 +283,7 @@ class LambdaRunner:
             else:  # the function was updated meanwhile: this environment is retired
                 await worker.stop()
         finally:
-            self._slots[function].release()
+            call.slots.release()
         if "error" in answer:
             error = answer["error"]
             self._record_error(function, call.request_id, error)
