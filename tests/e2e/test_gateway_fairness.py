@@ -119,6 +119,26 @@ def test_a_function_runs_at_most_its_workers_at_once(api: Harness) -> None:
     assert max(busy) == MAX_WORKERS_PER_FUNCTION
 
 
+def test_a_frame_that_finds_a_warm_worker_free_holds_its_turn_while_it_runs(
+    api: Harness,
+) -> None:
+    """A frame written to a free warm worker in the step that read it counts as busy in
+    the scheduler while it runs, and frees its turn and its worker when answered."""
+    assert api.gateway is not None
+    assert api.runner is not None
+    scheduler, function = api.gateway.scheduler, slow_function(api)
+    with connect(url(api)) as ws:
+        slow(ws, "warm", 0)
+        assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == "warm"
+        with sampled(lambda: scheduler.busy(function)) as busy:
+            for n in range(3):
+                slow(ws, f"one{n}", 0.2)
+                assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == f"one{n}"
+    assert max(busy) == 1
+    assert scheduler.busy(function) == 0
+    assert scheduler.waiting(function) == 0
+
+
 def test_a_connections_frames_wait_in_a_bounded_queue(api: Harness) -> None:
     """With room for 3 frames per connection, a client writing 20 has at most 3 waiting
     or running at once; the gateway reads the rest as they finish, and answers all."""

@@ -234,3 +234,63 @@ def test_a_limited_function_has_fewer_workers_than_the_others() -> None:
             scheduler.limit("debugged", 0)
 
     run(scenario())
+
+
+def test_turn_now_grants_a_free_worker_and_its_release_lets_the_next_in() -> None:
+    """turn_now takes a free worker at once; releasing it (once only) serves a waiter."""
+
+    async def scenario() -> None:
+        scheduler = FairScheduler(workers=1)
+        jobs = Jobs(scheduler)
+        release = scheduler.turn_now("f", "a")
+        assert release is not None
+        assert scheduler.busy("f") == 1
+        await jobs.submit("b", "b1")
+        assert jobs.started == []  # the only worker is taken
+        release()
+        release()  # a second call frees nothing more
+        await asyncio.sleep(0)
+        assert jobs.started == ["b1"]
+        assert scheduler.busy("f") == 1
+        await jobs.finish_all()
+        assert scheduler.busy("f") == 0
+
+    run(scenario())
+
+
+def test_turn_now_never_jumps_the_line() -> None:
+    """With an invocation waiting, or every worker busy, turn_now grants nothing."""
+
+    async def scenario() -> None:
+        scheduler = FairScheduler(workers=1)
+        jobs = Jobs(scheduler)
+        await jobs.submit("a", "a1")
+        await jobs.submit("b", "b1")  # waits for a1's worker
+        assert scheduler.turn_now("f", "c") is None
+        await jobs.finish("a1")
+        assert jobs.started == ["a1", "b1"]
+        assert scheduler.turn_now("f", "c") is None  # b1 holds the only worker
+        await jobs.finish_all()
+        assert scheduler.turn_now("f", "c") is not None
+
+    run(scenario())
+
+
+def test_turn_now_keeps_backlogs_to_their_share() -> None:
+    """A flow with an invocation running is backlogged: turn_now gives it no more than
+    the backlogged flows' share, and leaves the other workers for sparse flows."""
+
+    async def scenario() -> None:
+        scheduler = FairScheduler(workers=4)  # the backlogs' share: 1
+        first = scheduler.turn_now("f", "a")
+        second = scheduler.turn_now("f", "a")  # a backlog now: takes the share
+        assert first is not None
+        assert second is not None
+        assert scheduler.turn_now("f", "a") is None  # the share is held
+        sparse = scheduler.turn_now("f", "b")
+        assert sparse is not None
+        for release in (first, second, sparse):
+            release()
+        assert scheduler.busy("f") == 0
+
+    run(scenario())
