@@ -328,7 +328,15 @@ class Gateway:
             None if self._stopping else self.scheduler.turn_now(routed.function, connection_id)
         )
         if release is not None:
-            invoked = self._runner.invoke_now(routed.function, routed.event, routed.request_id)
+            try:
+                invoked = self._runner.invoke_now(routed.function, routed.event, routed.request_id)
+            except Exception:
+                release()
+                log.exception("a frame from %s could not be invoked", connection_id)
+                routing.reply_error(
+                    connection, "Internal server error", routed.request_id, self.observer
+                )
+                return
             if invoked is None:
                 release()
         if invoked is None:

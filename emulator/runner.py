@@ -93,6 +93,11 @@ class _Call:
     slots: Slots  # the ones taken from (debug() may give the function new ones meanwhile)
 
 
+async def _raised(exc: Exception) -> dict[str, Any]:
+    """A worker's reply that is ``exc``, raised."""
+    raise exc
+
+
 class LambdaRunner:
     """Invokes functions by name; ``runtime_env`` is what Lambda adds to every function.
 
@@ -216,7 +221,7 @@ class LambdaRunner:
         except BaseException:
             slots.release()
             raise
-        call = self._begin(worker, spec, slots, event, request_id, trigger_id)
+        call = self._begin_or_return(worker, spec, slots, event, request_id, trigger_id)
         return await self._end(call, worker.call(request_id, call.deadline_ms, event, spec.timeout))
 
     def invoke_now(
@@ -239,9 +244,31 @@ class LambdaRunner:
             return None
         idle.pop()
         request_id = str(uuid.uuid4())
-        call = self._begin(worker, spec, slots, event, request_id, trigger_id)
-        worker.send(request_id, call.deadline_ms, event)
+        call = self._begin_or_return(worker, spec, slots, event, request_id, trigger_id)
+        try:
+            worker.send(request_id, call.deadline_ms, event)
+        except Exception as exc:  # what the worker got is unknown: _end stops it
+            return self._end(call, _raised(exc))
         return self._end(call, worker.receive(spec.timeout))
+
+    def _begin_or_return(
+        self,
+        worker: Worker,
+        spec: FunctionSpec,
+        slots: Slots,
+        event: Mapping[str, Any],
+        request_id: str,
+        trigger_id: str,
+    ) -> _Call:
+        """:meth:`_begin`; if that fails (the observer, the log's file), the worker, sent
+        nothing, goes back to its pool and the slot is freed before the error goes on."""
+        try:
+            return self._begin(worker, spec, slots, event, request_id, trigger_id)
+        except BaseException:
+            self._busy.discard(worker)
+            self._idle[spec.name].append(worker)
+            slots.release()
+            raise
 
     def _begin(
         self,

@@ -119,8 +119,23 @@ def test_a_function_runs_at_most_its_workers_at_once(api: Harness) -> None:
     assert max(busy) == MAX_WORKERS_PER_FUNCTION
 
 
+def handed_straight(api: Harness, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each of the runner's invoke_now calls wrote the request at once."""
+    assert api.runner is not None
+    runner, outcomes = api.runner, []
+    invoke_now = runner.invoke_now
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        invoked = invoke_now(*args, **kwargs)
+        outcomes.append(invoked is not None)
+        return invoked
+
+    monkeypatch.setattr(runner, "invoke_now", counted)
+    return outcomes
+
+
 def test_a_frame_that_finds_a_warm_worker_free_holds_its_turn_while_it_runs(
-    api: Harness,
+    api: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A frame written to a free warm worker in the step that read it counts as busy in
     the scheduler while it runs, and frees its turn and its worker when answered."""
@@ -130,13 +145,48 @@ def test_a_frame_that_finds_a_warm_worker_free_holds_its_turn_while_it_runs(
     with connect(url(api)) as ws:
         slow(ws, "warm", 0)
         assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == "warm"
+        straight = handed_straight(api, monkeypatch)
         with sampled(lambda: scheduler.busy(function)) as busy:
             for n in range(3):
                 slow(ws, f"one{n}", 0.2)
                 assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == f"one{n}"
+    assert straight == [True] * 3  # the way this test is about, taken each time
     assert max(busy) == 1
     assert scheduler.busy(function) == 0
     assert scheduler.waiting(function) == 0
+
+
+def test_a_frame_whose_hand_off_fails_is_answered_and_frees_what_it_took(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The START line can't be written as the request is handed to a warm worker: the
+    client hears "Internal server error", keeps its connection, and the turn, the slot
+    and the worker it took are free for the next frame."""
+    assert api.gateway is not None
+    assert api.runner is not None
+    runner, scheduler, function = api.runner, api.gateway.scheduler, slow_function(api)
+    with connect(url(api)) as ws:
+        slow(ws, "warm", 0)
+        assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == "warm"
+        free = runner._slots[function].free
+        straight = handed_straight(api, monkeypatch)
+        frame = runner.logs.frame
+        failures = iter([OSError("disk full")])
+
+        def failing(function_name: str, line: str) -> None:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            frame(function_name, line)
+
+        monkeypatch.setattr(runner.logs, "frame", failing)
+        slow(ws, "lost", 0)
+        assert json.loads(ws.recv(timeout=seconds(30)))["message"] == "Internal server error"
+        assert scheduler.busy(function) == 0
+        assert runner._slots[function].free == free
+        slow(ws, "next", 0)
+        assert json.loads(ws.recv(timeout=seconds(30)))["tag"] == "next"
+    assert straight == [True]  # the frame after it: the worker was back in its pool
 
 
 def test_a_connections_frames_wait_in_a_bounded_queue(api: Harness) -> None:
