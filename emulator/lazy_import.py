@@ -19,6 +19,7 @@ module has run, whoever imports it and whenever (moto's KMS, :mod:`emulator.moto
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -102,8 +103,9 @@ class _Then(importlib.abc.MetaPathFinder):
 def after_import(name: str, then: Callable[[types.ModuleType], None]) -> None:
     """Call ``then(module)`` as soon as module ``name`` has run (now, if it has)."""
     with _LOCK:
-        module = sys.modules.get(name)
-        if module is None:
+        if name not in sys.modules:
             sys.meta_path.insert(0, _Then(name, then))
             return
-    then(module)
+    # Imported, or being imported on another thread: importing it again waits until its
+    # code has run (the import system's lock for the module), not calling back half-way.
+    then(importlib.import_module(name))

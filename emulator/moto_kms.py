@@ -78,21 +78,25 @@ def _kms_imported(kms: types.ModuleType) -> None:
     global _kms_loaded
     generate = vars(kms)["generate_private_key"]
     vars(kms)["generate_private_key"] = functools.partial(_LazyPrivateKey, generate=generate)
+    generate_key_id = vars(kms)["generate_key_id"]
     with _LOCK:
         for (account_id, region), key_id in _chosen.items():
             backend = kms.kms_backends[account_id][region]
             if backend.alias_exists(ALIAS):
                 continue
-            key = backend.create_key(
-                policy="",
-                key_usage="ENCRYPT_DECRYPT",
-                key_spec="SYMMETRIC_DEFAULT",
-                description="Default master key that protects my DynamoDB table storage",
-                tags=None,
-            )
-            del backend.keys[key.id]
-            key.id, key.arn = key_id, _arn(account_id, region, key_id)
-            backend.keys[key_id] = key
+            # The key made as moto makes it, with the id the tables already name (and no
+            # other draw from moto's seeded ids).
+            vars(kms)["generate_key_id"] = lambda multi_region=False, chosen=key_id: chosen
+            try:
+                backend.create_key(
+                    policy="",
+                    key_usage="ENCRYPT_DECRYPT",
+                    key_spec="SYMMETRIC_DEFAULT",
+                    description="Default master key that protects my DynamoDB table storage",
+                    tags=None,
+                )
+            finally:
+                vars(kms)["generate_key_id"] = generate_key_id
             backend.create_alias(key_id, ALIAS)
         _chosen.clear()
         _kms_loaded = True

@@ -7,8 +7,9 @@ verifies the connection as it would on AWS.
 
 Making them takes ``cryptography`` (about 8 MB of memory once loaded, and 20-30 ms), so
 they are kept between runs in the user's cache (``XDG_CACHE_HOME``, else ``~/.cache``:
-``ws-emulator/tls``), one folder per region named by when its certificates expire, and
-made again when less than :data:`RENEW_BEFORE` is left. Only the server's key is kept
+``ws-emulator/tls/v1``), one folder per region named by when its certificates expire,
+and made again when less than :data:`RENEW_BEFORE` is left, or when the kept files don't
+load (a folder is renamed into place only once its files are on disk). Only the server's key is kept
 (readable by its owner only); the CA's key is thrown away once it has signed, so the
 kept CA can vouch for nothing else. A cache that can't be written is skipped: the
 certificates are made in the run's own folder, as they are for one run.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import shutil
+import ssl
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,8 +27,10 @@ from pathlib import Path
 
 from emulator import template_cache
 
+FORMAT = "v1"  # what the kept certificates cover and how: a change is a new folder
 LIFETIME = datetime.timedelta(days=30)
 RENEW_BEFORE = datetime.timedelta(days=2)  # a run started now outlives none it can meet
+STAGING_LEFT_SECONDS = 3600  # a folder still being written after an hour was abandoned
 _FILES = ("ca.pem", "cert.pem", "key.pem")
 
 
@@ -47,7 +51,19 @@ def execute_api_host(api_id: str, region: str) -> str:
 
 
 def cache_dir() -> Path:
-    return template_cache.cache_dir().parent / "tls"
+    return template_cache.cache_dir().parent / "tls" / FORMAT
+
+
+def _usable(certificates: Certificates) -> bool:
+    """Whether the files load as a server's certificate and key, and as a CA bundle
+    (``ssl`` reads them; a folder left half-written, or unreadable, is not)."""
+    try:
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(certificates.cert_path, certificates.key_path)
+        ssl.create_default_context(cafile=str(certificates.ca_path))
+    except (OSError, ssl.SSLError, ValueError):
+        return False
+    return True
 
 
 def _kept(home: Path, region: str) -> list[tuple[float, Path]]:
@@ -66,6 +82,12 @@ def _keep_new(home: Path, region: str, now: float) -> Certificates:
     from emulator.tls_authority import make_certificates
 
     home.mkdir(parents=True, exist_ok=True)
+    for left in home.glob(f".{region}.*"):  # a run killed while it wrote them
+        try:
+            if left.stat().st_mtime < now - STAGING_LEFT_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
+        except OSError:
+            pass
     staging = Path(tempfile.mkdtemp(prefix=f".{region}.", dir=home))
     try:
         make_certificates(staging, region, LIFETIME)
@@ -90,9 +112,12 @@ def certificates(region: str, fallback: Path) -> Certificates:
     home = cache_dir()
     now = time.time()
     try:
-        kept = _kept(home, region)
-        if kept and kept[-1][0] - now > RENEW_BEFORE.total_seconds():
-            return Certificates.in_folder(kept[-1][1])
+        for expiry, folder in reversed(_kept(home, region)):
+            if expiry - now <= RENEW_BEFORE.total_seconds():
+                break
+            found = Certificates.in_folder(folder)
+            if _usable(found):
+                return found
         return _keep_new(home, region, now)
     except OSError:
         from emulator.tls_authority import make_certificates

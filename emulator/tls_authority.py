@@ -25,6 +25,16 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """``data`` in ``path`` (made with ``mode``), on disk before this returns: a kept
+    folder is renamed into place only once its files are whole."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
 def make_certificates(
     directory: Path, region: str, lifetime: datetime.timedelta = datetime.timedelta(days=2)
 ) -> Certificates:
@@ -92,14 +102,12 @@ def make_certificates(
     )
     directory.mkdir(parents=True, exist_ok=True)
     paths = Certificates(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    paths.ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    descriptor = os.open(paths.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(key_pem)
+    _write(paths.ca_path, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(paths.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(paths.key_path, key_pem, 0o600)
     return paths

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.lazy_import import on_first_use
+from emulator.lazy_import import after_import, on_first_use
 
 SLOW = """
 import time
@@ -89,6 +89,17 @@ def test_an_imported_or_unknown_module_is_left_alone(package: Path) -> None:
     on_first_use("lazypkg.missing")
     assert sys.modules["lazypkg.slow"] is slow
     assert "lazypkg.missing" not in sys.modules
+
+
+def test_after_import_calls_back_once_the_module_has_run(package: Path) -> None:
+    seen: list[object] = []
+    after_import("lazypkg.slow", lambda module: seen.append(module.VALUE))
+    assert seen == []
+    import lazypkg.slow  # noqa: F401
+
+    assert seen == [42]  # its code had run to the end
+    after_import("lazypkg.slow", lambda module: seen.append(module.FIRST))  # imported: now
+    assert seen == [42, 1]
 
 
 def test_motos_iam_leaves_cryptography_x509_unrun_until_a_certificate_is_read() -> None:

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from moto.core.serialize import JSONSerializer
+from moto.core.serialize import JSONSerializer, XFormedAttributePicker
 from moto.core.utils import get_service_model
+from moto.dynamodb.responses import DynamoHandler
 
 from emulator import moto_items
 
@@ -36,7 +37,11 @@ ITEM: dict[str, Any] = {
 
 def answer(operation: str, result: dict[str, Any]) -> Any:
     model = get_service_model("dynamodb").operation_model(operation)
-    return json.loads(JSONSerializer(model).serialize(result)["body"])
+    picker = XFormedAttributePicker(  # as moto's responses pick values
+        response_transformers=getattr(DynamoHandler, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)
+    )
+    serializer = JSONSerializer(operation_model=model, value_picker=picker)
+    return json.loads(serializer.serialize(result)["body"])
 
 
 def both_ways(operation: str, result: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:

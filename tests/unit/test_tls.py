@@ -20,7 +20,7 @@ from emulator.tls import Certificates, certificates
 @pytest.fixture(autouse=True)
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "ws-emulator" / "tls"
+    return tmp_path / "cache" / "ws-emulator" / "tls" / tls.FORMAT
 
 
 def refuse(*_: Any) -> Any:
@@ -100,6 +100,30 @@ def test_a_folder_being_written_or_incomplete_is_not_used(cache_home: Path, tmp_
     verifies(made)
 
 
+def test_kept_files_that_dont_load_are_made_again(cache_home: Path, tmp_path: Path) -> None:
+    """A folder whose files are there but empty (a crash before they reached the disk)
+    or not a certificate is passed over."""
+    kept = certificates("us-east-1", tmp_path / "run").ca_path.parent
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (kept / name).write_bytes(b"")
+    made = certificates("us-east-1", tmp_path / "run")
+    assert made.ca_path.parent != kept
+    verifies(made)
+
+
+def test_a_folder_abandoned_while_written_is_removed_when_new_ones_are_made(
+    cache_home: Path, tmp_path: Path
+) -> None:
+    old, recent = cache_home / ".us-east-1.old", cache_home / ".us-east-1.recent"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+    an_hour_and_more = time.time() - tls.STAGING_LEFT_SECONDS - 60
+    os.utime(old, (an_hour_and_more, an_hour_and_more))
+    certificates("us-east-1", tmp_path / "run")
+    assert not old.exists()
+    assert recent.exists()  # perhaps a run writing them now
+
+
 def test_a_cache_that_cannot_be_written_makes_them_for_the_run_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,4 +147,4 @@ def test_kept_certificates_leave_cryptography_unloaded(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=os.environ
     ).stdout.strip()
     assert shown == "[]"
-    assert tls.cache_dir() == tmp_path / "cache" / "ws-emulator" / "tls"
+    assert tls.cache_dir() == tmp_path / "cache" / "ws-emulator" / "tls" / tls.FORMAT
