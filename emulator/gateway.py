@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -292,7 +293,7 @@ class Gateway:
                     connection.closed_by_server = (UNSUPPORTED_DATA, reason)
                     await socket.close(UNSUPPORTED_DATA, reason)
                     break
-                self._take(connection, frame)
+                connection.run(self._dispatch(connection, frame), len(frame))
         except ConnectionClosed:
             pass
         finally:
@@ -303,58 +304,14 @@ class Gateway:
             assert self._api is not None
             await routing.disconnected(connection, self._api, self._invoke, self.observer)
 
-    def _take(self, connection: Session, frame: str) -> None:
-        """Run one frame in a task of its own. When a worker is free at once (nobody waits,
-        the connection is within its fair share), the request is written to it here, in
-        the loop step that read the frame, and the task only awaits the result; else the
-        task waits for the connection's turn. An earlier frame that took the task's way has
-        joined the scheduler's line by now (tasks start in the order made, before this
-        step comes back): frames still join their function's line in order."""
+    async def _dispatch(self, connection: Session, frame: str) -> None:
+        """Route one frame; whatever goes wrong, the client hears back and the log says."""
         assert self._api is not None
-        assert self._runner is not None
-        connection_id = connection.info.connection_id
         try:
-            routed = routing.select(connection, frame, self._api, self._buckets, self.observer)
-        except Exception:
-            log.exception("a frame from %s could not be routed", connection_id)
-            routing.reply_error(
-                connection, "Internal server error", events.new_request_id(), self.observer
+            droppable = partial(self._invoke, droppable=True)
+            await routing.route_frame(
+                connection, frame, self._api, self._buckets, droppable, self.observer
             )
-            return
-        if routed is None:
-            return  # answered with an error frame
-        invoked: Awaitable[Any] | None = None
-        release = (
-            None if self._stopping else self.scheduler.turn_now(routed.function, connection_id)
-        )
-        if release is not None:
-            try:
-                invoked = self._runner.invoke_now(routed.function, routed.event, routed.request_id)
-            except Exception:
-                release()
-                log.exception("a frame from %s could not be invoked", connection_id)
-                routing.reply_error(
-                    connection, "Internal server error", routed.request_id, self.observer
-                )
-                return
-            if invoked is None:
-                release()
-        if invoked is None:
-            droppable = self._invoke(
-                routed.function, routed.event, routed.request_id, connection_id, droppable=True
-            )
-            work = routing.deliver(connection, routed, droppable, self.observer)
-        else:
-            assert release is not None
-            work = routing.deliver(
-                connection, routed, routing.releasing(invoked, release), self.observer
-            )
-        connection.run(self._guarded(connection, work), len(frame))
-
-    async def _guarded(self, connection: Session, work: Awaitable[None]) -> None:
-        """Await ``work``; whatever goes wrong, the client hears back and the log says."""
-        try:
-            await work
         except Exception:
             log.exception("a frame from %s could not be routed", connection.info.connection_id)
             routing.reply_error(
@@ -396,7 +353,9 @@ class Gateway:
         """Take ``frame`` as if that connection's client sent it (the inspector's action)."""
         connection = self._open_connection(connection_id)
         connection.last_active_ms = now_ms()
-        self._take(connection, frame)
+        task = asyncio.create_task(self._dispatch(connection, frame))
+        connection.tasks.add(task)
+        task.add_done_callback(connection.tasks.discard)
 
     async def close(self, connection_id: str) -> None:
         connection = self._open_connection(connection_id)

@@ -1,10 +1,8 @@
 """An open connection's frames: route selection, the route's integration, ``$disconnect``.
 
 Each function takes what it needs from the gateway (the API, the stage throttles, the
-observer): :func:`select` picks a frame's route and builds its event, :func:`deliver`
-awaits the invocation the gateway started for it (:meth:`emulator.gateway.Gateway._take`)
-and answers the client; ``$disconnect`` takes an ``invoke`` that runs a function when
-the connection's turn for a worker comes (:meth:`emulator.gateway.Gateway._invoke`).
+observer) and an ``invoke`` that runs a function when the connection's turn for a
+worker comes (:meth:`emulator.gateway.Gateway._invoke`).
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from emulator import events
@@ -46,26 +43,17 @@ def log_failure(what: str, exc: InvocationError) -> None:
     log.warning("%s: %s failed: %s%s", what, exc.function, exc.detail, where)
 
 
-@dataclass(frozen=True)
-class Routed:
-    """A frame whose route was selected: the function to run and its event."""
-
-    route: str
-    function: str
-    event: dict[str, Any]
-    request_id: str
-    two_way: bool
-
-
-def select(
+async def route_frame(
     connection: Session,
     frame: str,
     api: ApiConfig,
     buckets: Mapping[str, TokenBucket],
+    invoke: Invoke,
     observer: Observer | None,
-) -> Routed | None:
-    """Select ``frame``'s route and take a token from its throttle; None when the client
-    has been answered with an error instead (no route, throttled, not base64)."""
+) -> None:
+    """Select ``frame``'s route, take a token from its throttle and run its function;
+    a two-way route's response goes back to the caller. ``invoke`` raises Dropped for a
+    frame still waiting for a worker when the gateway stops."""
     info = connection.info
     request_id = events.new_request_id()
     route = events.select_route(api.route_selection_expression, frame, list(api.routes))
@@ -73,12 +61,12 @@ def select(
         observer.frame_in(info.connection_id, frame, route, request_id)
     if route is None:
         reply_error(connection, "Forbidden", request_id, observer)
-        return None
+        return
     target = api.routes[route]
     bucket = buckets.get(route)
     if bucket is not None and not bucket.take():
         reply_error(connection, "Too Many Requests", request_id, observer)
-        return None
+        return
     body: str | bytes = frame
     if target.content_handling == "CONVERT_TO_BINARY":
         try:
@@ -86,38 +74,21 @@ def select(
         except ValueError:
             log.warning("route %s: CONVERT_TO_BINARY needs a base64 text frame", route)
             reply_error(connection, "Internal server error", request_id, observer)
-            return None
+            return
     event = events.message_event(info, route, body, request_id, events.new_request_id(), now_ms())
-    return Routed(route, target.function, event, request_id, target.two_way)
-
-
-async def deliver(
-    connection: Session, routed: Routed, invoked: Awaitable[Any], observer: Observer | None
-) -> None:
-    """Await the route's invocation; a two-way route's response goes back to the caller,
-    a failure as API Gateway's error frame. ``invoked`` raises Dropped for a frame still
-    waiting for a worker when the gateway stops."""
     try:
-        result = await invoked
+        result = await invoke(target.function, event, request_id, info.connection_id)
     except Dropped:
         return  # the gateway is stopping: the connection is closing too
     except InvocationError as exc:
-        log_failure(f"route {routed.route}", exc)
-        reply_error(connection, "Internal server error", routed.request_id, observer)
+        log_failure(f"route {route}", exc)
+        reply_error(connection, "Internal server error", request_id, observer)
         return
-    if routed.two_way and isinstance(result, dict) and result.get("body") is not None:
+    if target.two_way and isinstance(result, dict) and result.get("body") is not None:
         # A route response: the integration's body goes back to the caller.
         connection.outbox.put_text(str(result["body"]))
         if observer is not None:
-            observer.frame_out(connection.info.connection_id, str(result["body"]), "reply")
-
-
-async def releasing(invoked: Awaitable[Any], release: Callable[[], None]) -> Any:
-    """Await ``invoked``, then ``release`` its worker's turn (whatever happened)."""
-    try:
-        return await invoked
-    finally:
-        release()
+            observer.frame_out(info.connection_id, str(result["body"]), "reply")
 
 
 def reply_error(

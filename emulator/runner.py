@@ -20,8 +20,7 @@ import importlib.metadata
 import importlib.util
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,7 @@ from emulator.functions import FunctionLogs, FunctionSpec, InvocationError, log
 from emulator.inspector.observer import Observer
 from emulator.interpreters import Pythons
 from emulator.launch import WORKER_SCRIPT, Launcher
-from emulator.slots import Slots
-from emulator.workers import PythonWorker, Worker, WorkerFailure
+from emulator.workers import Worker, WorkerFailure
 
 __all__ = [
     "IDLE_WORKER_SECONDS",
@@ -81,23 +79,6 @@ def runtime_library(directory: Path) -> Path:
     return directory
 
 
-@dataclass(frozen=True)
-class _Call:
-    """An invocation its worker has taken: for its END and REPORT lines."""
-
-    worker: Worker
-    spec: FunctionSpec
-    request_id: str
-    deadline_ms: int
-    started: float  # time.monotonic()
-    slots: Slots  # the ones taken from (debug() may give the function new ones meanwhile)
-
-
-async def _raised(exc: Exception) -> dict[str, Any]:
-    """A worker's reply that is ``exc``, raised."""
-    raise exc
-
-
 class LambdaRunner:
     """Invokes functions by name; ``runtime_env`` is what Lambda adds to every function.
 
@@ -126,7 +107,7 @@ class LambdaRunner:
         self._max_workers = max_workers
         self._idle_timeout = idle_timeout
         self._reaper: asyncio.Task[None] | None = None
-        self._slots = {name: Slots(max_workers) for name in functions}
+        self._slots = {name: asyncio.Semaphore(max_workers) for name in functions}
         self._busy: set[Worker] = set()
         self._live: set[Worker] = set()  # every worker started and not yet stopped
         self._launcher = Launcher(runtime_env, runtime, resolve, pythons, fork)
@@ -142,7 +123,7 @@ class LambdaRunner:
         whose timeout is suspended while it is stopped (see :mod:`emulator.debugging`)."""
         self._launcher.debugged = dict(targets)
         for name in targets:
-            self._slots[name] = Slots(1)
+            self._slots[name] = asyncio.Semaphore(1)
 
     def refused(self) -> dict[str, str]:
         """Why the functions that don't run here don't (no node, a runtime not run…)."""
@@ -156,9 +137,7 @@ class LambdaRunner:
         spec = self.functions[function]
         if self._launcher.refused(spec) is not None:
             return
-        slots = self._slots[function]
-        await slots.take()
-        try:
+        async with self._slots[function]:
             pool = self._idle[function]
             if not any(worker.alive for worker in pool):
                 try:
@@ -167,8 +146,6 @@ class LambdaRunner:
                     log.warning("function %s: its worker didn't start: %s", function, exc.detail)
                     return
                 pool.append(worker)
-        finally:
-            slots.release()
 
     @property
     def observer(self) -> Observer | None:
@@ -201,9 +178,7 @@ class LambdaRunner:
             raise InvocationError(function, "Unsupported", refused, None)
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._retire_idle_workers())
-        slots = self._slots[function]
-        await slots.take()
-        try:
+        async with self._slots[function]:
             idle = self._idle[function]
             worker = None
             while idle and worker is None:
@@ -218,102 +193,29 @@ class LambdaRunner:
                     self.logs.write(function, f"{request_id} {exc.detail}")
                     path = self.logs.path(function)
                     raise InvocationError(function, exc.kind, exc.detail, path) from exc
-        except BaseException:
-            slots.release()
-            raise
-        call = self._begin_or_return(worker, spec, slots, event, request_id, trigger_id)
-        return await self._end(call, worker.call(request_id, call.deadline_ms, event, spec.timeout))
-
-    def invoke_now(
-        self, function: str, event: Mapping[str, Any], trigger_id: str = ""
-    ) -> Awaitable[Any] | None:
-        """:meth:`invoke`, its request written to a warm worker before this returns, or
-        None when that can't be without waiting (no idle worker known to be alive, every
-        worker in use, a runtime other than Python's, a debugged function): then
-        :meth:`invoke` it is. What is returned awaits the result as :meth:`invoke` does,
-        and must be awaited: until then the worker and its slot stay taken."""
-        spec = self.functions[function]
-        idle = self._idle[function]
-        slots = self._slots[function]
-        if self._reaper is None or function in self.debugged or not idle:
-            return None
-        worker = idle[-1]
-        if not isinstance(worker, PythonWorker) or worker.debugged or not worker.alive:
-            return None
-        if not slots.take_now():
-            return None
-        idle.pop()
-        request_id = str(uuid.uuid4())
-        call = self._begin_or_return(worker, spec, slots, event, request_id, trigger_id)
-        try:
-            worker.send(request_id, call.deadline_ms, event)
-        except Exception as exc:  # what the worker got is unknown: _end stops it
-            return self._end(call, _raised(exc))
-        return self._end(call, worker.receive(spec.timeout))
-
-    def _begin_or_return(
-        self,
-        worker: Worker,
-        spec: FunctionSpec,
-        slots: Slots,
-        event: Mapping[str, Any],
-        request_id: str,
-        trigger_id: str,
-    ) -> _Call:
-        """:meth:`_begin`; if that fails (the observer, the log's file), the worker, sent
-        nothing, goes back to its pool and the slot is freed before the error goes on."""
-        try:
-            return self._begin(worker, spec, slots, event, request_id, trigger_id)
-        except BaseException:
-            self._busy.discard(worker)
-            self._idle[spec.name].append(worker)
-            slots.release()
-            raise
-
-    def _begin(
-        self,
-        worker: Worker,
-        spec: FunctionSpec,
-        slots: Slots,
-        event: Mapping[str, Any],
-        request_id: str,
-        trigger_id: str,
-    ) -> _Call:
-        """``worker`` is taken for this invocation: the observer hears, the START line."""
-        self._busy.add(worker)
-        if self.observer is not None:
-            self.observer.invocation_started(spec.name, request_id, trigger_id, event, worker.pid)
-        deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
-        trigger = f" (API Gateway request {trigger_id})" if trigger_id else ""
-        self.logs.frame(spec.name, f"START RequestId: {request_id} Version: $LATEST{trigger}")
-        return _Call(worker, spec, request_id, deadline_ms, time.monotonic(), slots)
-
-    async def _end(self, call: _Call, reply: Awaitable[dict[str, Any]]) -> Any:
-        """Await the worker's ``reply``; the END and REPORT lines; the worker back to its
-        pool (or stopped), its slot free; the handler's result, or InvocationError."""
-        worker, function, observer = call.worker, call.spec.name, self.observer
-        try:
+            self._busy.add(worker)
+            observer = self.observer
+            if observer is not None:
+                observer.invocation_started(function, request_id, trigger_id, event, worker.pid)
             try:
-                answer = await self._run(call, reply)
+                reply = await self._run(worker, spec, event, request_id, trigger_id)
             except BaseException as exc:
                 if observer is not None:
-                    observer.invocation_ended(call.request_id, None, exc)
+                    observer.invocation_ended(request_id, None, exc)
                 self._busy.discard(worker)
                 await worker.stop()
                 raise
             if observer is not None:
-                observer.invocation_ended(call.request_id, answer, None)
+                observer.invocation_ended(request_id, reply, None)
             self._busy.discard(worker)
             if worker.spec == self.functions.get(function):
                 worker.idle_since = time.monotonic()
-                self._idle[function].append(worker)
+                idle.append(worker)
             else:  # the function was updated meanwhile: this environment is retired
                 await worker.stop()
-        finally:
-            call.slots.release()
-        if "error" in answer:
-            error = answer["error"]
-            self._record_error(function, call.request_id, error)
+        if "error" in reply:
+            error = reply["error"]
+            self._record_error(function, request_id, error)
             # The terminal gets the message's first line; the log has all of it.
             message = (str(error["errorMessage"]).strip().splitlines() or [""])[0]
             raise InvocationError(
@@ -322,7 +224,7 @@ class LambdaRunner:
                 f"{error['errorType']}: {message}",
                 self.logs.path(function),
             )
-        return answer.get("result")
+        return reply.get("result")
 
     def _record_error(self, function: str, request_id: str, error: Mapping[str, Any]) -> None:
         """The error record Lambda's runtime logs: type, message, then the stack trace."""
@@ -333,10 +235,20 @@ class LambdaRunner:
         for line in "".join(error.get("stackTrace") or []).rstrip().splitlines():
             self.logs.write(function, f"  {line}")
 
-    async def _run(self, call: _Call, reply: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-        spec, request_id, worker = call.spec, call.request_id, call.worker
+    async def _run(
+        self,
+        worker: Worker,
+        spec: FunctionSpec,
+        event: Mapping[str, Any],
+        request_id: str,
+        trigger_id: str,
+    ) -> dict[str, Any]:
+        started = time.monotonic()
+        deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
+        trigger = f" (API Gateway request {trigger_id})" if trigger_id else ""
+        self.logs.frame(spec.name, f"START RequestId: {request_id} Version: $LATEST{trigger}")
         try:
-            return await reply
+            return await worker.call(request_id, deadline_ms, event, spec.timeout)
         except WorkerFailure as exc:
             if exc.kind == "Timeout":
                 self.logs.write(
@@ -348,7 +260,7 @@ class LambdaRunner:
                 detail = exc.detail
             raise InvocationError(spec.name, exc.kind, detail, self.logs.path(spec.name)) from exc
         finally:
-            duration = (time.monotonic() - call.started) * 1000
+            duration = (time.monotonic() - started) * 1000
             used = worker.peak_memory_mb()
             self.logs.frame(spec.name, f"END RequestId: {request_id}")
             self.logs.frame(
@@ -369,7 +281,7 @@ class LambdaRunner:
         retired: list[Worker] = []
         for name in changed:
             self.functions[name] = functions[name]
-            self._slots.setdefault(name, Slots(self._max_workers))
+            self._slots.setdefault(name, asyncio.Semaphore(self._max_workers))
             pool = self._idle.setdefault(name, [])
             retired += pool
             pool.clear()  # the same list: an invocation in flight holds it to return to

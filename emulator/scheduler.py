@@ -20,16 +20,14 @@ time: more invocations at once add waiting there, not throughput. A sparse flow'
 invocation runs beside a few others, not beside seven floods. A flow that asks again
 while its first invocation still waits has a backlog from then on, so many clients
 that begin at once don't all stay first in line. Pure asyncio, no I/O: the gateway
-asks for a :meth:`FairScheduler.turn` around each invocation, or first for a
-:meth:`FairScheduler.turn_now`, which grants a worker only when the turn would come at
-once (nobody waits, a worker is free, and the flow is within its share).
+asks for a :meth:`FairScheduler.turn` around each invocation.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -120,33 +118,6 @@ class FairScheduler:
             yield
         finally:
             self._release(state, flow, backlog)
-
-    def turn_now(self, function: str, flow: str) -> Callable[[], None] | None:
-        """A worker of ``function`` for ``flow`` now, if :meth:`turn` would grant one
-        without waiting: no invocation of the function waits, one of its workers is
-        free, and a flow with one running still has room in the backlogged flows' share.
-        Returns what releases the worker, or None (then :meth:`turn` it is)."""
-        state = self._functions.get(function)
-        if state is None:
-            workers = self._fewer.get(function, self.workers)
-            state = self._functions[function] = _Function(workers)
-        if state.lines or state.busy >= state.workers:
-            return None
-        backlog = bool(state.flows[flow])
-        if backlog and state.backlog_busy >= state.backlog_workers:
-            return None
-        state.flows[flow] += 1
-        state.busy += 1
-        state.backlog_busy += backlog
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if not released:
-                released = True
-                self._release(state, flow, backlog)
-
-        return release
 
     def _grant(self, state: _Function) -> None:
         """Hand out the free workers: sparse flows first, then the backlogged flows in

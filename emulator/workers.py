@@ -145,22 +145,12 @@ class PythonWorker(Worker):
     async def call(
         self, request_id: str, deadline_ms: int, event: Mapping[str, Any], timeout: float
     ) -> dict[str, Any]:
-        self.send(request_id, deadline_ms, event)
-        return await self.receive(timeout)
-
-    def send(self, request_id: str, deadline_ms: int, event: Mapping[str, Any]) -> None:
-        """Write the request (to the pipe's buffer if the pipe is full); :meth:`receive`
-        then waits for it to be taken, and for the result."""
-        assert self.process.stdin is not None
-        request = {"requestId": request_id, "deadlineMs": deadline_ms, "event": event}
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-
-    async def receive(self, timeout: float) -> dict[str, Any]:
-        """The result of the request :meth:`send` wrote; raises WorkerFailure."""
         process = self.process
         assert process.stdin is not None
         assert process.stdout is not None
+        request = {"requestId": request_id, "deadlineMs": deadline_ms, "event": event}
         try:
+            process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
             if self.debugged:
                 line = await debugging.result_line(process.stdout, timeout)
