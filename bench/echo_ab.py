@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
-from bench import processes, setups
+from bench import processes, proctree, setups
+from bench.issue23_echo import echoes
 from bench.workload import STAGE
 
 WARM = 50
-TIMEOUT = 30.0
 STARTUP_TIMEOUT = 120
 
 
@@ -50,10 +48,8 @@ class Side:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far (Linux's ``/proc``)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of process ``pid`` so far (not its children's)."""
+    return proctree.cpu_seconds([pid], children=False)
 
 
 def start(side: Side, workdir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -64,27 +60,10 @@ def start(side: Side, workdir: Path) -> tuple[subprocess.Popen[str], str]:
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(side.tree), str(side.tree / "handlers")])
-    log = workdir / f"{side.name}.log"
-    process = processes.launch(command, log, env=env, cwd=side.tree)
-    try:
-        where = processes.announcement(process, log, STARTUP_TIMEOUT, setups.OURS_URL)
-    except BaseException:
-        processes.stop(process)
-        raise
+    process, where = processes.start_server(
+        command, workdir / f"{side.name}.log", STARTUP_TIMEOUT, setups.OURS_URL, env, side.tree
+    )
     return process, where["url"]
-
-
-async def echoes(socket: ClientConnection, count: int) -> list[float]:
-    """``count`` echoes one after another on ``socket``; their round trips, in seconds."""
-    latencies: list[float] = []
-    for n in range(count):
-        sent_at = time.perf_counter()
-        await socket.send(json.dumps({"action": "echo", "data": f"{n} echo"}))
-        reply = await asyncio.wait_for(socket.recv(), TIMEOUT)
-        latencies.append(time.perf_counter() - sent_at)
-        if reply != f"{n} echo":
-            raise ValueError(f"echo {n}: got {reply!r}")
-    return latencies
 
 
 async def alternate(sides: list[Side], urls: list[str], rounds: int, batch: int) -> None:
@@ -92,7 +71,7 @@ async def alternate(sides: list[Side], urls: list[str], rounds: int, batch: int)
     sockets = [await connect(url, open_timeout=60, ping_interval=None) for url in urls]
     try:
         for socket in sockets:
-            await echoes(socket, WARM)
+            await echoes(socket, 0, WARM)
         for round_no in range(rounds):
             order = [0, 1] if round_no % 2 == 0 else [1, 0]
             for index in order:

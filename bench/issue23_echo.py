@@ -59,18 +59,24 @@ async def _open(url: str) -> ClientConnection:
     raise AssertionError("unreachable")
 
 
-async def _echo(url: str, count: int) -> list[float]:
+async def echoes(socket: ClientConnection, count: int, warm: int = 0) -> list[float]:
+    """``warm + count`` echoes one after another on ``socket``; the round trips of the
+    last ``count``, in seconds."""
     latencies: list[float] = []
-    async with await _open(url) as socket:
-        for n in range(ECHO_WARM + count):
-            sent_at = time.perf_counter()
-            await socket.send(json.dumps({"action": "echo", "data": f"{n} echo"}))
-            reply = await asyncio.wait_for(socket.recv(), ECHO_TIMEOUT)
-            if reply != f"{n} echo":
-                raise ValueError(f"echo {n}: got {reply!r}")
-            if n >= ECHO_WARM:
-                latencies.append(time.perf_counter() - sent_at)
+    for n in range(warm + count):
+        sent_at = time.perf_counter()
+        await socket.send(json.dumps({"action": "echo", "data": f"{n} echo"}))
+        reply = await asyncio.wait_for(socket.recv(), ECHO_TIMEOUT)
+        if reply != f"{n} echo":
+            raise ValueError(f"echo {n}: got {reply!r}")
+        if n >= warm:
+            latencies.append(time.perf_counter() - sent_at)
     return latencies
+
+
+async def _echo(url: str, count: int) -> list[float]:
+    async with await _open(url) as socket:
+        return await echoes(socket, count, ECHO_WARM)
 
 
 def bound_client(url: str, ca: str, count: int) -> list[float]:

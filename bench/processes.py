@@ -108,10 +108,15 @@ def announcement(
 
 
 def start_server(
-    command: list[str], log: Path, timeout: float, pattern: re.Pattern[str] | None = None
+    command: list[str],
+    log: Path,
+    timeout: float,
+    pattern: re.Pattern[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
 ) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """:func:`launch` a server and wait for its :func:`announcement`; stop it if none comes."""
-    process = launch(command, log)
+    process = launch(command, log, env=env, cwd=cwd)
     try:
         return process, announcement(process, log, timeout, pattern)
     except BaseException:

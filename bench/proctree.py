@@ -57,13 +57,15 @@ def tree(root: int, children: dict[int, list[int]] | None = None) -> list[int]:
     return members
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User + system time of these processes and of their reaped children."""
+def cpu_seconds(pids: Iterable[int], children: bool = True) -> float:
+    """User + system time of these processes, and of their reaped children unless
+    ``children`` is False."""
     ticks = 0
+    end = 15 if children else 13
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:  # state is fields[0]; utime..cstime are fields 11..14
-            ticks += sum(int(v) for v in fields[11:15])
+            ticks += sum(int(v) for v in fields[11:end])
     return ticks / _TICK
 
 

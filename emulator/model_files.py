@@ -39,9 +39,16 @@ class ModelFiles(botocore.loaders.JSONFileLoader):  # type: ignore[misc]
             with open_method(full_path, "rb") as file:
                 return json.loads(file.read().decode("utf-8"))
 
-        if model_cache.unextended(full_path, _extras_roots()):  # moto's loader reads it too
+        if _shareable(full_path):  # moto's loader reads it too
             return model_cache.load_shared(full_path, decode)
         return model_cache.load(full_path, decode)
+
+
+@cache
+def _shareable(full_path: str) -> bool:
+    """Whether a model file can be shared: asked by each loader that reads it, answered
+    once (a dozen ``stat``s of the extras it might have)."""
+    return model_cache.unextended(full_path, _extras_roots())
 
 
 @cache

@@ -68,12 +68,13 @@ def _usable(certificates: Certificates) -> bool:
 
 def _kept(home: Path, region: str) -> list[tuple[float, Path]]:
     """The region's kept folders (``{region}.{expiry}.{suffix}``) and when each expires,
-    soonest first; a folder still being written (its name starts with a dot) is not one."""
+    soonest first; a folder still being written (its name starts with a dot) is not one,
+    and whether one's files load is :func:`_usable`'s to say."""
     kept = []
     for folder in home.glob(f"{region}.*"):
         _, _, rest = folder.name.partition(".")
         expiry, _, _ = rest.partition(".")
-        if expiry.isdigit() and all((folder / name).is_file() for name in _FILES):
+        if expiry.isdigit():
             kept.append((float(expiry), folder))
     return sorted(kept)
 
