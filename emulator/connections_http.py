@@ -227,13 +227,13 @@ class Client(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return False
-        if request.method:
-            self._api.observe(request, reply, transport)
         close = reply.close or request.close
         if reply.status == HTTPStatus.OK and reply.body is None and not reply.error and not close:
             transport.write(_OK)
         else:
             transport.write(response(reply, close))
+        if request.method:  # the inspector's record, once the caller has its answer
+            self._api.observe(request, reply, transport)
         if close:
             self._closing = True
             self._waiting.clear()

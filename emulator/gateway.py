@@ -77,6 +77,7 @@ class Gateway:
         self.post_latency = post_latency  # seconds each @connections request takes
         self.certificates = certificates
         self._api: ApiConfig | None = None
+        self._hosts: frozenset[str] = frozenset()  # the API's execute-api name, once served
         self._runner: LambdaRunner | None = None
         self._server: Server | None = None
         self._connections_api: ConnectionsApi | None = None
@@ -122,6 +123,7 @@ class Gateway:
 
     def serve(self, api: ApiConfig, runner: LambdaRunner) -> None:
         self._api = api
+        self._hosts = frozenset({self.domain_name.lower()})
         self._runner = runner
         # A route whose limits stay keeps its bucket, and the tokens already spent.
         buckets = {}
@@ -169,7 +171,7 @@ class Gateway:
     @property
     def hosts(self) -> frozenset[str]:
         """The names functions reach ``@connections`` by (none until :meth:`serve`)."""
-        return frozenset({self.domain_name.lower()}) if self._api is not None else frozenset()
+        return self._hosts
 
     @property
     def port(self) -> int:

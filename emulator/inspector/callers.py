@@ -5,7 +5,9 @@ A worker runs one invocation at a time and keeps its HTTPS connections to
 connection tells which invocation a request belongs to. Linux says who holds it:
 ``/proc/net/tcp`` gives the client socket's inode, and ``/proc/<pid>/fd`` the process
 that has it open. Only the workers busy now are searched, and the answer is kept for
-the connection's life (looked up once per connection, not per request).
+the connection's life (looked up once per connection, not per request); a connection
+no worker holds (a test posting from its own process) is searched again only when a
+worker it wasn't looked for in is busy.
 """
 
 from __future__ import annotations
@@ -55,28 +57,39 @@ def _holder(inode: str, pids: Iterable[int], proc: Path) -> int | None:
 class Callers:
     """``find(client, pids)``: which of ``pids`` holds the TCP connection ``client``.
 
-    ``client`` is an asyncio stream writer (or anything with ``get_extra_info``); the
-    answer is cached per client, weakly. Off Linux, or when nothing matches: None.
+    ``client`` is an asyncio stream writer (or anything with ``get_extra_info``). A
+    client found is kept, weakly, for the connection's life; one not found is searched
+    again only when a process it wasn't looked for in is busy (a test or a script
+    posting from outside the workers costs one search, not one per request). Off
+    Linux, or when nothing matches: None.
     """
 
     def __init__(self, proc: Path = Path("/proc")) -> None:
         self._proc = proc
-        self._known: weakref.WeakKeyDictionary[Any, int | None] = weakref.WeakKeyDictionary()
+        # a pid, or the pids already searched in vain
+        self._known: weakref.WeakKeyDictionary[Any, int | frozenset[int]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def find(self, client: object, pids: Iterable[int]) -> int | None:
+        candidates = frozenset(pids)
         try:
-            if client in self._known:
-                return self._known[client]
+            known = self._known.get(client)
         except TypeError:  # not weakly referenceable: look it up each time
-            return self._look_up(client, pids)
-        pid = self._look_up(client, pids)
-        if pid is not None:  # not found may mean "not busy yet": try again next time
-            self._known[client] = pid
+            return self._look_up(client, candidates)
+        if isinstance(known, int):
+            return known
+        searched = known or frozenset()
+        if candidates <= searched:
+            return None
+        pid = self._look_up(client, candidates - searched)
+        self._known[client] = pid if pid is not None else searched | candidates
         return pid
 
     def _look_up(self, client: object, pids: Iterable[int]) -> int | None:
+        pids = list(pids)
         extra = getattr(client, "get_extra_info", None)
-        if extra is None:
+        if not pids or extra is None:
             return None
         peer, own = extra("peername"), extra("sockname")
         if not peer or not own or peer[0] != "127.0.0.1":
