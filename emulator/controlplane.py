@@ -17,6 +17,8 @@ loopback only, and :class:`Guard` stands in front of it:
 - a request moto fails on gets a 500 (so the SDK retries) with its traceback written to
   the control plane's log file and one line on the terminal, never the traceback.
 
+Connections stay open between requests (:mod:`emulator.controlplane_http`).
+
 API Gateway v1 and v2 share a hostname and a signing name, and moto serves both from its
 v1 module, whose import (an OpenAPI validator, pydantic) is the slowest part of
 deploying a WebSocket API: :class:`_Dispatcher` hands ``/v2/`` requests to moto's v2
@@ -39,14 +41,10 @@ from typing import Any
 from wsgiref.types import WSGIApplication
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from emulator import moto_dynamodb, moto_startup, origins
+from emulator.controlplane_http import KeepAliveServer
 from emulator.controlplane_local import InProcess
 from emulator.targets import EMULATOR_CREDENTIALS, Target, new_session
 
@@ -207,9 +205,7 @@ class _GuardedMotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         self.guard.app = _Dispatcher(create_backend_app)
         # Bound before the guard knows its port: until then it answers no host at all.
-        self._server = make_server(
-            self._ip_address, self._port, self.guard, True, request_handler=MotoRequestHandler
-        )
+        self._server = KeepAliveServer(self._ip_address, self._port, self.guard)
         port = int(self._server.server_address[1])
         self.guard.hosts = origins.local_hosts(port)
         self.guard.origins = origins.local_origins("http", port)
