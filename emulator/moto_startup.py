@@ -48,7 +48,7 @@ from moto.core.base_backend import AccountSpecificBackend
 from moto.core.routing import SmithyRule
 from werkzeug.routing import Rule
 
-from emulator import lazy_import, moto_items, moto_kms
+from emulator import lazy_import, moto_items, moto_kms, moto_query
 from emulator.model_files import ModelFiles, QuickServiceCheck
 from emulator.targets import botocore_session
 
@@ -106,6 +106,7 @@ def install() -> None:
         vars(utils)["service_name_from_moto_package_name"] = _service_name
         moto_kms.install()
         moto_items.install()
+        moto_query.install()
         lazy_import.on_first_use("cryptography.x509")  # moto's IAM, for certificates only
         modules = tuple(backends.list_of_moto_modules())
         backends.list_of_moto_modules = lambda: modules
