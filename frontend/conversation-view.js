@@ -12,6 +12,7 @@ const place = {
   roomId: null, // the room shown
   stuck: true, // the reader is at the latest message, and stays there whatever appears
   landing: false, // the room was just opened: show its first unread message, or the end
+  top: 0, // the list's scrollTop as this view last saw or left it
   active: null, // the key of the message that is the list's Tab stop
 };
 
@@ -23,11 +24,14 @@ export function setUp(callbacks) {
   const box = $("messages");
   // A panel appearing above the conversation (a join request, a hint) shrinks it, and
   // a new message grows it: a reader who was at the latest message stays there.
-  const stay = () => { if (place.stuck && place.roomId) box.scrollTop = box.scrollHeight; };
+  const stay = () => {
+    if (place.stuck && place.roomId) place.top = box.scrollTop = box.scrollHeight;
+  };
   new ResizeObserver(stay).observe(box);
   new ResizeObserver(stay).observe($("message-list"));
   box.addEventListener("scroll", () => {
     place.stuck = nearBottom(box);
+    place.top = box.scrollTop;
     report();
   });
   roving($("message-list"), {
@@ -43,7 +47,7 @@ export function setUp(callbacks) {
   });
   $("jump").addEventListener("click", () => {
     place.stuck = true;
-    box.scrollTop = box.scrollHeight;
+    place.top = box.scrollTop = box.scrollHeight;
     place.active = null;
     tabStop();
     const last = entryNodes().at(-1);
@@ -99,6 +103,9 @@ export function render(state, ui) {
   const box = $("messages");
   const list = $("message-list");
   if (!room || room.status !== "approved") return;
+  // The reader scrolled since, and the browser hasn't said so yet (it does once a frame):
+  // where they are now decides, not where they were.
+  if (!place.landing && box.scrollTop !== place.top) place.stuck = nearBottom(box);
   // The reader's place: the first entry on screen, and where it is now.
   let anchor = null;
   let anchorTop = 0;
@@ -127,6 +134,7 @@ export function render(state, ui) {
   } else if (anchor && anchor.isConnected) {
     box.scrollTop += anchor.offsetTop - anchorTop;
   }
+  place.top = box.scrollTop;
   const unread = unreadCount(state, room);
   const jump = $("jump");
   const showJump = !place.stuck && unread > 0;
