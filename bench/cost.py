@@ -21,7 +21,6 @@ import json
 import math
 import os
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -32,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from bench import processes
+from bench import bound, processes
 from bench.meter import Meter, Window
 from emulator import events
 from emulator.deploy import Deployer, Report
@@ -254,17 +253,9 @@ def run() -> CostReport:
     """Start moto and a 200-only @connections, run the scenario, return what it cost."""
     with tempfile.TemporaryDirectory(prefix="chat-cost-") as tmp:
         workdir = Path(tmp)
-        port = processes.free_port()
-        moto = processes.launch(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            workdir / "moto.log",
-        )
+        moto, port = processes.launch_moto(workdir / "moto.log")
         try:
-            posts, where = processes.start_server(
-                processes.python("bench.bound", "server", str(workdir / "tls")),
-                workdir / "posts.log",
-                60,
-            )
+            posts, where = bound.start(workdir, workdir / "posts.log", 60)
             try:
                 processes.wait_for_port(port, moto, workdir / "moto.log", 60)
                 return _scenario(f"http://127.0.0.1:{port}", where)
