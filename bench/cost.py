@@ -21,6 +21,7 @@ import json
 import math
 import os
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -253,7 +254,11 @@ def run() -> CostReport:
     """Start moto and a 200-only @connections, run the scenario, return what it cost."""
     with tempfile.TemporaryDirectory(prefix="chat-cost-") as tmp:
         workdir = Path(tmp)
-        moto, port = processes.launch_moto(workdir / "moto.log")
+        port = processes.free_port()
+        moto = processes.launch(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            workdir / "moto.log",
+        )
         try:
             posts, where = bound.start(workdir, workdir / "posts.log", 60)
             try:

@@ -9,9 +9,9 @@ through each of three of bench/broadcast/handler.py's routes, on ours and the pe
 
 A bound is the same handler called in-process (:mod:`bench.bound_client`, on the
 interpreter ours runs the handler on: :mod:`bench.bound_python`), its posts answered by
-the 200-only HTTPS server of :mod:`bench.bound`; for broadcast-1 its Query goes to moto's
-server (``python -m moto.server``, in a process of its own) with the table holding that
-one connection. The reply has no bound: it makes no call.
+the 200-only HTTPS server of :mod:`bench.bound`; for broadcast-1 its Query goes to our
+emulator's DynamoDB in a process of its own (:mod:`bench.bound_dynamodb`), the table
+holding that one connection. The reply has no bound: it makes no call.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from bench import bound, bound_python, processes, setups
 from bench.bound_python import BoundPython
 from bench.peers import Unavailable
 from bench.rounds import deselect, interleave, why
-from bench.workload import CONNECTIONS_TABLE, create_connections_table, probe_message
-from emulator.targets import Target
+from bench.workload import probe_message
 
 ECHOED = ("ours", "serverless-offline", "ministack")
 SETUPS = (*ECHOED, "bound")
@@ -125,35 +124,22 @@ def _bound_round(
     return [float(x) for x in json.loads(done.stdout)]
 
 
-def _alone_in_a_room(endpoint: str) -> None:
-    """The bound's table: the bench's, holding one connection, alone in BOUND_ROOM."""
-    dynamodb = Target.local(endpoint, "us-east-1").client("dynamodb")
-    create_connections_table(dynamodb)
-    item = {"connectionId": {"S": "alone"}, "room": {"S": BOUND_ROOM}}
-    dynamodb.put_item(TableName=CONNECTIONS_TABLE, Item=item)
-
-
 def _start_bound(
     workdir: Path, with_dynamodb: bool
 ) -> tuple[BoundPython, dict[str, str], list[subprocess.Popen[str]]]:
     """The bound's interpreter, its servers' whereabouts, and the servers."""
     python = bound_python.find(workdir)
-    started: list[subprocess.Popen[str]] = []
+    server, where = bound.start(workdir, workdir / "bound-echo.log", STARTUP_TIMEOUT)
+    if not with_dynamodb:
+        return python, where, [server]
     try:
-        if with_dynamodb:
-            moto, port = processes.launch_moto(workdir / "bound-moto.log")
-            started.append(moto)
-        server, where = bound.start(workdir, workdir / "bound-echo.log", STARTUP_TIMEOUT)
-        started.append(server)
-        if with_dynamodb:
-            processes.wait_for_port(port, moto, workdir / "bound-moto.log", STARTUP_TIMEOUT)
-            where["dynamodb"] = f"http://127.0.0.1:{port}"
-            _alone_in_a_room(where["dynamodb"])
+        command = processes.python("bench.bound_dynamodb", BOUND_ROOM)
+        log = workdir / "bound-dynamodb.log"
+        dynamodb, found = processes.start_server(command, log, STARTUP_TIMEOUT)
     except BaseException:
-        for process in started:
-            processes.stop(process)
+        processes.stop(server)
         raise
-    return python, where, started
+    return python, {**where, "dynamodb": found["url"]}, [server, dynamodb]
 
 
 def measure_echo(

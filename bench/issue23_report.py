@@ -169,13 +169,15 @@ round(s), with the rounds' range.
   `post_to_connection`); **reply** returns it as its body, which the route's `$default`
   route response sends back (`RouteResponseSelectionExpression: $default` and an
   `AWS::ApiGatewayV2::RouteResponse` in the template, `routeResponseSelectionExpression`
-  on serverless-offline's websocket event, both by boto3 on MiniStack); **broadcast to 1**:
+  on serverless-offline's websocket event, both by boto3 on MiniStack, which sends any
+  route's body back, route response or not); **broadcast to 1**:
   the socket is alone in a room of its own and broadcasts to it, the handler's DynamoDB
   Query on the room index, then one post. The bound calls the same handler in-process on
   {_bound_python(r)}, its posts answered by the 200-only HTTPS server, its Query (broadcast
-  to 1) by moto's server in a process of its own (`python -m moto.server`, the table holding
-  that one connection): the DynamoDB serverless-offline's handler queries; ours embeds the
-  same moto. The reply makes no call, so it has no bound. Ours runs the handler's
+  to 1) by our emulator's control plane alone in a process of its own, the table holding
+  that one connection ([bench/bound_dynamodb.py](../bench/bound_dynamodb.py): of the bench's
+  DynamoDBs the fastest to answer it; serverless-offline's handler queries moto's own server).
+  The reply makes no call, so it has no bound. Ours runs the handler's
   `python3.12` on that same Python; serverless-offline and MiniStack on the bench's Python
   {platform.python_version()}: serverless-offline by its own design (the `python3` on its
   `PATH`, the bench's venv), MiniStack on its own interpreter (a venv made from the

@@ -71,14 +71,6 @@ def python(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def launch_moto(log: Path) -> tuple[subprocess.Popen[str], int]:
-    """moto's server (``python -m moto.server``) on a free port, and the port: it serves
-    once :func:`wait_for_port` has seen it open."""
-    port = free_port()
-    command = python("moto.server", "-H", "127.0.0.1", "-p", str(port))
-    return launch(command, log), port
-
-
 def _tail(log: Path, lines: int = 4) -> str:
     try:
         text = log.read_text(errors="replace").strip().splitlines()
