@@ -76,7 +76,7 @@ def run(
         )
         say(f"Issue 23: round trips (echo, reply, broadcast-1), {echo_messages} a round...")
         probes = {probe: only.get(probe, ()) for probe in issue23_echo.PROBES}
-        trips = issue23_echo.measure_echo(rounds, echo_messages, workdir, say, probes)
+        trips = issue23_echo.measure_round_trips(rounds, echo_messages, workdir, say, probes)
     wall = time.monotonic() - started
     return Issue23(rounds, echo_messages, startup, imports, resident, pytest_costs, trips, wall)
 

@@ -142,7 +142,7 @@ def _start_bound(
     return python, {**where, "dynamodb": found["url"]}, [server, dynamodb]
 
 
-def measure_echo(
+def measure_round_trips(
     rounds: int,
     count: int,
     workdir: Path,
@@ -153,7 +153,12 @@ def measure_echo(
     its every setup), ``count`` a round, in interleaved rounds."""
     chosen = selected if selected is not None else {p: s for p, (_, s) in PROBES.items()}
     results = {f"{p}:{s}": Echo() for p, (_, setups_of) in PROBES.items() for s in setups_of}
-    deselect(results, lambda key: key.partition(":")[2] in chosen.get(key.partition(":")[0], ()))
+
+    def is_chosen(key: str) -> bool:
+        probe, _, setup = key.partition(":")
+        return setup in chosen.get(probe, ())
+
+    deselect(results, is_chosen)
     live = {key.partition(":")[2] for key, result in results.items() if not result.failed}
     workdir = workdir / "echo"
     workdir.mkdir()

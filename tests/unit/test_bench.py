@@ -32,7 +32,7 @@ from bench.issue23_pytest import PytestCost
 from bench.issue23_startup import Imports, Resident, Startup
 from bench.meter import Call, Window, attribute_size, item_size
 from bench.workload import probe_message
-from emulator.interpreters import Python
+from emulator.interpreters import Python, Pythons
 from emulator.launch import Plan
 from emulator.runner import runtime_library
 
@@ -293,6 +293,22 @@ def test_without_that_python_the_bound_runs_on_the_benchs_own_and_says_so() -> N
     chosen = bound_python.choose("python3.12", _plan(own, Path("/own")), Path("/own"))
     assert chosen.executable == Path("/venv/bin/python")
     assert chosen.label == ("Python 3.11.7 (the bench's own: no Python 3.12 found for python3.12)")
+
+
+class _NoPythons(Pythons):
+    """A machine with no other Python than the bench's own."""
+
+    def find(self, minor: tuple[int, int]) -> Python | None:
+        return None
+
+
+def test_the_emulators_fallback_is_the_bounds_too(tmp_path: Path) -> None:
+    """Asked on a machine with no Python 3.12, the emulator's launcher plans its own
+    interpreter and runtime folder; the bound takes the same."""
+    chosen = bound_python.find(tmp_path, _NoPythons())
+    assert chosen.executable == Path(sys.executable)
+    assert chosen.library == tmp_path / "runtime"
+    assert (chosen.library / "boto3").exists()
 
 
 def test_the_bench_template_names_the_runtime_the_bound_looks_for() -> None:
