@@ -1,6 +1,6 @@
 """The bound: what boto3's ``post_to_connection`` alone costs the caller.
 
-    python -m bench.bound DIR   # HTTPS that answers every request 200, at once
+    python -m bench.bound server DIR   # HTTPS that answers every request 200, at once
 
 The server does nothing but answer, so the client's cost is what is left: a handler
 that posts one receiver after another can't beat this, whatever emulator serves it.
@@ -51,13 +51,15 @@ async def serve(directory: Path) -> None:
 
 def start(workdir: Path, log: Path, timeout: float) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start the server (its certificates in ``workdir``); returns it and its url and CA."""
-    command = processes.python("bench.bound", str(workdir / "tls"))
+    command = processes.python("bench.bound", "server", str(workdir / "tls"))
     return processes.start_server(command, log, timeout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", type=Path, help="where its certificates are made")
+    sub = parser.add_subparsers(dest="role", required=True)
+    server = sub.add_parser("server")  # the clients are bench.bound_client's
+    server.add_argument("directory", type=Path, help="where its certificates are made")
     asyncio.run(serve(parser.parse_args().directory))
 
 
