@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 
-from bench import processes
+from bench import bound, processes
 from bench.meter import Meter, Window
 from emulator import events
 from emulator.deploy import Deployer, Report
@@ -260,11 +260,7 @@ def run() -> CostReport:
             workdir / "moto.log",
         )
         try:
-            posts, where = processes.start_server(
-                processes.python("bench.bound", "server", str(workdir / "tls")),
-                workdir / "posts.log",
-                60,
-            )
+            posts, where = bound.start(workdir, workdir / "posts.log", 60)
             try:
                 processes.wait_for_port(port, moto, workdir / "moto.log", 60)
                 return _scenario(f"http://127.0.0.1:{port}", where)

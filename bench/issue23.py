@@ -10,8 +10,10 @@ each in a module of its own:
   imports of each spawn of ours that missed its target.
 - **pytest** (:mod:`bench.issue23_pytest`): 20 generated tests, a fresh stack each;
   pytest's own setup + teardown durations, and the whole run's wall time.
-- **echo** (:mod:`bench.issue23_echo`): one socket's round trip through the handler's
-  ``echo``, beside the bound (the same handler called in-process).
+- **echo**, **reply**, **broadcast-1** (:mod:`bench.issue23_echo`): one socket's round
+  trip through the handler's ``echo`` (one post back), ``reply`` (its result sent back by
+  a route response) and ``broadcast`` to a room it is alone in (a DynamoDB Query and one
+  post), beside the bound (the same handler called in-process) for the two that post.
 
 Every measure runs in interleaved rounds, every setup once per round in rotating order
 (:mod:`bench.rounds`); :mod:`bench.issue23_report` gives the median and the range of
@@ -29,14 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import issue23_echo, issue23_pytest, issue23_startup
-from bench.issue23_echo import Echo
+from bench.issue23_echo import RoundTrips
 from bench.issue23_pytest import PytestCost
 from bench.issue23_startup import Imports, Resident, Startup
 
 MEASURES: dict[str, tuple[str, ...]] = {
     "startup": issue23_startup.SETUPS,
     "pytest": issue23_pytest.SETUPS,
-    "echo": issue23_echo.SETUPS,
+    **{probe: setups for probe, (_, setups) in issue23_echo.PROBES.items()},
 }
 
 
@@ -48,7 +50,7 @@ class Issue23:
     imports: dict[str, Imports]  # the spawns of ours that missed READY_TARGET_S
     resident: dict[str, Resident]  # the example, if its idle memory missed IDLE_TARGET_MB
     pytest: dict[str, PytestCost]  # "ours" (isolation = "test"), "ministack" (a deploy each)
-    echo: dict[str, Echo]
+    round_trips: RoundTrips  # echo, reply, broadcast-1
     wall_s: float
 
 
@@ -72,10 +74,11 @@ def run(
         pytest_costs = issue23_pytest.measure_pytest(
             max(1, rounds - 1), tests, workdir, say, only.get("pytest", ())
         )
-        say(f"Issue 23: echo, {echo_messages} messages a round...")
-        echo = issue23_echo.measure_echo(rounds, echo_messages, workdir, say, only.get("echo", ()))
+        say(f"Issue 23: round trips (echo, reply, broadcast-1), {echo_messages} a round...")
+        probes = {probe: only.get(probe, ()) for probe in issue23_echo.PROBES}
+        trips = issue23_echo.measure_round_trips(rounds, echo_messages, workdir, say, probes)
     wall = time.monotonic() - started
-    return Issue23(rounds, echo_messages, startup, imports, resident, pytest_costs, echo, wall)
+    return Issue23(rounds, echo_messages, startup, imports, resident, pytest_costs, trips, wall)
 
 
 def selection(items: list[str]) -> dict[str, tuple[str, ...]]:
@@ -93,7 +96,9 @@ def selection(items: list[str]) -> dict[str, tuple[str, ...]]:
 def main() -> None:
     choices = "; ".join(f"{m}: {', '.join(setups)}" for m, setups in MEASURES.items())
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1 round, 5 tests, 50 echoes")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 round, 5 tests, 50 of each round trip"
+    )
     parser.add_argument(
         "--only",
         nargs="+",

@@ -3,6 +3,7 @@ and whether this run met it (:mod:`bench.issue23` measures them)."""
 
 from __future__ import annotations
 
+import platform
 import statistics
 from collections.abc import Callable, Sequence
 
@@ -72,6 +73,10 @@ def _echo(e: Echo | None, fraction: float) -> str:
     return text
 
 
+def _bound_python(r: Issue23) -> str:
+    return r.round_trips.bound_python or "the interpreter ours runs the handler on (no bound ran)"
+
+
 def _median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -91,7 +96,8 @@ def section(r: Issue23) -> str:
     per_test = _median(p.per_test_ms)
     wall = _median(p.wall_s)
     reference = _median(m.wall_s) or WHOLE_RUN_REFERENCE_S
-    echo = r.echo
+    trips = r.round_trips.by_probe
+    echo, reply, alone = trips["echo"], trips["reply"], trips["broadcast-1"]
     ours_p50 = percentile(echo["ours"].latencies, 0.5) * 1000 if echo["ours"].latencies else None
 
     def runs(c: PytestCost, what: Callable[[PytestCost], str]) -> str:
@@ -128,6 +134,12 @@ def section(r: Issue23) -> str:
         ("echo round trip, p99", _echo(echo["ours"], 0.99),
          _echo(echo.get("serverless-offline"), 0.99), _echo(echo.get("ministack"), 0.99),
          _echo(echo.get("bound"), 0.99), "–", "–"),
+        ("echo through a route response, p50", _echo(reply["ours"], 0.5),
+         _echo(reply.get("serverless-offline"), 0.5), _echo(reply.get("ministack"), 0.5),
+         "– (no boto3 call)", "–", "–"),
+        ("broadcast to 1 (DynamoDB query + post), p50", _echo(alone["ours"], 0.5),
+         _echo(alone.get("serverless-offline"), 0.5), _echo(alone.get("ministack"), 0.5),
+         _echo(alone.get("bound"), 0.5), "–", "–"),
     ]  # fmt: skip
     table = "| row | ours | serverless-offline | MiniStack | bound | target | this run |\n"
     table += "|---|---|---|---|---|---|---|\n"
@@ -151,11 +163,25 @@ round(s), with the rounds' range.
   fixture: the same stack deployed with boto3 before each test and deleted after it (its
   handler's endpoint from `CONNECTIONS_ENDPOINT`). Without MiniStack the whole run is held
   to the {WHOLE_RUN_REFERENCE_S:g} s the issue measured for it.
-- **echo**: one socket sends `{{"action": "echo"}}` and waits for the frame the handler
-  (`echo` in [bench/broadcast/handler.py](../bench/broadcast/handler.py)) posts back,
-  {r.echo_messages} messages a round after {ECHO_WARM} to warm up; the bound calls the same
-  handler in-process, its one `post_to_connection` answered by the 200-only HTTPS server.
-  The broadcast rows of the issue are the tables above.
+- **Round trips**: one socket sends a message and waits for its frame back,
+  {r.echo_messages} messages a round after {ECHO_WARM} to warm up, through one of the routes of
+  [bench/broadcast/handler.py](../bench/broadcast/handler.py): **echo** posts it back (one
+  `post_to_connection`); **reply** returns it as its body, which the route's `$default`
+  route response sends back (`RouteResponseSelectionExpression: $default` and an
+  `AWS::ApiGatewayV2::RouteResponse` in the template, `routeResponseSelectionExpression`
+  on serverless-offline's websocket event, both by boto3 on MiniStack, which sends any
+  route's body back, route response or not); **broadcast to 1**:
+  the socket is alone in a room of its own and broadcasts to it, the handler's DynamoDB
+  Query on the room index, then one post. The bound calls the same handler in-process on
+  {_bound_python(r)}, its posts answered by the 200-only HTTPS server, its Query (broadcast
+  to 1) by our emulator's control plane alone in a process of its own, the table holding
+  that one connection ([bench/bound_dynamodb.py](../bench/bound_dynamodb.py): of the bench's
+  DynamoDBs the fastest to answer it; serverless-offline's handler queries moto's own server).
+  The reply makes no call, so it has no bound. Ours runs the handler's
+  `python3.12` on that same Python; serverless-offline and MiniStack on the bench's Python
+  {platform.python_version()}: serverless-offline by its own design (the `python3` on its
+  `PATH`, the bench's venv), MiniStack on its own interpreter (a venv made from the
+  bench's). The issue's broadcast rows at larger rooms are the tables above.
 
 {table}
 {imports_section(r)}{resident_section(r)}

@@ -37,7 +37,9 @@ from emulator.targets import Target
 
 STARTUP_TIMEOUT = 60
 ROUTES = {"$connect": "connect", "$disconnect": "disconnect", "broadcast": "broadcast"}
-ECHO_ROUTES = {"echo": "echo"}  # the Python handler's only: see bench.issue23_echo
+# The Python handler's only (see bench.issue23_echo); ``reply`` is two-way.
+ECHO_ROUTES = {"echo": "echo", "reply": "reply"}
+TWO_WAY = {"reply"}
 ROLE = "arn:aws:iam::000000000000:role/bench-broadcast"
 
 
@@ -88,13 +90,14 @@ def deploy(endpoint: str, public: str, node: bool = False) -> str:
                 }
             },
         )
-        route_to(apigw, api_id, route, str(function["FunctionArn"]))
+        route_to(apigw, api_id, route, str(function["FunctionArn"]), route in TWO_WAY)
     apigw.create_stage(ApiId=api_id, StageName=STAGE, AutoDeploy=True)
     return api_id
 
 
-def route_to(apigw: Any, api_id: str, route: str, function_arn: str) -> None:
-    """The route ``route`` of the API, invoking the function (a Lambda proxy integration)."""
+def route_to(apigw: Any, api_id: str, route: str, function_arn: str, two_way: bool = False) -> None:
+    """The route ``route`` of the API, invoking the function (a Lambda proxy integration);
+    ``two_way``, with the ``$default`` route response that sends its result back."""
     integration = apigw.create_integration(
         ApiId=api_id,
         IntegrationType="AWS_PROXY",
@@ -103,9 +106,17 @@ def route_to(apigw: Any, api_id: str, route: str, function_arn: str) -> None:
             "/invocations"
         ),
     )
-    apigw.create_route(
-        ApiId=api_id, RouteKey=route, Target=f"integrations/{integration['IntegrationId']}"
+    two_way_settings = {"RouteResponseSelectionExpression": "$default"} if two_way else {}
+    created = apigw.create_route(
+        ApiId=api_id,
+        RouteKey=route,
+        Target=f"integrations/{integration['IntegrationId']}",
+        **two_way_settings,
     )
+    if two_way:
+        apigw.create_route_response(
+            ApiId=api_id, RouteId=created["RouteId"], RouteResponseKey="$default"
+        )
 
 
 def _wait_ready(endpoint: str, server: subprocess.Popen[str]) -> None:

@@ -291,7 +291,8 @@ The floor is a `websockets` server that relays each message itself; its figures 
 by the Python load generator as much as by the server. The bound is boto3's
 `post_to_connection` alone, one thread per message in flight, against an HTTPS server that
 only answers 200: its CPU column is the posting client's, the least any handler that posts
-one receiver after another can spend.
+one receiver after another can spend. It runs on the Python ours runs the handler's
+`python3.12` on, with the same boto3 (its version column says which).
 {skipped}
 
 ## Setups

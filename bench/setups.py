@@ -3,7 +3,8 @@
 A setup's *measured* process is the root of the tree whose CPU and memory count: the
 server with everything it started (moto, Lambda workers, Node's Python runners). Its
 *driver* takes the load generator's commands: a :mod:`bench.loadgen` process for the
-WebSocket setups; for the bound, the boto3 poster itself (its cost is the point).
+WebSocket setups; for the bound, the boto3 poster itself (its cost is the point), on the
+interpreter ours runs the handler on (:mod:`bench.bound_python`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import ministack, peers, processes
+from bench import bound, bound_python, ministack, peers, processes
 from bench.peers import Unavailable
 from bench.workload import NODE_TEMPLATE, STAGE, TEMPLATE
 
@@ -186,14 +187,13 @@ def start(
     started = time.monotonic()
     log = workdir / f"{setup.key}-driver.log"
     if setup.role == "bound":
-        server, where = processes.start_server(
-            processes.python("bench.bound", "server", str(workdir / "tls")),
-            workdir / "bound.log",
-            STARTUP_TIMEOUT,
+        python = bound_python.find(workdir)
+        server, where = bound.start(workdir, workdir / "bound.log", STARTUP_TIMEOUT)
+        client = python.command("bench.bound_client", "poster", where["url"], where["ca"])
+        driver = processes.launch(client, log, env=python.env(), stdout_pipe=True)
+        running = Running(
+            setup, measured=driver, driver=driver, helpers=[server], version=python.label
         )
-        client = processes.python("bench.bound", "client", where["url"], where["ca"])
-        driver = processes.launch(client, log, stdout_pipe=True)
-        running = Running(setup, measured=driver, driver=driver, helpers=[server])
         watch(setup.key, driver.pid)
     else:
         measured, url, version = start_server(setup, workdir)

@@ -1,5 +1,9 @@
-"""The bench's workload, as every setup deploys it: the names all of them share, and the
-table for the peers that take no template."""
+"""The bench's workload, as every setup deploys it: the names all of them share, the
+table for the peers that take no template, and the messages of issue 23's round trips.
+
+Only the standard library here: :mod:`bench.bound_client` imports it on the handler's
+own interpreter.
+"""
 
 from __future__ import annotations
 
@@ -40,3 +44,12 @@ def create_connections_table(dynamodb: Any) -> None:
             }
         ],
     )
+
+
+def probe_message(action: str, n: int, room: str) -> dict[str, str]:
+    """The ``n``-th message of a round trip through the handler's ``action``: its ``data``
+    is what comes back (``broadcast`` posts it to ``room``, where the sender is alone)."""
+    message = {"action": action, "data": f"{n} {action}"}
+    if action == "broadcast":
+        message["room"] = room
+    return message

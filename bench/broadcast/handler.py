@@ -12,6 +12,8 @@ which emulator needed it. The same file runs unchanged on every emulator in the 
 
 An ``echo`` message (``{"action": "echo", "data": ...}``) is posted back to its sender
 alone: the round trip of one invocation and one post, with no table (issue 23's echo).
+A ``reply`` message is sent back without any post: its route has a route response, so
+the handler returns the data as its body and API Gateway sends that to the caller.
 """
 
 from __future__ import annotations
@@ -75,8 +77,16 @@ def broadcast(event: dict[str, Any], context: object) -> dict[str, Any]:
     return {"statusCode": 200}
 
 
+def _data(event: dict[str, Any]) -> str:
+    return str(json.loads(event.get("body") or "{}").get("data", ""))
+
+
 def echo(event: dict[str, Any], context: object) -> dict[str, Any]:
     request = event["requestContext"]
-    data = str(json.loads(event.get("body") or "{}").get("data", "")).encode()
+    data = _data(event).encode()
     _management(request).post_to_connection(ConnectionId=request["connectionId"], Data=data)
     return {"statusCode": 200}
+
+
+def reply(event: dict[str, Any], context: object) -> dict[str, Any]:
+    return {"statusCode": 200, "body": _data(event)}

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench import (
+    bound_python,
     compare,
     cost,
     issue23,
     issue23_report,
+    ministack,
     ministack_pytest,
     plot,
+    processes,
     proctree,
     report,
     rounds,
 )
-from bench.issue23_echo import Echo
+from bench.issue23_echo import PROBES, Echo, RoundTrips
 from bench.issue23_pytest import PytestCost
 from bench.issue23_startup import Imports, Resident, Startup
 from bench.meter import Call, Window, attribute_size, item_size
+from bench.workload import probe_message
+from emulator.interpreters import Python, Pythons
+from emulator.launch import Plan
+from emulator.runner import runtime_library
 
 
 def test_item_size_counts_names_and_values_as_dynamodb_does() -> None:
@@ -121,9 +133,14 @@ def _issue23(ours_wall: list[float], ministack_wall: list[float]) -> issue23.Iss
     startup["ministack"] = Startup(failed="Unavailable: not installed")
     ours = PytestCost(20, [8.0, 12.0], [2.0, 2.5], [70.0, 80.0], ours_wall)
     ministack = PytestCost(20, [300.0], [0.3], [280.0], ministack_wall)
-    echo = {key: Echo() for key in ("ours", "serverless-offline", "ministack", "bound")}
-    echo["ours"] = Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
-    echo["bound"] = Echo([0.0008] * 100, [0.0008])
+    trips = {probe: {key: Echo() for key in setups} for probe, (_, setups) in PROBES.items()}
+    trips["echo"]["ours"] = Echo([0.0019] * 98 + [0.01] * 2, [0.0018, 0.0020])
+    trips["echo"]["bound"] = Echo([0.0008] * 100, [0.0008])
+    trips["reply"]["ours"] = Echo([0.0009] * 100, [0.0008, 0.0010])
+    trips["reply"]["ministack"] = Echo(failed="ValueError: reply 0: nothing came back in 30 s")
+    trips["broadcast-1"]["ours"] = Echo([0.0031] * 100, [0.0031])
+    trips["broadcast-1"]["bound"] = Echo([0.0017] * 100, [0.0017])
+    echo = RoundTrips(trips, "Python 3.12.1 (the Python ours runs python3.12 on)")
     pytest_costs = {"ours": ours, "ministack": ministack}
     imports = {"ours-chat": Imports(4.0, 2.5, [("moto.server", 1.25), ("boto3", 0.5)])}
     resident = {
@@ -166,6 +183,20 @@ def test_issue23_section_says_which_targets_this_run_met() -> None:
     ]
 
 
+def test_issue23_section_reports_the_route_response_and_broadcast_to_one() -> None:
+    """The reply has no bound (no boto3 call); broadcast to 1 has one, on the named Python;
+    a peer that sent nothing back says so in its cell."""
+    text = issue23_report.section(_issue23([6.0], [9.0]))
+    reply = _row(text, "echo through a route response, p50")
+    assert reply[1] == f"0.90 ms (0.80{DASH}1.00)"
+    assert reply[3] == "failed: ValueError: reply 0: nothing came back in 30 s"
+    assert reply[4:] == [f"{DASH} (no boto3 call)", DASH, DASH]
+    alone = _row(text, "broadcast to 1 (DynamoDB query + post), p50")
+    assert [alone[1], alone[4]] == ["3.10 ms", "1.70 ms"]
+    assert alone[5:] == [DASH, DASH]
+    assert "in-process on\n  Python 3.12.1 (the Python ours runs python3.12 on)" in text
+
+
 def test_resident_memory_is_told_by_what_it_is_mapped_from() -> None:
     """This process's resident memory by owner adds up to its RSS; a compiled extension
     under site-packages is named by its package."""
@@ -194,15 +225,21 @@ def test_the_ministack_zip_posts_to_the_connections_endpoint() -> None:
 def test_issue23_cells_not_run_say_so_without_failed() -> None:
     """A setup left out by --only reads "not run", not "failed"."""
     result = _issue23([6.0], [9.0])
-    result.echo["serverless-offline"] = Echo(failed=rounds.NOT_SELECTED)
+    result.round_trips.by_probe["echo"]["serverless-offline"] = Echo(failed=rounds.NOT_SELECTED)
     echo = _row(issue23_report.section(result), "echo round trip, p50")
     assert echo[2] == rounds.NOT_SELECTED
 
 
 def test_issue23_only_names_measures_or_their_setups() -> None:
     """--only pytest:ministack echo: MiniStack's pytest and every echo setup."""
-    chosen = issue23.selection(["pytest:ministack", "echo"])
-    assert chosen == {"pytest": ("ministack",), "echo": issue23.MEASURES["echo"]}
+    chosen = issue23.selection(["pytest:ministack", "echo", "broadcast-1:bound"])
+    assert chosen == {
+        "pytest": ("ministack",),
+        "echo": issue23.MEASURES["echo"],
+        "broadcast-1": ("bound",),
+    }
+    with pytest.raises(ValueError, match="reply:bound"):
+        issue23.selection(["reply:bound"])  # no bound: the reply makes no call
     with pytest.raises(ValueError, match="pytest:nobody"):
         issue23.selection(["pytest:nobody"])
 
@@ -229,3 +266,118 @@ def test_the_cost_scenario_leaves_the_environment_as_it_found_it() -> None:
     with cost._as_in_lambda({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9"}):
         assert os.environ["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:9"
     assert dict(os.environ) == before
+
+
+def _plan(python: Python, library: Path) -> Plan:
+    return Plan("python3.12", "python", python, library)
+
+
+def test_the_bound_runs_on_the_python_ours_runs_the_handler_on() -> None:
+    """The emulator found a 3.12: the bound runs there, with that runtime's boto3 first
+    on its path and no site-packages of its own, and says so."""
+    found = Python(Path("/opt/py312/bin/python3.12"), (3, 12, 4))
+    chosen = bound_python.choose("python3.12", _plan(found, Path("/cache/py312")), Path("/own"))
+    assert chosen.command("bench.bound_client", "poster")[:3] == [
+        "/opt/py312/bin/python3.12",
+        "-S",
+        "-m",
+    ]
+    assert chosen.env()["PYTHONPATH"].split(os.pathsep)[0] == "/cache/py312"
+    assert chosen.label == "Python 3.12.4 (the Python ours runs python3.12 on)"
+
+
+def test_without_that_python_the_bound_runs_on_the_benchs_own_and_says_so() -> None:
+    """No 3.12 found: the emulator's plan is its own interpreter (the bench's), which the
+    label must not pass off as the runtime's."""
+    own = Python(Path("/venv/bin/python"), (3, 11, 7))
+    chosen = bound_python.choose("python3.12", _plan(own, Path("/own")), Path("/own"))
+    assert chosen.executable == Path("/venv/bin/python")
+    assert chosen.label == ("Python 3.11.7 (the bench's own: no Python 3.12 found for python3.12)")
+
+
+class _NoPythons(Pythons):
+    """A machine with no other Python than the bench's own."""
+
+    def find(self, minor: tuple[int, int]) -> Python | None:
+        return None
+
+
+def test_the_emulators_fallback_is_the_bounds_too(tmp_path: Path) -> None:
+    """Asked on a machine with no Python 3.12, the emulator's launcher plans its own
+    interpreter and runtime folder; the bound takes the same."""
+    chosen = bound_python.find(tmp_path, _NoPythons())
+    assert chosen.executable == Path(sys.executable)
+    assert chosen.library == tmp_path / "runtime"
+    assert (chosen.library / "boto3").exists()
+
+
+def test_the_bench_template_names_the_runtime_the_bound_looks_for() -> None:
+    assert bound_python.handler_runtime() == "python3.12"
+
+
+def test_the_bound_client_needs_only_the_standard_library_and_boto3(tmp_path: Path) -> None:
+    """Imported with no site-packages, only Lambda's runtime libraries and the bench on
+    the path, it loads; none of the bench's own dependencies is imported."""
+    library = runtime_library(tmp_path / "runtime")
+    probe = "import bench.bound_client, json, sys; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        env={**os.environ, "PYTHONPATH": f"{library}{os.pathsep}{processes.ROOT}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    tops = {name.partition(".")[0] for name in json.loads(done.stdout)}
+    assert not tops & {"websockets", "cryptography", "emulator", "moto", "yaml"}
+
+
+def test_probe_messages_name_the_room_only_for_a_broadcast() -> None:
+    """The data is what comes back; a broadcast goes to the sender's own room."""
+    assert probe_message("echo", 3, "r1") == {"action": "echo", "data": "3 echo"}
+    assert probe_message("broadcast", 0, "r1") == {
+        "action": "broadcast",
+        "data": "0 broadcast",
+        "room": "r1",
+    }
+
+
+class _Routes:
+    """An apigatewayv2 client that records the routes and route responses made."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def create_integration(self, **kwargs: Any) -> dict[str, str]:
+        return {"IntegrationId": "i1"}
+
+    def create_route(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(("route", kwargs))
+        return {"RouteId": f"r-{kwargs['RouteKey']}"}
+
+    def create_route_response(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(("route response", kwargs))
+        return {"RouteResponseId": "rr1"}
+
+
+def test_ministack_gets_the_reply_route_two_way_and_the_others_one_way() -> None:
+    """A two-way route has the $default selection expression and its $default response."""
+    apigw = _Routes()
+    ministack.route_to(apigw, "api", "echo", "arn:fn", two_way=False)
+    ministack.route_to(apigw, "api", "reply", "arn:fn", two_way=True)
+    assert apigw.calls == [
+        ("route", {"ApiId": "api", "RouteKey": "echo", "Target": "integrations/i1"}),
+        (
+            "route",
+            {
+                "ApiId": "api",
+                "RouteKey": "reply",
+                "Target": "integrations/i1",
+                "RouteResponseSelectionExpression": "$default",
+            },
+        ),
+        (
+            "route response",
+            {"ApiId": "api", "RouteId": "r-reply", "RouteResponseKey": "$default"},
+        ),
+    ]
