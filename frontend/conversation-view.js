@@ -25,7 +25,9 @@ export function setUp(callbacks) {
   // A panel appearing above the conversation (a join request, a hint) shrinks it, and
   // a new message grows it: a reader who was at the latest message stays there.
   const stay = () => {
-    if (place.stuck && place.roomId) place.top = box.scrollTop = box.scrollHeight;
+    if (!place.stuck || !place.roomId) return;
+    box.scrollTop = box.scrollHeight;
+    place.top = box.scrollTop; // as the browser clamped it
   };
   new ResizeObserver(stay).observe(box);
   new ResizeObserver(stay).observe($("message-list"));
@@ -47,7 +49,8 @@ export function setUp(callbacks) {
   });
   $("jump").addEventListener("click", () => {
     place.stuck = true;
-    place.top = box.scrollTop = box.scrollHeight;
+    box.scrollTop = box.scrollHeight;
+    place.top = box.scrollTop;
     place.active = null;
     tabStop();
     const last = entryNodes().at(-1);
@@ -89,6 +92,7 @@ export function opened(roomId) {
 /** Show the latest message (after the reader sent one). */
 export function stick() {
   place.stuck = true;
+  place.top = $("messages").scrollTop; // where the reader is now: the next render keeps stuck
 }
 
 /** Focus the list's Tab stop (its current message). */
