@@ -5,8 +5,9 @@
 It is moto as ours serves it to the handlers it runs (:class:`emulator.controlplane.ControlPlane`:
 its DynamoDB lock, its Query answers written out as stored), without the gateway. Of the
 DynamoDBs the bench has it answers the handler's Query fastest (2.0 against 2.5 ms p50
-for ``python -m moto.server``, the moto serverless-offline's handler has, measured side by
-side at load 1.3), so that the bound is a bound for every setup. Its table is the
+for plain moto's threaded server, which serverless-offline's handler gets from
+bench/serve_offline.py; measured side by side at load 1.3, before the control plane kept
+its connections open), so that the bound is a bound for every setup. Its table is the
 bench's, holding one connection, alone in ``ROOM``.
 """
 

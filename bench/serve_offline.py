@@ -3,7 +3,8 @@
     python -m bench.serve_offline NODE_ROOT [--node]   # prints {"url": "ws://127.0.0.1:PORT"}
 
 serverless-offline emulates API Gateway and Lambda but no DynamoDB, so this process
-runs moto's server (as our emulator embeds it), creates the table, and starts
+runs moto's threaded server (plain moto: ours embeds it with its connections kept open
+and a Query reading its partition alone), creates the table, and starts
 ``serverless offline`` as its child: the measured tree holds all of it. Its events
 carry ``domainName: "localhost"``, so the handler gets ``CONNECTIONS_ENDPOINT``
 (serverless-offline's own WebSocket port, where it serves ``@connections``).

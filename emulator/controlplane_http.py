@@ -36,18 +36,26 @@ class KeepAliveHandler(MotoRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._socket_file = self.rfile
+        self._kept = False  # this request's body is read whole: the connection may stay
         self.server.opened(self.connection)
 
     def finish(self) -> None:
         self.server.closed(self.connection)
+        self.rfile = self._socket_file  # closed with the connection
         super().finish()
 
     def handle_one_request(self) -> None:
         self.rfile = self._socket_file  # put back after the last request's answer
+        self._kept = False
         super().handle_one_request()
 
     def make_environ(self) -> Any:
         environ = super().make_environ()
+        if self.command == "HEAD" or self.request_version != "HTTP/1.1":
+            # A HEAD's answer may carry a body werkzeug writes anyway (the guard's own
+            # refusals), and HTTP/1.0 keeps nothing unless both sides say so: close.
+            self.close_connection = True
+            return environ
         stream = environ["wsgi.input"]
         try:
             if environ.get("wsgi.input_terminated"):  # chunked: read to its last chunk
@@ -60,6 +68,7 @@ class KeepAliveHandler(MotoRequestHandler):
             self.close_connection = True
             return environ
         environ["wsgi.input"] = io.BytesIO(body)
+        self._kept = True
         # Once it has answered, werkzeug reads whatever the client sent next and throws
         # it away (it closes every connection, so that can only be an unread body):
         # with the connection kept, that is the next request. It reads this instead.
@@ -68,11 +77,13 @@ class KeepAliveHandler(MotoRequestHandler):
 
     def send_header(self, keyword: str, value: str) -> None:
         if (
-            keyword.lower() == "connection"
-            and value.lower() == "close"
+            self._kept
             and not self.close_connection
+            and keyword.lower() == "connection"
+            and value.lower() == "close"
         ):
-            return  # werkzeug's blanket close: this handler has read the body whole
+            return  # werkzeug's blanket close: this request's body is read whole
+        # (http.server's own errors, a 414 or a 431, close as they say)
         super().send_header(keyword, value)
 
     def log_error(self, format: str, *args: Any) -> None:
@@ -96,7 +107,8 @@ class KeepAliveServer(ThreadedWSGIServer):
             if not self._stopped:
                 self._open.add(connection)
                 return
-        connection.shutdown(socket.SHUT_RDWR)  # accepted as the server stopped
+        with contextlib.suppress(OSError):  # accepted as the server stopped
+            connection.shutdown(socket.SHUT_RDWR)
 
     def closed(self, connection: socket.socket) -> None:
         with self._lock:

@@ -55,6 +55,7 @@ def closed_by_server(connection: http.client.HTTPConnection) -> bool:
 
 
 def test_requests_go_one_after_another_on_one_connection(plane: ControlPlane) -> None:
+    """Three calls, one TCP connection: no answer says it closes."""
     connection = connect(plane)
     first = connection.sock
     for _ in range(3):
@@ -79,6 +80,7 @@ def test_a_body_moto_never_reads_does_not_run_into_the_next_request(plane: Contr
 
 
 def test_a_chunked_body_is_read_to_its_end(plane: ControlPlane) -> None:
+    """A body sent in chunks is read to its last one; the next request follows it."""
     connection = connect(plane)
     chunks = iter([b"{", b"}"])
     connection.request(
@@ -92,6 +94,7 @@ def test_a_chunked_body_is_read_to_its_end(plane: ControlPlane) -> None:
 
 
 def test_a_client_that_asks_for_close_or_speaks_http_1_0_is_closed(plane: ControlPlane) -> None:
+    """``Connection: close`` is honoured, and an HTTP/1.0 request is answered, then closed."""
     connection = connect(plane)
     connection.request(
         "POST", "/", body=b"{}", headers={**LIST_TABLES, **JSON, "Connection": "close"}
@@ -113,9 +116,35 @@ def test_a_client_that_asks_for_close_or_speaks_http_1_0_is_closed(plane: Contro
     assert b'"TableNames"' in answer
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HEAD /moto-api/reset HTTP/1.1\r\nHost: {host}\r\n\r\n",  # refused with a body
+        b"GET / HTTP/1.1\r\nHost: {host}\r\n"
+        + b"".join(b"X-%d: y\r\n" % n for n in range(101))  # http.server's own 431
+        + b"\r\n",
+    ],
+    ids=["head", "too-many-headers"],
+)
+def test_answers_that_may_leave_bytes_behind_close_the_connection(
+    plane: ControlPlane, head: bytes
+) -> None:
+    """A HEAD (whose refusal werkzeug writes a body for) and a request http.server turns
+    away itself are answered, then the connection ends: nothing left is read as a request."""
+    host, port = plane.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        raw.sendall(head.replace(b"{host}", f"{host}:{port}".encode()))
+        answer = b""
+        while chunk := raw.recv(65536):  # to the end: the server closes
+            answer += chunk
+    assert answer.count(b"HTTP/1.") == 1, answer  # one answer, no second one
+    assert answer.count(b"<!DOCTYPE") <= 1, answer  # not even HTTP/0.9's, without a head
+
+
 def test_an_idle_connection_is_closed_quietly(
     plane: ControlPlane, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    """A connection idle past its time is closed without a line on the terminal."""
     monkeypatch.setattr(controlplane_http.KeepAliveHandler, "timeout", 0.2)
     connection = connect(plane)
     list_tables(connection)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
 from emulator.controlplane import ControlPlane
@@ -30,8 +31,9 @@ def dynamodb() -> Iterator[Any]:
 
 
 def _fill(client: Any) -> None:
-    """``ranged``: partition and sort key, an index on (gsi, when) most items have;
-    ``plain``: a numeric partition key alone, an index on ``colour``."""
+    """``ranged``: partition and sort key, a global index on (gsi, when) most items have
+    and a local one on (pk, weight); ``plain``: a numeric partition key alone, an index on
+    ``colour``; both written in no particular order."""
     client.create_table(
         TableName="ranged",
         KeySchema=[
@@ -40,7 +42,23 @@ def _fill(client: Any) -> None:
         ],
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": kind}
-            for name, kind in (("pk", "S"), ("sk", "S"), ("gsi", "S"), ("when", "N"))
+            for name, kind in (
+                ("pk", "S"),
+                ("sk", "S"),
+                ("gsi", "S"),
+                ("when", "N"),
+                ("weight", "N"),
+            )
+        ],
+        LocalSecondaryIndexes=[
+            {
+                "IndexName": "byWeight",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "weight", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
         ],
         GlobalSecondaryIndexes=[
             {
@@ -82,7 +100,9 @@ def _fill(client: Any) -> None:
             item["gsi"] = {"S": chance.choice(["g1", "g2"])}
             item["when"] = {"N": str(chance.randrange(20))}  # ties: the table's keys decide
         client.put_item(TableName="ranged", Item=item)
-    for n in range(60):
+    ids = list(range(60))
+    chance.shuffle(ids)
+    for n in ids:
         colour = {"colour": {"S": chance.choice(["red", "blue"])}} if n % 5 else {}
         client.put_item(TableName="plain", Item={"id": {"N": str(n * 3)}, **colour})
 
@@ -127,6 +147,12 @@ QUERIES: dict[str, dict[str, Any]] = {
         "KeyConditionExpression": "id = :i",
         "Values": {":i": {"N": "42.0"}},  # the number 42, however written
     },
+    "local index, descending": {
+        "IndexName": "byWeight",
+        "KeyConditionExpression": "pk = :p AND weight >= :w",
+        "Values": {":p": {"S": "room#3"}, ":w": {"N": "-10"}},
+        "ScanIndexForward": False,
+    },
     "keys-only index": {
         "Table": "plain",
         "IndexName": "byColour",
@@ -160,6 +186,7 @@ def pages(dynamodb: Any, query: dict[str, Any], limit: int | None) -> list[dict[
 def test_a_query_answers_as_moto_alone_does(
     dynamodb: Any, name: str, limit: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each kind of Query, in one page and in pages of 4, gives what moto's own gives."""
     query = QUERIES[name]
     listed = pages(dynamodb, query, limit)
     with monkeypatch.context() as moto_alone:
@@ -186,3 +213,19 @@ def test_a_query_of_the_table_lists_only_its_partition(
     assert listings == []
     dynamodb.scan(TableName="plain")  # a Scan still lists the table
     assert listings == ["plain"]
+
+
+def test_a_query_moto_refuses_leaves_the_table_as_it_was(dynamodb: Any) -> None:
+    """The listing stands in for one call only, whether the Query answers or fails."""
+    with pytest.raises(dynamodb.exceptions.ClientError, match="Invalid index"):
+        pages(dynamodb, {**QUERIES["index"], "IndexName": "byNothing"}, None)
+    assert pages(dynamodb, QUERIES["partition"], None)[0]["Count"] > 0
+    # moto keeps its tables in its backend: none is left with a listing of its own.
+    tables = [
+        table
+        for accounts in dynamodb_backends.values()
+        for backend in accounts.values()
+        for table in backend.tables.values()
+    ]
+    assert tables
+    assert not any("all_items" in vars(table) for table in tables)
