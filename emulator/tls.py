@@ -17,6 +17,7 @@ certificates are made in the run's own folder, as they are for one run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import shutil
 import ssl
@@ -84,11 +85,9 @@ def _keep_new(home: Path, region: str, now: float) -> Certificates:
 
     home.mkdir(parents=True, exist_ok=True)
     for left in home.glob(f".{region}.*"):  # a run killed while it wrote them
-        try:
+        with contextlib.suppress(OSError):  # gone meanwhile
             if left.stat().st_mtime < now - STAGING_LEFT_SECONDS:
                 shutil.rmtree(left, ignore_errors=True)
-        except OSError:
-            pass
     staging = Path(tempfile.mkdtemp(prefix=f".{region}.", dir=home))
     try:
         make_certificates(staging, region, LIFETIME)

@@ -24,11 +24,7 @@ export function setUp(callbacks) {
   const box = $("messages");
   // A panel appearing above the conversation (a join request, a hint) shrinks it, and
   // a new message grows it: a reader who was at the latest message stays there.
-  const stay = () => {
-    if (!place.stuck || !place.roomId) return;
-    box.scrollTop = box.scrollHeight;
-    place.top = box.scrollTop; // as the browser clamped it
-  };
+  const stay = () => { if (place.stuck && place.roomId) toEnd(box); };
   new ResizeObserver(stay).observe(box);
   new ResizeObserver(stay).observe($("message-list"));
   box.addEventListener("scroll", () => {
@@ -49,14 +45,19 @@ export function setUp(callbacks) {
   });
   $("jump").addEventListener("click", () => {
     place.stuck = true;
-    box.scrollTop = box.scrollHeight;
-    place.top = box.scrollTop;
+    toEnd(box);
     place.active = null;
     tabStop();
     const last = entryNodes().at(-1);
     (last || box).focus();
     report();
   });
+}
+
+/** Scroll to the latest message, and remember where the browser put the list. */
+function toEnd(box) {
+  box.scrollTop = box.scrollHeight;
+  place.top = box.scrollTop; // as the browser clamped it
 }
 
 const nearBottom = (box) => box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;

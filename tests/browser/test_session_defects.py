@@ -14,7 +14,6 @@ from tests.browser.pages import (
     MakeClient,
     Network,
     OpenPage,
-    admit_client,
     ask_to_join,
     create_room,
     hosted_room,
@@ -31,10 +30,6 @@ from tests.client import ChatClient
 from tests.e2e.chat import is_text, say
 
 SCROLLED = "document.getElementById('messages').scrollTop"
-AT_THE_END = """() => {
-  const box = document.getElementById('messages');
-  return box.scrollHeight - box.scrollTop - box.clientHeight < 2;
-}"""
 SCROLL_UP_THEN_DRAW = """() => {
   document.getElementById('messages').scrollTop = 0;
   window.dispatchEvent(new Event('online'));
@@ -80,29 +75,6 @@ def test_reader_scrolled_up_keeps_place_and_sees_new_marker(
 
 
 # --- 2. duplicate messages ---------------------------------------------------------------
-
-
-def test_reader_at_the_latest_stays_there_when_a_request_shows_above(
-    open_page: OpenPage, make_client: MakeClient
-) -> None:
-    """Messages arrive, then a join request's card takes room above the conversation: a
-    reader who was at the latest message still is, and follows the next one."""
-    page = open_page(**PHONE)
-    sign_in(page, "Keeper")
-    room_id = create_room(page, "Busy")
-    talker = make_client("Talker")
-    admit_client(page, talker, room_id)
-    for n in range(30):
-        say(talker, room_id, f"line {n:02d}\nwith a second line")
-    last = page.locator("#messages .message").last
-    expect(last).to_contain_text("line 29")
-    expect(last).to_be_in_viewport()
-    make_client("Asker").request("joinRoom", expect="joinRequested", roomId=room_id)
-    expect(page.locator("#requests .request", has_text="Asker")).to_be_visible()
-    say(talker, room_id, "and one more")
-    expect(last).to_contain_text("and one more")
-    expect(last).to_be_in_viewport()
-    assert page.evaluate(AT_THE_END), "the reader was left above the latest message"
 
 
 @SCREENS

@@ -29,11 +29,27 @@ def plane() -> Iterator[ControlPlane]:
         started.stop()
 
 
-def connect(plane: ControlPlane) -> http.client.HTTPConnection:
+def address(plane: ControlPlane) -> tuple[str, int]:
     host, port = plane.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    return host, int(port)
+
+
+def connect(plane: ControlPlane) -> http.client.HTTPConnection:
+    connection = http.client.HTTPConnection(*address(plane), timeout=30)
     connection.connect()
     return connection
+
+
+def raw_answer(plane: ControlPlane, request: bytes) -> bytes:
+    """``request`` sent as written (``{host}`` filled in) on a connection of its own, and
+    all that comes back until the server closes it."""
+    host, port = address(plane)
+    with socket.create_connection((host, port), timeout=30) as raw:
+        raw.sendall(request.replace(b"{host}", f"{host}:{port}".encode()))
+        answer = b""
+        while chunk := raw.recv(65536):  # to the end: the server closes
+            answer += chunk
+    return answer
 
 
 def list_tables(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
@@ -102,16 +118,13 @@ def test_a_client_that_asks_for_close_or_speaks_http_1_0_is_closed(plane: Contro
     response = connection.getresponse()
     assert response.will_close
     response.read()
-    host, port = plane.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as raw:
-        raw.sendall(
-            b"POST / HTTP/1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
-            + f"Authorization: {SIGNED}\r\nHost: {host}:{port}\r\n".encode()
-            + b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: 2\r\n\r\n{}"
-        )
-        answer = b""
-        while chunk := raw.recv(65536):  # to the end: the server closes
-            answer += chunk
+    answer = raw_answer(
+        plane,
+        b"POST / HTTP/1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+        + f"Authorization: {SIGNED}\r\n".encode()
+        + b"Host: {host}\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        + b"Content-Length: 2\r\n\r\n{}",
+    )
     assert answer.split(b" ", 2)[1] == b"200", answer[:300]
     assert b'"TableNames"' in answer
 
@@ -131,12 +144,7 @@ def test_answers_that_may_leave_bytes_behind_close_the_connection(
 ) -> None:
     """A HEAD (whose refusal werkzeug writes a body for) and a request http.server turns
     away itself are answered, then the connection ends: nothing left is read as a request."""
-    host, port = plane.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as raw:
-        raw.sendall(head.replace(b"{host}", f"{host}:{port}".encode()))
-        answer = b""
-        while chunk := raw.recv(65536):  # to the end: the server closes
-            answer += chunk
+    answer = raw_answer(plane, head)
     assert answer.count(b"HTTP/1.") == 1, answer  # one answer, no second one
     assert answer.count(b"<!DOCTYPE") <= 1, answer  # not even HTTP/0.9's, without a head
 
@@ -164,6 +172,5 @@ def test_stopping_closes_the_connections_it_kept() -> None:
     stopped.stop()
     assert closed_by_server(connection)
     connection.close()
-    host, port = stopped.url.removeprefix("http://").split(":")
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection((host, int(port)), timeout=30).close()
+        socket.create_connection(address(stopped), timeout=30).close()
